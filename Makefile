@@ -1,0 +1,37 @@
+# FreshMart platform. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+MODULES := broker services schemas migrations web scripts
+PKGS := $(MODULES:%=./%/...)
+
+.PHONY: help build run test test-short bench bench-broker lint fmt clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+build: ## build every binary into bin/
+	@mkdir -p bin
+	$(GO) build -o bin/ ./broker/cmd/... ./services/cmd/... ./web/cmd/... ./scripts/cmd/...
+
+run: build ## start Postgres, the broker, every service, the simulator and the dashboard
+	@bash scripts/run.sh
+
+test: ## run every test (what CI runs)
+	@bash scripts/test.sh
+
+bench: ## platform benchmarks (POS throughput, sale-to-stock latency) and the broker benchmark
+	@bash scripts/bench.sh
+
+bench-broker: ## broker vs kfake, side by side
+	@bash scripts/bench-broker.sh
+
+lint: ## gofmt, go vet, staticcheck
+	@test -z "$$(gofmt -l $(MODULES))" || (gofmt -l $(MODULES); exit 1)
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest $(PKGS)
+
+fmt: ## gofmt every module
+	gofmt -w $(MODULES)
+
+clean: ## remove build output (keeps .data/)
+	rm -rf bin artifacts

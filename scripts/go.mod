@@ -1,0 +1,3 @@
+module github.com/freshmart/platform/scripts
+
+go 1.26.8

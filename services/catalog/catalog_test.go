@@ -1,0 +1,127 @@
+package catalog
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestLoadMeetsContract(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if n := len(c.Departments()); n < 8 {
+		t.Errorf("%d departments, want >= 8", n)
+	}
+	if n := len(c.Stores()); n < 5 {
+		t.Errorf("%d stores, want >= 5", n)
+	}
+	if n := len(c.Vendors()); n < 5 {
+		t.Errorf("%d vendors, want >= 5", n)
+	}
+	products := c.Products()
+	if len(products) < 200 {
+		t.Errorf("%d products, want >= 200", len(products))
+	}
+	perDept := map[string]int{}
+	zones := map[string]bool{}
+	for _, p := range products {
+		perDept[p.Department]++
+		if p.PriceCents <= 0 || p.LowStockThreshold <= 0 || p.ReorderQty <= p.LowStockThreshold/2 || p.InitialStock <= p.LowStockThreshold {
+			t.Errorf("implausible product %+v", p)
+		}
+	}
+	for _, d := range c.Departments() {
+		if perDept[d.ID] == 0 {
+			t.Errorf("department %s has no products", d.ID)
+		}
+	}
+	for _, s := range c.Stores() {
+		loc, err := s.Location()
+		if err != nil {
+			t.Errorf("store %s: %v", s.StoreID, err)
+			continue
+		}
+		zones[loc.String()] = true
+	}
+	if len(zones) < 4 {
+		t.Errorf("stores span %d time zones, want several: %v", len(zones), zones)
+	}
+}
+
+func TestLookups(t *testing.T) {
+	c := MustLoad()
+	tests := []struct {
+		name    string
+		lookup  func() (string, error)
+		want    string
+		wantErr error
+	}{
+		{"store", func() (string, error) { s, err := c.Store("S001"); return s.StoreID, err }, "S001", nil},
+		{"unknown store", func() (string, error) { s, err := c.Store("S999"); return s.StoreID, err }, "", ErrNotFound},
+		{"product", func() (string, error) { p, err := c.Product("PRD-0001"); return p.SKU, err }, "PRD-0001", nil},
+		{"unknown product", func() (string, error) { p, err := c.Product("PRD-9999"); return p.SKU, err }, "", ErrNotFound},
+		{"department", func() (string, error) { d, err := c.Department("produce"); return d.ID, err }, "produce", nil},
+		{"unknown department", func() (string, error) { d, err := c.Department("toys"); return d.ID, err }, "", ErrNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.lookup()
+			if !errors.Is(err, tt.wantErr) || got != tt.want {
+				t.Fatalf("got %q, %v; want %q, %v", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestCopiesAreIndependent(t *testing.T) {
+	c := MustLoad()
+	ps := c.Products()
+	ps[0].PriceCents = -1
+	if p, _ := c.Product(ps[0].SKU); p.PriceCents < 0 {
+		t.Fatal("Products returned the catalog's own slice")
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	base := `{"departments":[{"id":"d","name":"D"}],"vendors":[{"vendor_id":"V001","name":"v"}],"stores":[{"store_id":"S001","name":"s","city":"c","state":"NY","timezone":"America/New_York"}],"products":[%s]}`
+	good := `{"sku":"PRD-0001","name":"n","department":"d","unit":"each","price_cents":1,"low_stock_threshold":1,"reorder_qty":1,"vendor_id":"V001","initial_stock":1}`
+	tests := []struct {
+		name, products, want string
+	}{
+		{"bad sku", strings.Replace(good, "PRD-0001", "x", 1), "sku"},
+		{"unknown department", strings.Replace(good, `"department":"d"`, `"department":"z"`, 1), "department"},
+		{"unknown vendor", strings.Replace(good, "V001", "V002", 1), "vendor"},
+		{"negative price", strings.Replace(good, `"price_cents":1`, `"price_cents":-1`, 1), "negative"},
+		{"duplicate", good + "," + good, "duplicate"},
+		{"unknown field", strings.Replace(good, `"unit"`, `"colour":"red","unit"`, 1), "unknown field"},
+	}
+	if _, err := Parse([]byte(strings.Replace(base, "%s", good, 1))); err != nil {
+		t.Fatalf("good catalog rejected: %v", err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(strings.Replace(base, "%s", tt.products, 1)))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Parse = %v, want error mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add(raw)
+	f.Add([]byte(`{"stores":[{"store_id":"S001","timezone":"Mars/Olympus"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data)
+		if err != nil {
+			return
+		}
+		for _, p := range c.Products() {
+			if _, err := c.Product(p.SKU); err != nil {
+				t.Fatalf("parsed product %s not found: %v", p.SKU, err)
+			}
+		}
+	})
+}

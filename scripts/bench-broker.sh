@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Broker benchmark (make bench-broker): freshmart-broker at its default durability against franz-go's
+# kfake with DataDir + SyncWrites, each as its own process on loopback, under the same franz-go load.
+# Prints a Markdown table side by side (also written to artifacts/bench-broker.md), then the consumer
+# group benchmark's table when broker/bench/groups exists.
+#
+# Extra arguments go to the driver (see `go run ./broker/bench -h`), e.g.
+#   scripts/bench-broker.sh -rounds 3
+#   scripts/bench-broker.sh -readme broker/README.md    # rewrite the README's "Benchmark" section
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+bin=bin/bench
+mkdir -p "$bin" artifacts
+
+echo "building freshmart-broker, kfakeserver and the bench driver" >&2
+$GO build -o "$bin/kfakeserver" ./broker/bench/kfakeserver
+$GO build -o "$bin/broker-bench" ./broker/bench
+broker_args=()
+if [ -d broker/cmd/freshmart-broker ]; then
+  $GO build -o "$bin/freshmart-broker" ./broker/cmd/freshmart-broker
+  broker_args=(-broker-bin "$bin/freshmart-broker")
+else
+  echo "broker/cmd/freshmart-broker does not exist yet: measuring kfake only" >&2
+fi
+
+"$bin/broker-bench" "${broker_args[@]}" -kfake-bin "$bin/kfakeserver" -out artifacts/bench-broker.md "$@"
+
+if [ -d broker/bench/groups ] && [ -n "$(ls broker/bench/groups/*.go 2>/dev/null)" ]; then
+  echo >&2
+  echo "consumer group benchmark (broker/bench/groups)" >&2
+  $GO build -o "$bin/groups-bench" ./broker/bench/groups
+  groups_args=(-kfake-bin "$bin/kfakeserver")
+  if [ "${#broker_args[@]}" -gt 0 ]; then groups_args+=("${broker_args[@]}"); fi
+  "$bin/groups-bench" "${groups_args[@]}" | tee artifacts/bench-broker-groups.md
+fi

@@ -1,0 +1,185 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/freshmart/platform/broker/internal/storage"
+)
+
+// Produce: v0-11
+//
+// Behavior:
+//   - Record batches v2 (magic 2) only, stored as sent (compressed or not;
+//     gzip, snappy, lz4 and zstd alike) after the store checks lengths and
+//     CRC. Message sets with magic 0 or 1 (what v0-v2 clients send) get
+//     UNSUPPORTED_FOR_MESSAGE_FORMAT; a bad CRC or a truncated batch gets
+//     CORRUPT_MESSAGE; a batch over the topic's max.message.bytes gets
+//     MESSAGE_TOO_LARGE. v0 is advertised because librdkafka 2.0 compresses
+//     only when it is.
+//   - acks 0: appended, no response is written (on an error the connection
+//     is closed, as Kafka does, so the client notices); acks 1: answered
+//     once appended; acks -1 (all): answered once durable (Partition.Sync:
+//     the group-committed fsync in the default durability mode). Other acks
+//     values get INVALID_REQUIRED_ACKS.
+//   - Idempotent producers: a retried batch is answered with its original
+//     offsets without being appended again; a sequence gap gets
+//     OUT_OF_ORDER_SEQUENCE_NUMBER, an old epoch INVALID_PRODUCER_EPOCH.
+//   - Transactions are not supported: a transactional id or a
+//     transactional batch gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED, a
+//     control batch INVALID_RECORD.
+//   - Unknown topics and partitions get UNKNOWN_TOPIC_OR_PARTITION (Produce
+//     never auto-creates; Metadata does when enabled).
+//   - Per-partition errors; a failing partition never fails its siblings.
+//     The request timeout is not enforced: an acks=all answer waits for the
+//     fsync however long it takes.
+
+func init() { Register(kmsg.Produce.Int16(), 0, 11, handleProduce) }
+
+// Offsets into a record batch (magic 2) header; the v0/v1 message set
+// header has its magic byte at the same offset.
+const (
+	batchMagicOffset = 16
+	batchAttrOffset  = 21
+	batchHeaderLen   = 61
+	attrTransaction  = 0x10
+	attrControl      = 0x20
+)
+
+type produceSync struct {
+	p    *storage.Partition
+	last int64
+	rp   *kmsg.ProduceResponseTopicPartition
+}
+
+func handleProduce(s *Server, r *Request) (Reply, error) {
+	req := r.Body.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	var (
+		syncs  []produceSync
+		failed error
+	)
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		st.TopicID = rt.TopicID
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	for ti, rt := range req.Topics {
+		for pi, rp := range rt.Partitions {
+			sp := &resp.Topics[ti].Partitions[pi]
+			code, part, res := s.produceOne(req, rt.Topic, rp)
+			if code != 0 {
+				sp.ErrorCode = code
+				s.metrics.produceErrors.WithLabelValues(kerr.ErrorForCode(code).Error()).Inc()
+				if failed == nil {
+					failed = fmt.Errorf("topic %s partition %d: %w", rt.Topic, rp.Partition, kerr.ErrorForCode(code))
+				}
+				continue
+			}
+			sp.BaseOffset = res.BaseOffset
+			sp.LogAppendTime = res.LogAppendTime
+			sp.LogStartOffset = res.LogStartOffset
+			if !res.Duplicate {
+				s.metrics.records.WithLabelValues(rt.Topic).Add(float64(res.LastOffset - res.BaseOffset + 1))
+				s.metrics.appendBytes.WithLabelValues(rt.Topic).Add(float64(len(rp.Records)))
+			}
+			if req.Acks == -1 {
+				syncs = append(syncs, produceSync{p: part, last: res.LastOffset, rp: sp})
+			}
+		}
+	}
+	if req.Acks == 0 {
+		if failed != nil {
+			return Reply{}, fmt.Errorf("acks=0 produce failed, closing the connection: %w", failed)
+		}
+		return Reply{}, nil
+	}
+	if len(syncs) == 0 {
+		return Reply{Resp: resp}, nil
+	}
+	return Reply{Later: func(ctx context.Context) kmsg.Response {
+		start := time.Now()
+		for _, ps := range syncs {
+			if err := ps.p.Sync(ctx, ps.last); err != nil {
+				ps.rp.ErrorCode = errorCode(err)
+				s.log.Warn("produce sync failed", "err", err)
+			}
+		}
+		s.metrics.syncLatency.Observe(time.Since(start).Seconds())
+		return resp
+	}}, nil
+}
+
+// produceOne validates and appends one partition's records.
+func (s *Server) produceOne(req *kmsg.ProduceRequest, topic string, rp kmsg.ProduceRequestTopicPartition) (int16, *storage.Partition, storage.AppendResult) {
+	var none storage.AppendResult
+	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
+		return kerr.InvalidRequiredAcks.Code, nil, none
+	}
+	if req.TransactionID != nil {
+		return kerr.TransactionalIDAuthorizationFailed.Code, nil, none
+	}
+	part, err := s.store.Partition(topic, rp.Partition)
+	if err != nil {
+		return errorCode(err), nil, none
+	}
+	if code := checkBatches(rp.Records); code != 0 {
+		return code, nil, none
+	}
+	res, err := part.Append(rp.Records)
+	if err != nil {
+		if code := errorCode(err); code != kerr.KafkaStorageError.Code {
+			return code, nil, none
+		}
+		s.log.Error("append failed", "topic", topic, "partition", rp.Partition, "err", err)
+		return kerr.KafkaStorageError.Code, nil, none
+	}
+	return 0, part, res
+}
+
+// checkBatches looks at each batch header for what the store does not
+// judge: the message format (magic) and transactional or control batches.
+// Lengths and CRCs are the store's to check.
+func checkBatches(b []byte) int16 {
+	if len(b) == 0 {
+		return kerr.CorruptMessage.Code
+	}
+	for len(b) > 0 {
+		if len(b) <= batchMagicOffset {
+			return kerr.CorruptMessage.Code
+		}
+		if b[batchMagicOffset] != 2 {
+			if b[batchMagicOffset] < 2 {
+				return kerr.UnsupportedForMessageFormat.Code
+			}
+			return kerr.CorruptMessage.Code
+		}
+		if len(b) < batchHeaderLen {
+			return kerr.CorruptMessage.Code
+		}
+		attrs := binary.BigEndian.Uint16(b[batchAttrOffset:])
+		switch {
+		case attrs&attrControl != 0:
+			return kerr.InvalidRecord.Code
+		case attrs&attrTransaction != 0:
+			return kerr.TransactionalIDAuthorizationFailed.Code
+		}
+		n := int64(int32(binary.BigEndian.Uint32(b[8:12]))) + 12
+		if n < batchHeaderLen || n > int64(len(b)) {
+			return kerr.CorruptMessage.Code
+		}
+		b = b[n:]
+	}
+	return 0
+}

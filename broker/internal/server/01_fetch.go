@@ -1,0 +1,214 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"math"
+	"reflect"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/freshmart/platform/broker/internal/storage"
+)
+
+// Fetch: v0-16
+//
+// Behavior:
+//   - Returns whole record batches (magic 2) as stored, read from the
+//     segment files; nothing is down-converted, so v0-v3 clients must read
+//     record batches v2.
+//   - Long poll: when fewer than MinBytes are available the request waits,
+//     up to MaxWaitMillis, for any requested partition's high watermark to
+//     move, then reads again. Shutdown ends the wait early.
+//   - Byte limits: PartitionMaxBytes per partition and (v3+) MaxBytes in
+//     total; the first non-empty partition always gets at least one whole
+//     batch even if larger (so a consumer never stalls on a big batch), the
+//     rest only what fits.
+//   - OFFSET_OUT_OF_RANGE for an offset below the log start or above the
+//     high watermark; the high watermark, last stable offset (= high
+//     watermark: no transactions) and (v5+) log start offset are always set.
+//   - v13+ names topics by id: an unknown id gets UNKNOWN_TOPIC_ID; below
+//     v13 an unknown name gets UNKNOWN_TOPIC_OR_PARTITION.
+//   - Isolation levels read the same data (no transactions, no aborted
+//     transactions). Preferred read replica (v11+) is -1.
+//   - Fetch sessions (v7+) are declined: the answer's session id is 0 and
+//     every request is a full fetch; a request naming a session gets
+//     FETCH_SESSION_ID_NOT_FOUND.
+//   - A current leader epoch above 0 (v9+) gets UNKNOWN_LEADER_EPOCH.
+
+func init() { Register(kmsg.Fetch.Int16(), 0, 16, handleFetch) }
+
+type fetchPart struct {
+	p      *storage.Partition // nil: error already set
+	offset int64
+	max    int32
+	rp     *kmsg.FetchResponseTopicPartition
+}
+
+func handleFetch(s *Server, r *Request) (Reply, error) {
+	req := r.Body.(*kmsg.FetchRequest)
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	if r.Version >= 7 && req.SessionID != 0 {
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return Reply{Resp: resp}, nil
+	}
+	var parts []fetchPart
+	for _, rt := range req.Topics {
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		var (
+			info    storage.TopicInfo
+			ok      bool
+			missing = kerr.UnknownTopicOrPartition.Code
+		)
+		if r.Version >= 13 {
+			info, ok = s.store.TopicByID(rt.TopicID)
+			missing = kerr.UnknownTopicID.Code
+		} else {
+			info, ok = s.store.Topic(rt.Topic)
+		}
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			sp.PreferredReadReplica = -1
+			fp := fetchPart{offset: rp.FetchOffset, max: rp.PartitionMaxBytes}
+			switch {
+			case !ok:
+				sp.ErrorCode = missing
+			case rp.CurrentLeaderEpoch > 0:
+				sp.ErrorCode = kerr.UnknownLeaderEpoch.Code
+			default:
+				p, err := s.store.Partition(info.Name, rp.Partition)
+				if err != nil {
+					sp.ErrorCode = errorCode(err)
+				} else {
+					fp.p = p
+				}
+			}
+			st.Partitions = append(st.Partitions, sp)
+			parts = append(parts, fp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	// Point each part at its response partition now that the slices are final.
+	i := 0
+	for ti := range resp.Topics {
+		for pi := range resp.Topics[ti].Partitions {
+			parts[i].rp = &resp.Topics[ti].Partitions[pi]
+			i++
+		}
+	}
+	total := int32(math.MaxInt32)
+	if r.Version >= 3 && req.MaxBytes > 0 {
+		total = req.MaxBytes
+	}
+	maxWait := time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond
+	return Reply{Later: func(ctx context.Context) kmsg.Response {
+		s.fetchLoop(ctx, parts, req.MinBytes, total, maxWait)
+		return resp
+	}}, nil
+}
+
+// fetchLoop reads every partition, and while fewer than minBytes came back
+// and maxWait has not passed, waits for a high watermark to move and reads
+// again.
+func (s *Server) fetchLoop(ctx context.Context, parts []fetchPart, minBytes, total int32, maxWait time.Duration) {
+	deadline := time.Now().Add(maxWait)
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		waits, got, failed := s.fetchOnce(parts, total)
+		left := time.Until(deadline)
+		if failed || int64(got) >= int64(minBytes) || left <= 0 || len(waits) == 0 {
+			return
+		}
+		select {
+		case <-s.stopping:
+			return
+		case <-ctx.Done():
+			return
+		default:
+		}
+		if timer == nil {
+			timer = time.NewTimer(left)
+		} else {
+			timer.Reset(left)
+		}
+		cases := make([]reflect.SelectCase, 0, len(waits)+3)
+		cases = append(cases,
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())},
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(s.stopping)},
+			reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(timer.C)},
+		)
+		for _, w := range waits {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w)})
+		}
+		chosen, _, _ := reflect.Select(cases)
+		if chosen < 3 {
+			if chosen == 2 {
+				timer = nil // fired and drained
+			}
+			// One last read so the answer carries the freshest watermarks.
+			s.fetchOnce(parts, total)
+			return
+		}
+	}
+}
+
+// fetchOnce reads each partition once, filling its response partition. It
+// returns the wait channels of the partitions that returned no data, the
+// bytes read and whether any partition has an error.
+func (s *Server) fetchOnce(parts []fetchPart, total int32) (waits []<-chan struct{}, got int32, failed bool) {
+	remaining := total
+	for i := range parts {
+		fp := &parts[i]
+		if fp.p == nil {
+			failed = true
+			continue
+		}
+		fp.rp.RecordBatches = nil
+		fp.rp.ErrorCode = 0
+		wait := fp.p.Wait() // before reading, so no watermark move is missed
+		limit := min(fp.max, remaining)
+		if limit <= 0 && got > 0 {
+			fp.rp.HighWatermark = fp.p.HighWatermark()
+			fp.rp.LastStableOffset = fp.rp.HighWatermark
+			fp.rp.LogStartOffset = fp.p.LogStartOffset()
+			continue
+		}
+		rr, err := fp.p.Read(fp.offset, max(limit, 1))
+		if err != nil {
+			fp.rp.ErrorCode = errorCode(err)
+			fp.rp.HighWatermark = fp.p.HighWatermark()
+			fp.rp.LastStableOffset = fp.rp.HighWatermark
+			fp.rp.LogStartOffset = fp.p.LogStartOffset()
+			if !errors.Is(err, storage.ErrOffsetOutOfRange) {
+				s.log.Warn("fetch read failed", "offset", fp.offset, "err", err)
+			}
+			failed = true
+			continue
+		}
+		fp.rp.HighWatermark = rr.HighWatermark
+		fp.rp.LastStableOffset = rr.HighWatermark
+		fp.rp.LogStartOffset = rr.LogStartOffset
+		n := int32(len(rr.Data))
+		if n == 0 {
+			waits = append(waits, wait)
+			continue
+		}
+		if got > 0 && n > limit {
+			continue // only the first non-empty partition may exceed the limits
+		}
+		fp.rp.RecordBatches = rr.Data
+		got += n
+		remaining -= n
+	}
+	return waits, got, failed
+}

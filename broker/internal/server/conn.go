@@ -1,0 +1,256 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"reflect"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Frames: every request and response is a 4-byte big-endian size followed
+// by that many bytes. A request frame holds the request header (v1: api key,
+// api version, correlation id, nullable client id; v2 for flexible versions
+// adds tagged fields) and the body. A response frame holds the correlation
+// id, tagged fields for flexible versions (except ApiVersions, whose
+// response header is always v0) and the body.
+
+// reusedFrameMax is the largest read or write buffer a connection keeps
+// between requests; larger frames get a one-off buffer, so an idle
+// connection never pins more than this.
+const reusedFrameMax = 1 << 20
+
+// errMalformed marks a request that cannot be decoded; the connection is closed.
+var errMalformed = errors.New("malformed request")
+
+var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	queue  chan *pending
+	ctx    context.Context
+	cancel context.CancelFunc
+	stop   atomic.Bool
+	rbuf   []byte
+}
+
+// pending is one request whose response is (or will be) ready when done closes.
+type pending struct {
+	key, version int16
+	corr         int32
+	start        time.Time
+	resp         kmsg.Response // nil: write nothing
+	outcome      string
+	done         chan struct{}
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &conn{s: s, nc: nc, queue: make(chan *pending, s.cfg.MaxInFlight), ctx: ctx, cancel: cancel}
+}
+
+// stopReading makes the read loop return after the request it is handling;
+// responses already queued are still written.
+func (c *conn) stopReading() {
+	c.stop.Store(true)
+	c.nc.SetReadDeadline(time.Now())
+}
+
+func (c *conn) serve() {
+	c.s.metrics.connections.Inc()
+	c.s.metrics.connectionsTotal.Inc()
+	defer c.s.metrics.connections.Dec()
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop()
+	}()
+	err := c.readLoop()
+	close(c.queue)
+	if err != nil && !c.stop.Load() && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		c.s.log.Info("closing client connection", "remote", c.nc.RemoteAddr().String(), "err", err)
+	}
+	<-writerDone
+	c.cancel()
+	c.nc.Close()
+}
+
+func (c *conn) readLoop() error {
+	var size [4]byte
+	for {
+		if c.stop.Load() {
+			return nil
+		}
+		if _, err := io.ReadFull(c.nc, size[:]); err != nil {
+			return err
+		}
+		n := int32(binary.BigEndian.Uint32(size[:]))
+		if n < 0 || n > c.s.cfg.MaxFrameBytes {
+			c.s.metrics.badFrames.Inc()
+			return fmt.Errorf("frame size %d outside 0..%d", n, c.s.cfg.MaxFrameBytes)
+		}
+		var body []byte
+		if n <= reusedFrameMax {
+			if cap(c.rbuf) < int(n) {
+				c.rbuf = make([]byte, n, max(int(n), 64<<10))
+			}
+			body = c.rbuf[:n]
+		} else {
+			body = make([]byte, n)
+		}
+		if _, err := io.ReadFull(c.nc, body); err != nil {
+			return fmt.Errorf("read frame of %d bytes: %w", n, err)
+		}
+		c.s.metrics.bytesIn.Add(float64(n + 4))
+		p, err := c.handle(body)
+		if err != nil {
+			c.s.metrics.badFrames.Inc()
+			return err
+		}
+		c.queue <- p
+	}
+}
+
+// decodeRequest parses a request frame's header and body. An unknown key or
+// an undecodable frame is an error wrapping errMalformed. A key or version
+// this broker does not serve is returned with served=false and an undecoded
+// body (except ApiVersions, which is decoded when its version is known).
+func decodeRequest(frame []byte) (r *Request, served bool, err error) {
+	rd := kbin.Reader{Src: frame}
+	key, version, corr := rd.Int16(), rd.Int16(), rd.Int32()
+	cid := rd.NullableString()
+	if !rd.Ok() {
+		return nil, false, fmt.Errorf("%w: short request header (%d bytes)", errMalformed, len(frame))
+	}
+	kreq := kmsg.RequestForKey(key)
+	if kreq == nil {
+		return nil, false, fmt.Errorf("%w: unknown api key %d (version %d, correlation id %d)", errMalformed, key, version, corr)
+	}
+	r = &Request{Key: key, Version: version, Corr: corr, Body: kreq}
+	if cid != nil {
+		r.ClientID = *cid
+	}
+	h, ok := handlers[key]
+	if !ok || version < h.min || version > h.max {
+		if key == kmsg.ApiVersions.Int16() && ok && version > h.max {
+			// KIP-511: too new to decode; the handler answers v0.
+			kreq.SetVersion(version)
+			return r, true, nil
+		}
+		return r, false, nil
+	}
+	kreq.SetVersion(version)
+	if kreq.IsFlexible() {
+		kmsg.SkipTags(&rd)
+		if !rd.Ok() {
+			return nil, false, fmt.Errorf("%w: %s v%d: bad header tags", errMalformed, kmsg.NameForKey(key), version)
+		}
+	}
+	if err := kreq.ReadFrom(rd.Src); err != nil {
+		return nil, false, fmt.Errorf("%w: %s v%d: %v", errMalformed, kmsg.NameForKey(key), version, err)
+	}
+	return r, true, nil
+}
+
+// handle decodes one frame and runs its handler, returning the pending
+// response to queue. An error closes the connection.
+func (c *conn) handle(frame []byte) (*pending, error) {
+	start := time.Now()
+	r, served, err := decodeRequest(frame)
+	if err != nil {
+		return nil, err
+	}
+	r.Remote = c.nc.RemoteAddr()
+	p := &pending{key: r.Key, version: r.Version, corr: r.Corr, start: start, done: closedCh, outcome: "ok"}
+	if !served {
+		resp, ok := unsupportedVersionResponse(r.Key, r.Version)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s v%d is not served", errMalformed, kmsg.NameForKey(r.Key), r.Version)
+		}
+		c.s.log.Debug("unsupported api version", "api", kmsg.NameForKey(r.Key), "version", r.Version, "remote", r.Remote.String())
+		p.resp, p.outcome = resp, "unsupported_version"
+		return p, nil
+	}
+	reply, err := handlers[r.Key].fn(c.s, r)
+	if err != nil {
+		return nil, fmt.Errorf("%s v%d: %w", kmsg.NameForKey(r.Key), r.Version, err)
+	}
+	switch {
+	case reply.Later != nil:
+		p.done = make(chan struct{})
+		go func() {
+			defer close(p.done)
+			p.resp = reply.Later(c.ctx)
+		}()
+	case reply.Resp != nil:
+		p.resp = reply.Resp
+	default:
+		p.outcome = "no_response"
+	}
+	return p, nil
+}
+
+// unsupportedVersionResponse builds, for a key and version kmsg can encode
+// but this broker does not serve, a response whose top-level error code is
+// UNSUPPORTED_VERSION. Responses without a top-level error code cannot carry
+// the error; ok is false and the connection is closed instead (as Kafka does).
+func unsupportedVersionResponse(key, version int16) (kmsg.Response, bool) {
+	kreq := kmsg.RequestForKey(key)
+	if kreq == nil || version < 0 || version > kreq.MaxVersion() {
+		return nil, false
+	}
+	resp := kreq.ResponseKind()
+	resp.SetVersion(version)
+	f := reflect.ValueOf(resp).Elem().FieldByName("ErrorCode")
+	if !f.IsValid() || f.Kind() != reflect.Int16 || !f.CanSet() {
+		return nil, false
+	}
+	f.SetInt(int64(kerr.UnsupportedVersion.Code))
+	return resp, true
+}
+
+func (c *conn) writeLoop() {
+	var (
+		buf  []byte
+		dead bool
+	)
+	for p := range c.queue {
+		select {
+		case <-p.done:
+		case <-c.ctx.Done():
+			<-p.done // handlers see ctx and return promptly
+		}
+		api := kmsg.NameForKey(p.key)
+		c.s.metrics.observeRequest(api, p.version, p.outcome, time.Since(p.start))
+		if p.resp == nil || dead {
+			continue
+		}
+		buf = append(buf[:0], 0, 0, 0, 0)
+		buf = binary.BigEndian.AppendUint32(buf, uint32(p.corr))
+		if p.resp.IsFlexible() && p.key != kmsg.ApiVersions.Int16() {
+			buf = append(buf, 0) // empty header tagged fields
+		}
+		buf = p.resp.AppendTo(buf)
+		p.resp = nil // do not retain fetched data
+		binary.BigEndian.PutUint32(buf[:4], uint32(len(buf)-4))
+		if _, err := c.nc.Write(buf); err != nil {
+			dead = true
+			c.cancel()
+			c.nc.Close()
+			continue
+		}
+		c.s.metrics.bytesOut.Add(float64(len(buf)))
+		if cap(buf) > reusedFrameMax {
+			buf = nil
+		}
+	}
+}

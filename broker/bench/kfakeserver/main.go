@@ -7,8 +7,8 @@
 // -sync (the default), fsyncs every produced batch before answering, which is
 // the durability freshmart-broker offers by default.
 //
-// When the listener is bound it prints one line containing "listening" and
-// the address to stderr. SIGINT or SIGTERM closes the cluster (which persists
+// When clients can connect it logs one line with msg=listening and the
+// bound address (addr=host:port) to stderr, as freshmart-broker does. SIGINT or SIGTERM closes the cluster (which persists
 // its state) and exits 0.
 //
 // Usage:
@@ -100,7 +100,7 @@ func run() error {
 	if err := createTopics(addr, defs); err != nil {
 		return err
 	}
-	slog.Info("kfake listening", "addr", addr, "data_dir", *dataDir, "sync_writes", *syncWrites)
+	slog.Info("listening", "addr", addr, "data_dir", *dataDir, "sync_writes", *syncWrites)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)

@@ -1,0 +1,122 @@
+// Command freshmart-broker runs the FreshMart single-node Kafka-compatible
+// broker: the Kafka protocol on --listen, health and Prometheus metrics on
+// --http, data in --data-dir.
+//
+// Every flag has an environment variable equivalent (flag wins):
+//
+//	--listen              BROKER_LISTEN              Kafka listener (127.0.0.1:9092; port 0 picks one)
+//	--advertised-addr     BROKER_ADVERTISED_ADDR     host:port told to clients (default: the bound listen address)
+//	--data-dir            BROKER_DATA_DIR            data directory (./data/broker)
+//	--http                BROKER_HTTP                /healthz, /readyz, /metrics (127.0.0.1:9644; "" disables)
+//	--durability          BROKER_DURABILITY          fsync | interval | none (fsync)
+//	--topics              BROKER_TOPICS              topic definition JSON file (default: the built-in FreshMart topics)
+//	--auto-create-topics  BROKER_AUTO_CREATE_TOPICS  create unknown topics on Metadata (false)
+//	--max-frame-bytes     BROKER_MAX_FRAME_BYTES     largest request frame (104857600)
+//	--log-level           BROKER_LOG_LEVEL           debug | info | warn | error (info)
+//
+// Once clients can connect it logs one line with msg=listening and the
+// bound Kafka address (addr=host:port). SIGINT or SIGTERM stops accepting,
+// finishes in-flight requests, fsyncs everything and exits 0.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// config is the parsed command line.
+type config struct {
+	listen, advertised, dataDir, httpAddr string
+	durability, topicsFile, logLevel      string
+	autoCreate                            bool
+	maxFrameBytes                         int
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:], os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "freshmart-broker:", err)
+		os.Exit(2)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "freshmart-broker: --log-level %q: %v\n", cfg.logLevel, err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, log); err != nil {
+		log.Error("broker failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+// parseFlags reads flags from args with defaults from the environment.
+func parseFlags(args []string, getenv func(string) string) (config, error) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	var c config
+	fs := flag.NewFlagSet("freshmart-broker", flag.ContinueOnError)
+	fs.StringVar(&c.listen, "listen", env("BROKER_LISTEN", "127.0.0.1:9092"), "Kafka listen address (env BROKER_LISTEN)")
+	fs.StringVar(&c.advertised, "advertised-addr", env("BROKER_ADVERTISED_ADDR", ""), "address told to clients; default the bound listen address (env BROKER_ADVERTISED_ADDR)")
+	fs.StringVar(&c.dataDir, "data-dir", env("BROKER_DATA_DIR", "./data/broker"), "data directory (env BROKER_DATA_DIR)")
+	fs.StringVar(&c.httpAddr, "http", env("BROKER_HTTP", "127.0.0.1:9644"), "HTTP address for /healthz, /readyz, /metrics; empty disables (env BROKER_HTTP)")
+	fs.StringVar(&c.durability, "durability", env("BROKER_DURABILITY", "fsync"), "fsync | interval | none (env BROKER_DURABILITY)")
+	fs.StringVar(&c.topicsFile, "topics", env("BROKER_TOPICS", ""), "topic definition JSON file; default the built-in FreshMart topics (env BROKER_TOPICS)")
+	fs.StringVar(&c.logLevel, "log-level", env("BROKER_LOG_LEVEL", "info"), "debug | info | warn | error (env BROKER_LOG_LEVEL)")
+	autoDef, err := parseBoolEnv("BROKER_AUTO_CREATE_TOPICS", getenv)
+	if err != nil {
+		return c, err
+	}
+	fs.BoolVar(&c.autoCreate, "auto-create-topics", autoDef, "create unknown topics when a client asks for them (env BROKER_AUTO_CREATE_TOPICS)")
+	maxDef := 100 << 20
+	if v := getenv("BROKER_MAX_FRAME_BYTES"); v != "" {
+		if maxDef, err = strconv.Atoi(v); err != nil {
+			return c, fmt.Errorf("BROKER_MAX_FRAME_BYTES=%q: %w", v, err)
+		}
+	}
+	fs.IntVar(&c.maxFrameBytes, "max-frame-bytes", maxDef, "largest request frame in bytes (env BROKER_MAX_FRAME_BYTES)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if c.maxFrameBytes <= 0 || c.maxFrameBytes > 1<<30 {
+		return c, fmt.Errorf("--max-frame-bytes %d: want 1..%d", c.maxFrameBytes, 1<<30)
+	}
+	if c.dataDir == "" {
+		return c, errors.New("--data-dir must not be empty")
+	}
+	return c, nil
+}
+
+func parseBoolEnv(name string, getenv func(string) string) (bool, error) {
+	v := getenv(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: %w", name, v, err)
+	}
+	return b, nil
+}
+
+// shutdownGrace bounds how long in-flight requests may take after a signal.
+const shutdownGrace = 30 * time.Second

@@ -52,6 +52,7 @@ func main() {
 }
 
 func run() error {
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	listen := flag.String("listen", "127.0.0.1:9092", "address to listen on (port 0 picks a free port)")
 	dataDir := flag.String("data-dir", "", "directory kfake persists its state in (required)")
 	syncWrites := flag.Bool("sync", true, "fsync every produced batch before acknowledging (kfake SyncWrites)")

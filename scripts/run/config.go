@@ -201,14 +201,19 @@ func (c Config) ServiceEnv(base []string, name, databaseURL string) []string {
 }
 
 // BrokerEnv returns the environment of the bundled broker: base with BROKER_LISTEN, BROKER_HTTP,
-// BROKER_DATA_DIR and LOG_LEVEL set.
+// BROKER_DATA_DIR, LOG_LEVEL and BROKER_LOG_LEVEL set.
 func (c Config) BrokerEnv(base []string) []string {
-	return mergeEnv(base, map[string]string{
+	set := map[string]string{
 		"BROKER_LISTEN":   c.Addr("broker"),
 		"BROKER_HTTP":     c.Addr("broker-http"),
 		"BROKER_DATA_DIR": c.BrokerDataDir(),
 		"LOG_LEVEL":       c.LogLevel,
-	})
+	}
+	// BROKER_LOG_LEVEL follows LOG_LEVEL unless it is set explicitly.
+	if !slices.ContainsFunc(base, func(kv string) bool { return strings.HasPrefix(kv, "BROKER_LOG_LEVEL=") }) {
+		set["BROKER_LOG_LEVEL"] = c.LogLevel
+	}
+	return mergeEnv(base, set)
 }
 
 // BrokerDataDir is where the bundled broker keeps its log: DataDir/broker.

@@ -1,0 +1,223 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// RebuildSchema is the scratch schema the rebuild command folds into.
+const RebuildSchema = "inventory_rebuild"
+
+// tables are the inventory tables, copied into the rebuild schema.
+var tables = []string{"stock", "movements", "processed", "alerts", "consumer_offsets", "outbox"}
+
+// RebuildReport is the result of a rebuild.
+type RebuildReport struct {
+	// Records is how many records were replayed.
+	Records int
+	// LiveRows and RebuiltRows count the stock rows of each view.
+	LiveRows, RebuiltRows int
+	// Diffs lists the store/SKUs whose on-hand (or last count time) differ, at most 50.
+	Diffs []string
+	// DiffCount is the total number of differing store/SKUs.
+	DiffCount int
+}
+
+// Equal reports whether the rebuilt view equals the live one.
+func (r RebuildReport) Equal() bool { return r.DiffCount == 0 }
+
+type stockRow struct {
+	onHand    int64
+	countedAt *time.Time
+}
+
+// Rebuild replays pos-sales, vendor-deliveries and inventory-updates from the start into fresh
+// tables in the schema RebuildSchema (dropped and recreated), stopping each partition exactly at
+// the position the live view has consumed, and compares the result with a snapshot of the live
+// stock taken together with those positions. The live service may keep running meanwhile.
+func Rebuild(ctx context.Context, cfg Config, progress io.Writer) (RebuildReport, error) {
+	var rep RebuildReport
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if len(cfg.Brokers) == 0 {
+		cfg.Brokers = []string{"127.0.0.1:9092"}
+	}
+	ref, err := LoadReference()
+	if err != nil {
+		return rep, err
+	}
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return rep, fmt.Errorf("rebuild: postgres: %w", err)
+	}
+	defer pool.Close()
+	if err := Migrate(ctx, pool); err != nil {
+		return rep, err
+	}
+
+	// One snapshot of the live positions and the stock they produced.
+	var target map[string]map[int32]int64
+	var live map[string]stockRow
+	err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		if target, err = Offsets(ctx, tx, "inventory", Group); err != nil {
+			return err
+		}
+		live, err = readStock(ctx, tx, "inventory")
+		return err
+	})
+	if err != nil {
+		return rep, fmt.Errorf("rebuild: snapshot live view: %w", err)
+	}
+
+	s := pgx.Identifier{RebuildSchema}.Sanitize()
+	ddl := []string{`DROP SCHEMA IF EXISTS ` + s + ` CASCADE`, `CREATE SCHEMA ` + s}
+	for _, t := range tables {
+		ddl = append(ddl, fmt.Sprintf(`CREATE TABLE %s.%s (LIKE inventory.%s INCLUDING ALL)`, s, t, t))
+	}
+	for _, q := range ddl {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			return rep, fmt.Errorf("rebuild: prepare schema: %w", err)
+		}
+	}
+
+	parts := map[string]map[int32]kgo.Offset{}
+	remaining := 0
+	for t, ps := range target {
+		for p, o := range ps {
+			if o > 0 {
+				if parts[t] == nil {
+					parts[t] = map[int32]kgo.Offset{}
+				}
+				parts[t][p] = kgo.NewOffset().AtStart()
+				remaining++
+			}
+		}
+	}
+	folder := NewFolder(ref, RebuildSchema)
+	if remaining > 0 {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumePartitions(parts))
+		if err != nil {
+			return rep, fmt.Errorf("rebuild: consumer: %w", err)
+		}
+		defer cl.Close()
+		done := map[string]map[int32]bool{}
+		for remaining > 0 {
+			fetches := cl.PollRecords(ctx, 5000)
+			if ctx.Err() != nil {
+				return rep, fmt.Errorf("rebuild: %d partitions not replayed: %w", remaining, ctx.Err())
+			}
+			fetches.EachError(func(t string, p int32, err error) {
+				cfg.Logger.Warn("rebuild fetch", "topic", t, "partition", p, "err", err)
+			})
+			var batch []*kgo.Record
+			fetches.EachRecord(func(r *kgo.Record) {
+				end := target[r.Topic][r.Partition]
+				if r.Offset < end {
+					batch = append(batch, r)
+				}
+				if r.Offset+1 >= end && !done[r.Topic][r.Partition] {
+					if done[r.Topic] == nil {
+						done[r.Topic] = map[int32]bool{}
+					}
+					done[r.Topic][r.Partition] = true
+					remaining--
+					cl.PauseFetchPartitions(map[string][]int32{r.Topic: {r.Partition}})
+				}
+			})
+			if len(batch) == 0 {
+				continue
+			}
+			if _, err := applyRecords(ctx, pool, folder, "rebuild", batch, cfg.Logger); err != nil {
+				return rep, fmt.Errorf("rebuild: %w", err)
+			}
+			rep.Records += len(batch)
+			if progress != nil {
+				fmt.Fprintf(progress, "replayed %d records, %d partitions to go\n", rep.Records, remaining)
+			}
+		}
+	}
+
+	rebuilt, err := readStock(ctx, pool, RebuildSchema)
+	if err != nil {
+		return rep, err
+	}
+	rep.LiveRows, rep.RebuiltRows = len(live), len(rebuilt)
+	keys := map[string]bool{}
+	for k := range live {
+		keys[k] = true
+	}
+	for k := range rebuilt {
+		keys[k] = true
+	}
+	sorted := make([]string, 0, len(keys))
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	slices.Sort(sorted)
+	for _, k := range sorted {
+		l, lok := live[k]
+		r, rok := rebuilt[k]
+		if lok && rok && l.onHand == r.onHand && timeEq(l.countedAt, r.countedAt) {
+			continue
+		}
+		rep.DiffCount++
+		if len(rep.Diffs) < 50 {
+			rep.Diffs = append(rep.Diffs, fmt.Sprintf("%s: live %s, rebuilt %s", k, describe(l, lok), describe(r, rok)))
+		}
+	}
+	return rep, nil
+}
+
+func timeEq(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(*b)
+}
+
+func describe(r stockRow, ok bool) string {
+	if !ok {
+		return "absent"
+	}
+	if r.countedAt == nil {
+		return fmt.Sprintf("on_hand %d", r.onHand)
+	}
+	return fmt.Sprintf("on_hand %d counted %s", r.onHand, r.countedAt.UTC().Format(time.RFC3339Nano))
+}
+
+func readStock(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, schema string) (map[string]stockRow, error) {
+	rows, err := q.Query(ctx, `SELECT store_id, sku, on_hand, counted_at FROM `+pgx.Identifier{schema}.Sanitize()+`.stock`)
+	if err != nil {
+		return nil, fmt.Errorf("read %s.stock: %w", schema, err)
+	}
+	defer rows.Close()
+	out := map[string]stockRow{}
+	for rows.Next() {
+		var store, sku string
+		var r stockRow
+		if err := rows.Scan(&store, &sku, &r.onHand, &r.countedAt); err != nil {
+			return nil, fmt.Errorf("read %s.stock: %w", schema, err)
+		}
+		out[store+"/"+sku] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %s.stock: %w", schema, err)
+	}
+	return out, nil
+}
+
+// ErrRebuildDiffers is returned by the rebuild command when the views differ.
+var ErrRebuildDiffers = errors.New("rebuilt view differs from the live view")

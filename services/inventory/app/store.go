@@ -1,0 +1,312 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/freshmart/platform/schemas"
+	"github.com/freshmart/platform/services/inventory"
+)
+
+// Topics the inventory service reads and writes.
+const (
+	TopicSales      = "pos-sales"
+	TopicDeliveries = "vendor-deliveries"
+	TopicUpdates    = "inventory-updates"
+	TopicAlerts     = "store-alerts"
+	TopicDisplay    = "display-updates"
+)
+
+// Source is the ce_source of the events the inventory service emits.
+const Source = "freshmart/inventory"
+
+// idSpace namespaces the ids derived from input positions (uuid v5).
+var idSpace = uuid.MustParse("6f0b3d52-4c1a-4e57-9a55-2d1f5b0e7c31")
+
+// Product is what the service needs to know about a SKU.
+type Product struct {
+	SKU, Name, Department   string
+	Threshold, InitialStock int64
+}
+
+// Reference is the catalog as the service sees it.
+type Reference interface {
+	// Product returns the SKU's reference data.
+	Product(sku string) (Product, bool)
+	// Products lists every SKU in catalog order.
+	Products() []Product
+	// HasStore reports whether the store exists.
+	HasStore(id string) bool
+}
+
+// Record is one consumed Kafka record, as far as the fold cares.
+type Record struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Type      string // ce_type header
+	Value     []byte
+}
+
+// Outcome says what Apply did with a record.
+type Outcome int
+
+// Outcomes of Apply.
+const (
+	Applied   Outcome = iota // the event changed stock
+	Duplicate                // the event's id was seen before
+	Ignored                  // a type the service does not fold (its own stock.level, ...)
+	Rejected                 // undecodable or referencing unknown stores/SKUs; logged and counted
+)
+
+// Folder applies consumed events to the tables of one schema ("inventory" live, another for a
+// rebuild).
+type Folder struct {
+	ref    Reference
+	schema string
+	q      map[string]string
+}
+
+// NewFolder returns a Folder writing to the tables of schema.
+func NewFolder(ref Reference, schema string) *Folder {
+	f := &Folder{ref: ref, schema: schema, q: map[string]string{}}
+	s := pgx.Identifier{schema}.Sanitize()
+	f.q["dedupe"] = `INSERT INTO ` + s + `.processed (kind, id) VALUES ($1, $2) ON CONFLICT DO NOTHING`
+	f.q["load"] = `SELECT on_hand, threshold, low, counted_at FROM ` + s + `.stock WHERE store_id = $1 AND sku = $2 FOR UPDATE`
+	f.q["save"] = `INSERT INTO ` + s + `.stock (store_id, sku, on_hand, threshold, low, counted_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (store_id, sku) DO UPDATE SET on_hand = $3, threshold = $4, low = $5, counted_at = $6,
+		updated_at = GREATEST(` + s + `.stock.updated_at, $7)`
+	f.q["move"] = `INSERT INTO ` + s + `.movements (store_id, sku, at, delta) VALUES ($1, $2, $3, $4)`
+	f.q["after"] = `SELECT coalesce(sum(delta), 0) FROM ` + s + `.movements WHERE store_id = $1 AND sku = $2 AND at > $3`
+	f.q["alert"] = `INSERT INTO ` + s + `.alerts (alert_id, type, store_id, sku, on_hand, threshold, at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`
+	f.q["outbox"] = `INSERT INTO ` + s + `.outbox (topic, key, headers, value) VALUES ($1, $2, $3, $4)`
+	f.q["offset"] = `INSERT INTO ` + s + `.consumer_offsets (group_id, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = GREATEST(` + s + `.consumer_offsets.next_offset, $4)`
+	return f
+}
+
+// event is the union of the fields of the events the fold reads.
+type event struct {
+	SaleID     string    `json:"sale_id"`
+	DeliveryID string    `json:"delivery_id"`
+	CountID    string    `json:"count_id"`
+	StoreID    string    `json:"store_id"`
+	OccurredAt time.Time `json:"occurred_at"`
+	ReceivedAt time.Time `json:"received_at"`
+	CountedAt  time.Time `json:"counted_at"`
+	Lines      []struct {
+		SKU string `json:"sku"`
+		Qty int64  `json:"qty"`
+	} `json:"lines"`
+}
+
+// ErrBadEvent is wrapped by Apply's error for a record it rejects; the caller skips it.
+var ErrBadEvent = errors.New("bad event")
+
+// Apply folds one record into the stock tables inside tx and appends the events it causes to
+// the outbox. It does not record the consumer offset (SaveOffsets does, once per batch).
+func (f *Folder) Apply(ctx context.Context, tx pgx.Tx, r Record) (Outcome, error) {
+	var kind, id string
+	var at time.Time
+	sign := int64(-1)
+	switch {
+	case r.Type == "sale.completed" && r.Topic == TopicSales:
+		kind = "sale"
+	case r.Type == "delivery.received" && r.Topic == TopicDeliveries:
+		kind, sign = "delivery", 1
+	case r.Type == "stock.counted" && r.Topic == TopicUpdates:
+		kind = "count"
+	default:
+		return Ignored, nil
+	}
+	var ev event
+	if err := json.Unmarshal(r.Value, &ev); err != nil {
+		return Rejected, fmt.Errorf("%w: %s at %s/%d/%d: %v", ErrBadEvent, r.Type, r.Topic, r.Partition, r.Offset, err)
+	}
+	switch kind {
+	case "sale":
+		id, at = ev.SaleID, ev.OccurredAt
+	case "delivery":
+		id, at = ev.DeliveryID, ev.ReceivedAt
+	default:
+		id, at = ev.CountID, ev.CountedAt
+	}
+	if id == "" || at.IsZero() || !f.ref.HasStore(ev.StoreID) {
+		return Rejected, fmt.Errorf("%w: %s at %s/%d/%d: missing id or time, or unknown store %q",
+			ErrBadEvent, r.Type, r.Topic, r.Partition, r.Offset, ev.StoreID)
+	}
+	// Sum (or, for a count, take the last of) the lines per SKU, in SKU order so that row locks
+	// are always taken in the same order.
+	qty := map[string]int64{}
+	for _, l := range ev.Lines {
+		if _, ok := f.ref.Product(l.SKU); !ok {
+			return Rejected, fmt.Errorf("%w: %s %s: unknown SKU %q", ErrBadEvent, kind, id, l.SKU)
+		}
+		if l.Qty < 0 || (l.Qty == 0 && kind != "count") || l.Qty > 1_000_000 {
+			return Rejected, fmt.Errorf("%w: %s %s: SKU %s: quantity %d out of range", ErrBadEvent, kind, id, l.SKU, l.Qty)
+		}
+		if kind == "count" {
+			qty[l.SKU] = l.Qty
+		} else {
+			qty[l.SKU] += sign * l.Qty
+		}
+	}
+	tag, err := tx.Exec(ctx, f.q["dedupe"], kind, id)
+	if err != nil {
+		return 0, fmt.Errorf("dedupe %s %s: %w", kind, id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return Duplicate, nil
+	}
+	skus := make([]string, 0, len(qty))
+	for sku := range qty {
+		skus = append(skus, sku)
+	}
+	slices.Sort(skus)
+	for _, sku := range skus {
+		if err := f.applyItem(ctx, tx, r, kind, id, ev.StoreID, sku, qty[sku], at.UTC()); err != nil {
+			return 0, fmt.Errorf("%s %s sku %s: %w", kind, id, sku, err)
+		}
+	}
+	return Applied, nil
+}
+
+func (f *Folder) applyItem(ctx context.Context, tx pgx.Tx, r Record, kind, id, store, sku string, n int64, at time.Time) error {
+	p, _ := f.ref.Product(sku)
+	item := inventory.NewItem(p.InitialStock, p.Threshold)
+	var countedAt *time.Time
+	err := tx.QueryRow(ctx, f.q["load"], store, sku).Scan(&item.OnHand, &item.Threshold, &item.Low, &countedAt)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		return fmt.Errorf("load: %w", err)
+	}
+	if countedAt != nil {
+		item.CountedAt = countedAt.UTC()
+	}
+	var c inventory.Change
+	if kind == "count" {
+		var after int64
+		if err := tx.QueryRow(ctx, f.q["after"], store, sku, at).Scan(&after); err != nil {
+			return fmt.Errorf("movements after count: %w", err)
+		}
+		c = inventory.Count(item, n, at, after)
+	} else {
+		if _, err := tx.Exec(ctx, f.q["move"], store, sku, at, n); err != nil {
+			return fmt.Errorf("record movement: %w", err)
+		}
+		c = inventory.Move(item, n, at)
+	}
+	var cAt *time.Time
+	if !c.After.CountedAt.IsZero() {
+		t := c.After.CountedAt
+		cAt = &t
+	}
+	if _, err := tx.Exec(ctx, f.q["save"], store, sku, c.After.OnHand, c.After.Threshold, c.After.Low, cAt, at); err != nil {
+		return fmt.Errorf("save: %w", err)
+	}
+	// Derived ids: the same input position always yields the same event ids.
+	derive := func(typ string) uuid.UUID {
+		return uuid.NewSHA1(idSpace, fmt.Appendf(nil, "%s/%d/%d/%s/%s", r.Topic, r.Partition, r.Offset, sku, typ))
+	}
+	if c.Applied {
+		lvl := map[string]any{"store_id": store, "sku": sku, "on_hand": c.After.OnHand, "threshold": c.After.Threshold,
+			"cause": map[string]string{"type": kind, "id": id}, "at": at}
+		if err := f.emit(ctx, tx, TopicUpdates, store, "stock.level", derive("stock.level"), at, lvl); err != nil {
+			return err
+		}
+	}
+	if c.Alert != inventory.AlertNone {
+		aid := derive(string(c.Alert))
+		if _, err := tx.Exec(ctx, f.q["alert"], aid, string(c.Alert), store, sku, c.After.OnHand, c.After.Threshold, at); err != nil {
+			return fmt.Errorf("record alert: %w", err)
+		}
+		a := map[string]any{"alert_id": aid.String(), "store_id": store, "sku": sku, "on_hand": c.After.OnHand,
+			"threshold": c.After.Threshold, "at": at}
+		if err := f.emit(ctx, tx, TopicAlerts, store, string(c.Alert), aid, at, a); err != nil {
+			return err
+		}
+	}
+	if c.BadgeChanged {
+		b := map[string]any{"store_id": store, "sku": sku, "badge": c.After.Status().Badge(), "on_hand": c.After.OnHand, "at": at}
+		if err := f.emit(ctx, tx, TopicDisplay, store, "stock.badge", derive("stock.badge"), at, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emit validates an event against its schema and appends it to the outbox with CloudEvents
+// headers.
+func (f *Folder) emit(ctx context.Context, tx pgx.Tx, topic, key, typ string, id uuid.UUID, at time.Time, payload any) error {
+	value, err := json.Marshal(payload)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", typ, err)
+	}
+	if err := schemas.Validate(typ, value); err != nil {
+		return fmt.Errorf("emit %s: %w", typ, err)
+	}
+	headers := map[string]string{
+		"ce_specversion": "1.0",
+		"ce_id":          id.String(),
+		"ce_type":        typ,
+		"ce_source":      Source,
+		"ce_time":        at.UTC().Format(time.RFC3339Nano),
+		"content-type":   "application/json",
+	}
+	h, err := json.Marshal(headers)
+	if err != nil {
+		return fmt.Errorf("encode headers: %w", err)
+	}
+	if _, err := tx.Exec(ctx, f.q["outbox"], topic, []byte(key), h, value); err != nil {
+		return fmt.Errorf("outbox %s: %w", typ, err)
+	}
+	return nil
+}
+
+// SaveOffsets records, in tx, the next offset to consume for each partition of a batch.
+func (f *Folder) SaveOffsets(ctx context.Context, tx pgx.Tx, group string, next map[string]map[int32]int64) error {
+	for topic, ps := range next {
+		for p, o := range ps {
+			if _, err := tx.Exec(ctx, f.q["offset"], group, topic, p, o); err != nil {
+				return fmt.Errorf("save offset %s/%d: %w", topic, p, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Offsets returns the stored next offsets of a group.
+func Offsets(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, schema, group string) (map[string]map[int32]int64, error) {
+	rows, err := q.Query(ctx, `SELECT topic, partition, next_offset FROM `+pgx.Identifier{schema}.Sanitize()+
+		`.consumer_offsets WHERE group_id = $1`, group)
+	if err != nil {
+		return nil, fmt.Errorf("read offsets: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[int32]int64{}
+	for rows.Next() {
+		var t string
+		var p int32
+		var o int64
+		if err := rows.Scan(&t, &p, &o); err != nil {
+			return nil, fmt.Errorf("read offsets: %w", err)
+		}
+		if out[t] == nil {
+			out[t] = map[int32]int64{}
+		}
+		out[t][p] = o
+	}
+	return out, rows.Err()
+}

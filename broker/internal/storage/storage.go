@@ -1,10 +1,21 @@
 package storage
 
 import (
-	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
 	"time"
 )
 
@@ -105,19 +116,36 @@ var (
 	ErrClosed = errors.New("store closed")
 )
 
-var errNotImplemented = errors.New("storage: not implemented yet")
+// Store is a set of topics with their partitions' logs in one data
+// directory. It is safe for concurrent use.
+type Store struct {
+	opts Options
+	log  *slog.Logger
+	lock *os.File // flock on the data directory
 
-// Store is a set of topics with their partitions' logs in one data directory.
-// It is safe for concurrent use.
-type Store struct{}
+	mu     sync.RWMutex
+	topics map[string]*topic
+	byID   map[[16]byte]*topic
+	closed bool
 
-// Open opens (creating if needed) the store in opts.Dir and recovers every
-// partition: the tail of each active segment is CRC-checked and a torn write
-// truncated.
-func Open(opts Options) (*Store, error) { return &Store{}, nil }
+	pidMu       sync.Mutex
+	nextPID     int64
+	pidBlockEnd int64
 
-// Close fsyncs everything and closes all files; it is idempotent.
-func (s *Store) Close() error { return nil }
+	// writeAt writes log data; tests replace it to simulate a full disk.
+	writeAt func(f *os.File, b []byte, off int64) (int, error)
+
+	dirtyMu sync.Mutex
+	dirty   []*Partition
+	kick    chan struct{}
+	done    chan struct{}
+	wg      sync.WaitGroup
+}
+
+type topic struct {
+	info  TopicInfo
+	parts []*Partition
+}
 
 // TopicInfo describes a topic.
 type TopicInfo struct {
@@ -125,6 +153,8 @@ type TopicInfo struct {
 	ID         [16]byte          // random UUID, stable across restarts
 	Partitions int32             // partition count
 	Configs    map[string]string // configs set explicitly on the topic
+
+	defaults map[string]string // the store's broker-wide defaults
 }
 
 // TopicConfig is a topic's resolved configuration.
@@ -134,111 +164,602 @@ type TopicConfig struct {
 	SegmentBytes    int64  // segment.bytes, default 1073741824
 	SegmentMs       int64  // segment.ms, default 604800000
 	MaxMessageBytes int32  // max.message.bytes, default 1048588 (size of one produced batch)
-	CleanupPolicy   string // cleanup.policy, default "delete"; "compact" is stored but not performed
-	TimestampType   string // message.timestamp.type, default "CreateTime"; "LogAppendTime" stamps batches
+	CleanupPolicy   string // cleanup.policy, default "delete"; "compact" is accepted and stored, but no compaction is performed
+	TimestampType   string // message.timestamp.type, default "CreateTime"; with "LogAppendTime" the store stamps batches
 }
 
-// Config returns the resolved configuration: explicit values, else the
-// built-in defaults. Broker-wide defaults are applied by Store.TopicConfig.
-func (t TopicInfo) Config() TopicConfig { return TopicConfig{} }
-
-// ConfigEntry is one config as DescribeConfigs reports it.
+// ConfigEntry is one topic config as DescribeConfigs reports it.
 type ConfigEntry struct {
 	Name, Value string
-	IsDefault   bool
-	Source      int8 // kmsg config source: 1 topic, 5 default broker, ...
-	Type        string
+	IsDefault   bool   // not set on the topic
+	Source      int8   // kmsg.ConfigSource: SourceTopic, SourceStaticBroker or SourceDefaultConfig
+	Type        string // kmsg.ConfigType name: LONG, INT, STRING, LIST, BOOLEAN, DOUBLE
 }
 
-// DescribeTopicConfig lists every known topic config with its value and source.
-func DescribeTopicConfig(t TopicInfo) []ConfigEntry { return nil }
+// TopicDef defines a topic for EnsureTopics.
+type TopicDef struct {
+	Name       string            `json:"name"`
+	Partitions int32             `json:"partitions"`
+	Configs    map[string]string `json:"configs,omitempty"`
+}
 
-// CreateTopic creates a topic with the given partition count and explicit configs.
+// metadata is the JSON content of <dir>/meta.json.
+type metadata struct {
+	Version            int             `json:"version"`
+	ProducerIDBlockEnd int64           `json:"producer_id_block_end"`
+	Topics             []metadataTopic `json:"topics"`
+}
+
+type metadataTopic struct {
+	Name       string            `json:"name"`
+	ID         string            `json:"id"`
+	Partitions int32             `json:"partitions"`
+	Configs    map[string]string `json:"configs,omitempty"`
+}
+
+const (
+	metaName        = "meta.json"
+	producerIDBlock = 1000
+	maxPartitions   = 10000
+)
+
+// Open opens (creating if needed) the store in opts.Dir and recovers every
+// partition: the tail of each active segment is CRC-checked and a torn write
+// truncated; producer state and indexes are restored. Only one Store may
+// use a directory at a time (it is locked with flock).
+func Open(opts Options) (*Store, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("storage: Options.Dir is empty")
+	}
+	if opts.Sync < SyncEveryAck || opts.Sync > SyncNever {
+		return nil, fmt.Errorf("storage: invalid sync mode %d", opts.Sync)
+	}
+	if opts.SyncInterval <= 0 {
+		opts.SyncInterval = 100 * time.Millisecond
+	}
+	if opts.RetentionCheckInterval <= 0 {
+		opts.RetentionCheckInterval = 30 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if err := validateConfigs(opts.Defaults); err != nil {
+		return nil, fmt.Errorf("storage: broker defaults: %w", err)
+	}
+	opts.Defaults = maps.Clone(opts.Defaults)
+	if err := os.MkdirAll(filepath.Join(opts.Dir, "topics"), 0o755); err != nil {
+		return nil, fmt.Errorf("storage: create data dir: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(opts.Dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("storage: data dir %s is in use by another process: %w", opts.Dir, err)
+	}
+	s := &Store{
+		opts:    opts,
+		log:     opts.Logger,
+		lock:    lock,
+		topics:  make(map[string]*topic),
+		byID:    make(map[[16]byte]*topic),
+		writeAt: func(f *os.File, b []byte, off int64) (int, error) { return f.WriteAt(b, off) },
+		kick:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+	}
+	if err := s.load(); err != nil {
+		s.closeFiles()
+		return nil, err
+	}
+	s.wg.Add(2)
+	go s.syncer()
+	go s.retention()
+	return s, nil
+}
+
+// load reads meta.json and opens every partition.
+func (s *Store) load() error {
+	data, err := os.ReadFile(filepath.Join(s.opts.Dir, metaName))
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := s.persistLocked(); err != nil {
+			return err
+		}
+		return s.removeOrphans()
+	}
+	if err != nil {
+		return fmt.Errorf("storage: read metadata: %w", err)
+	}
+	var md metadata
+	if err := json.Unmarshal(data, &md); err != nil {
+		return fmt.Errorf("storage: parse %s: %w", metaName, err)
+	}
+	s.pidBlockEnd = md.ProducerIDBlockEnd
+	s.nextPID = md.ProducerIDBlockEnd
+	for _, mt := range md.Topics {
+		var id [16]byte
+		raw, err := hex.DecodeString(mt.ID)
+		if err != nil || len(raw) != 16 {
+			return fmt.Errorf("storage: topic %q: bad id %q in metadata", mt.Name, mt.ID)
+		}
+		copy(id[:], raw)
+		t := &topic{info: TopicInfo{Name: mt.Name, ID: id, Partitions: mt.Partitions, Configs: mt.Configs, defaults: s.opts.Defaults}}
+		if t.info.Configs == nil {
+			t.info.Configs = map[string]string{}
+		}
+		cfg := t.info.Config()
+		for i := int32(0); i < mt.Partitions; i++ {
+			p, err := openPartition(s, mt.Name, i, cfg)
+			if err != nil {
+				return fmt.Errorf("storage: %w", err)
+			}
+			t.parts = append(t.parts, p)
+		}
+		s.topics[mt.Name] = t
+		s.byID[id] = t
+	}
+	return s.removeOrphans()
+}
+
+// removeOrphans deletes partition directories no topic owns: leftovers of a
+// topic deletion or creation interrupted by a crash.
+func (s *Store) removeOrphans() error {
+	root := filepath.Join(s.opts.Dir, "topics")
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return fmt.Errorf("storage: list topics: %w", err)
+	}
+	removed := false
+	for _, e := range entries {
+		name := e.Name()
+		if i := strings.LastIndexByte(name, '-'); i > 0 {
+			if t, ok := s.topics[name[:i]]; ok {
+				if n, err := strconv.Atoi(name[i+1:]); err == nil && n >= 0 && int32(n) < t.info.Partitions && strconv.Itoa(n) == name[i+1:] {
+					continue
+				}
+			}
+		}
+		s.log.Warn("removing partition directory of no topic", "dir", name)
+		if err := os.RemoveAll(filepath.Join(root, name)); err != nil {
+			return fmt.Errorf("storage: remove orphan %s: %w", name, err)
+		}
+		removed = true
+	}
+	if removed {
+		return fsyncDir(root)
+	}
+	return nil
+}
+
+// persistLocked writes meta.json crash-safely. The caller holds s.mu (or is
+// the only user) and s.pidMu is not held.
+func (s *Store) persistLocked() error {
+	s.pidMu.Lock()
+	md := metadata{Version: 1, ProducerIDBlockEnd: s.pidBlockEnd, Topics: []metadataTopic{}}
+	s.pidMu.Unlock()
+	for _, t := range s.topics {
+		md.Topics = append(md.Topics, metadataTopic{Name: t.info.Name, ID: hex.EncodeToString(t.info.ID[:]), Partitions: t.info.Partitions, Configs: t.info.Configs})
+	}
+	sort.Slice(md.Topics, func(i, j int) bool { return md.Topics[i].Name < md.Topics[j].Name })
+	data, err := json.MarshalIndent(md, "", "  ")
+	if err != nil {
+		return fmt.Errorf("storage: encode metadata: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(s.opts.Dir, metaName), data); err != nil {
+		return fmt.Errorf("storage: persist metadata: %w", err)
+	}
+	return nil
+}
+
+// Close fsyncs everything and closes all files; it is idempotent.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	close(s.done)
+	s.wg.Wait()
+	return s.closeFiles()
+}
+
+func (s *Store) closeFiles() error {
+	var err error
+	for _, t := range s.topics {
+		for _, p := range t.parts {
+			err = errors.Join(err, p.close())
+		}
+	}
+	if s.lock != nil {
+		s.lock.Close()
+	}
+	return err
+}
+
+// syncer runs group-commit rounds: each round takes every partition written
+// since the last one and fsyncs it (partitions in parallel), then releases
+// the waiters of that round. In SyncInterval mode rounds run on a ticker.
+func (s *Store) syncer() {
+	defer s.wg.Done()
+	var tick <-chan time.Time
+	if s.opts.Sync == SyncInterval {
+		t := time.NewTicker(s.opts.SyncInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	var spare []*Partition
+	var wg sync.WaitGroup
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.kick:
+		case <-tick:
+		}
+		s.dirtyMu.Lock()
+		round := s.dirty
+		s.dirty = spare[:0]
+		s.dirtyMu.Unlock()
+		if len(round) == 1 {
+			round[0].syncRound()
+		} else {
+			for _, p := range round {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					p.syncRound()
+				}()
+			}
+			wg.Wait()
+		}
+		clear(round)
+		spare = round
+	}
+}
+
+// retention deletes old segments every RetentionCheckInterval.
+func (s *Store) retention() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.opts.RetentionCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case now := <-t.C:
+			for _, p := range s.allPartitions() {
+				p.applyRetention(now)
+			}
+		}
+	}
+}
+
+func (s *Store) allPartitions() []*Partition {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var ps []*Partition
+	for _, t := range s.topics {
+		ps = append(ps, t.parts...)
+	}
+	return ps
+}
+
+// ValidateTopicName checks a topic name as Kafka does: 1 to 249 characters
+// from [a-zA-Z0-9._-], not "." or "..". Errors wrap ErrInvalidTopicName.
+func ValidateTopicName(name string) error {
+	if name == "" || name == "." || name == ".." || len(name) > 249 {
+		return fmt.Errorf("%w: %q", ErrInvalidTopicName, name)
+	}
+	for _, c := range []byte(name) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("%w: %q has character %q", ErrInvalidTopicName, name, c)
+		}
+	}
+	return nil
+}
+
+func (t *topic) snapshot() TopicInfo {
+	info := t.info
+	info.Configs = maps.Clone(t.info.Configs)
+	return info
+}
+
+// CreateTopic creates a topic with the given partition count (1 to 10000)
+// and explicit configs (validated: ErrInvalidConfig). The topic exists
+// durably when it returns.
 func (s *Store) CreateTopic(name string, partitions int32, configs map[string]string) (TopicInfo, error) {
-	return TopicInfo{}, errNotImplemented
+	if err := ValidateTopicName(name); err != nil {
+		return TopicInfo{}, err
+	}
+	if partitions < 1 || partitions > maxPartitions {
+		return TopicInfo{}, fmt.Errorf("%w: %d (want 1 to %d)", ErrInvalidPartitions, partitions, maxPartitions)
+	}
+	if err := validateConfigs(configs); err != nil {
+		return TopicInfo{}, fmt.Errorf("topic %q: %w", name, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return TopicInfo{}, ErrClosed
+	}
+	if _, ok := s.topics[name]; ok {
+		return TopicInfo{}, fmt.Errorf("%w: %q", ErrTopicExists, name)
+	}
+	var id [16]byte
+	for {
+		if _, err := rand.Read(id[:]); err != nil {
+			return TopicInfo{}, fmt.Errorf("topic id: %w", err)
+		}
+		id[6] = id[6]&0x0f | 0x40
+		id[8] = id[8]&0x3f | 0x80
+		if _, dup := s.byID[id]; !dup {
+			break
+		}
+	}
+	t := &topic{info: TopicInfo{Name: name, ID: id, Partitions: partitions, Configs: maps.Clone(configs), defaults: s.opts.Defaults}}
+	if t.info.Configs == nil {
+		t.info.Configs = map[string]string{}
+	}
+	if err := s.addPartitions(t, partitions); err != nil {
+		return TopicInfo{}, err
+	}
+	s.topics[name] = t
+	s.byID[id] = t
+	if err := s.persistLocked(); err != nil {
+		delete(s.topics, name)
+		delete(s.byID, id)
+		for _, p := range t.parts {
+			p.drop()
+		}
+		return TopicInfo{}, fmt.Errorf("topic %q: %w", name, err)
+	}
+	return t.snapshot(), nil
 }
 
-// DeleteTopic deletes a topic and its data.
-func (s *Store) DeleteTopic(name string) error { return errNotImplemented }
+// addPartitions opens partitions len(t.parts)..n-1 from empty directories
+// and fsyncs the topics directory.
+func (s *Store) addPartitions(t *topic, n int32) error {
+	cfg := t.info.Config()
+	first := int32(len(t.parts))
+	for i := first; i < n; i++ {
+		dir := filepath.Join(s.opts.Dir, "topics", t.info.Name+"-"+strconv.Itoa(int(i)))
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("topic %q: clear partition dir: %w", t.info.Name, err)
+		}
+		p, err := openPartition(s, t.info.Name, i, cfg)
+		if err != nil {
+			for _, p := range t.parts[first:] {
+				p.drop()
+			}
+			t.parts = t.parts[:first]
+			return fmt.Errorf("topic %q: %w", t.info.Name, err)
+		}
+		t.parts = append(t.parts, p)
+	}
+	if err := fsyncDir(filepath.Join(s.opts.Dir, "topics")); err != nil {
+		return fmt.Errorf("topic %q: %w", t.info.Name, err)
+	}
+	return nil
+}
 
-// CreatePartitions grows a topic to newTotal partitions.
-func (s *Store) CreatePartitions(name string, newTotal int32) error { return errNotImplemented }
+// DeleteTopic deletes a topic and its data. Partitions handed out before are
+// closed: their methods return ErrClosed.
+func (s *Store) DeleteTopic(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	t, ok := s.topics[name]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownTopic, name)
+	}
+	delete(s.topics, name)
+	delete(s.byID, t.info.ID)
+	if err := s.persistLocked(); err != nil {
+		s.topics[name] = t
+		s.byID[t.info.ID] = t
+		return fmt.Errorf("delete topic %q: %w", name, err)
+	}
+	var err error
+	for _, p := range t.parts {
+		err = errors.Join(err, p.drop())
+	}
+	if err != nil {
+		// The metadata no longer lists the topic; leftovers go on the next open.
+		s.log.Warn("cannot remove all files of a deleted topic", "topic", name, "error", err)
+	}
+	return nil
+}
+
+// CreatePartitions grows a topic to newTotal partitions
+// (ErrInvalidPartitions unless newTotal is above the current count).
+func (s *Store) CreatePartitions(name string, newTotal int32) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	t, ok := s.topics[name]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownTopic, name)
+	}
+	if newTotal <= t.info.Partitions || newTotal > maxPartitions {
+		return fmt.Errorf("%w: topic %q has %d partitions, asked for %d", ErrInvalidPartitions, name, t.info.Partitions, newTotal)
+	}
+	old := t.info.Partitions
+	if err := s.addPartitions(t, newTotal); err != nil {
+		return err
+	}
+	t.info.Partitions = newTotal
+	if err := s.persistLocked(); err != nil {
+		for _, p := range t.parts[old:] {
+			p.drop()
+		}
+		t.parts = t.parts[:old]
+		t.info.Partitions = old
+		return fmt.Errorf("create partitions of %q: %w", name, err)
+	}
+	return nil
+}
 
 // Topics returns all topics sorted by name.
-func (s *Store) Topics() []TopicInfo { return nil }
+func (s *Store) Topics() []TopicInfo {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]TopicInfo, 0, len(s.topics))
+	for _, t := range s.topics {
+		out = append(out, t.snapshot())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
 
 // Topic returns the named topic.
-func (s *Store) Topic(name string) (TopicInfo, bool) { return TopicInfo{}, false }
+func (s *Store) Topic(name string) (TopicInfo, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, ok := s.topics[name]
+	if !ok {
+		return TopicInfo{}, false
+	}
+	return t.snapshot(), true
+}
 
 // TopicByID returns the topic with the given id.
-func (s *Store) TopicByID(id [16]byte) (TopicInfo, bool) { return TopicInfo{}, false }
+func (s *Store) TopicByID(id [16]byte) (TopicInfo, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, ok := s.byID[id]
+	if !ok {
+		return TopicInfo{}, false
+	}
+	return t.snapshot(), true
+}
 
-// AlterConfigs changes a topic's explicit configs. A nil value deletes the
-// config (resets it to its default); non-incremental replaces the whole set.
-// Names and values are validated (ErrInvalidConfig).
+// AlterConfigs changes a topic's explicit configs. Incremental: each
+// non-nil value sets a config, each nil value deletes it (resets it to its
+// default). Non-incremental: the non-nil values replace the whole set.
+// Names and values are validated first (ErrInvalidConfig); on error nothing
+// changes. The change is persisted before it returns and applies to later
+// appends and retention runs.
 func (s *Store) AlterConfigs(name string, configs map[string]*string, incremental bool) error {
-	return errNotImplemented
+	for k, v := range configs {
+		if v == nil {
+			if _, ok := specByName[k]; !ok {
+				return fmt.Errorf("%w: unknown topic config %q", ErrInvalidConfig, k)
+			}
+			continue
+		}
+		if err := ValidateConfig(k, *v); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	t, ok := s.topics[name]
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknownTopic, name)
+	}
+	next := map[string]string{}
+	if incremental {
+		next = maps.Clone(t.info.Configs)
+	}
+	for k, v := range configs {
+		if v == nil {
+			delete(next, k)
+		} else {
+			next[k] = *v
+		}
+	}
+	old := t.info.Configs
+	t.info.Configs = next
+	if err := s.persistLocked(); err != nil {
+		t.info.Configs = old
+		return fmt.Errorf("alter configs of %q: %w", name, err)
+	}
+	cfg := t.info.Config()
+	for _, p := range t.parts {
+		c := cfg
+		p.cfg.Store(&c)
+	}
+	return nil
 }
 
-// Partition returns one partition of a topic.
-func (s *Store) Partition(topic string, p int32) (*Partition, error) { return nil, errNotImplemented }
-
-// NextProducerID returns a producer id unique across restarts.
-func (s *Store) NextProducerID() (int64, error) { return 0, errNotImplemented }
-
-// DataDirUsage returns the bytes used on disk by the data directory.
-func (s *Store) DataDirUsage() (used int64) { return 0 }
-
-// Partition is one partition's log.
-type Partition struct{}
-
-// AppendResult reports where an append landed.
-type AppendResult struct {
-	BaseOffset, LastOffset int64 // offsets assigned to the first and last record
-	LogAppendTime          int64 // -1 unless message.timestamp.type=LogAppendTime
-	LogStartOffset         int64
-	Duplicate              bool // an idempotent retry: nothing appended, offsets are the original ones
+// Partition returns one partition of a topic (ErrUnknownTopic,
+// ErrUnknownPartition).
+func (s *Store) Partition(topic string, p int32) (*Partition, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	t, ok := s.topics[topic]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownTopic, topic)
+	}
+	if p < 0 || int(p) >= len(t.parts) {
+		return nil, fmt.Errorf("%w: %q has no partition %d", ErrUnknownPartition, topic, p)
+	}
+	return t.parts[p], nil
 }
 
-// Append validates and appends one or more concatenated record batches
-// atomically.
-func (p *Partition) Append(batches []byte) (AppendResult, error) { return AppendResult{}, errNotImplemented }
-
-// Sync waits until offset last is durable per the SyncMode.
-func (p *Partition) Sync(ctx context.Context, last int64) error { return errNotImplemented }
-
-// ReadResult is what Read returns.
-type ReadResult struct {
-	HighWatermark, LogStartOffset int64
-	// Data holds whole record batches starting at the batch containing the
-	// offset; empty at the end of the log.
-	Data []byte
+// NextProducerID returns a producer id unique across restarts. Ids are
+// reserved in persisted blocks of 1000, so a restart skips the rest of a
+// block.
+func (s *Store) NextProducerID() (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, ErrClosed
+	}
+	s.pidMu.Lock()
+	if s.nextPID >= s.pidBlockEnd {
+		s.pidBlockEnd = s.nextPID + producerIDBlock
+		s.pidMu.Unlock()
+		if err := s.persistLocked(); err != nil {
+			s.pidMu.Lock()
+			s.pidBlockEnd = s.nextPID
+			s.pidMu.Unlock()
+			return 0, fmt.Errorf("reserve producer ids: %w", err)
+		}
+		s.pidMu.Lock()
+	}
+	id := s.nextPID
+	s.nextPID++
+	s.pidMu.Unlock()
+	return id, nil
 }
 
-// Read returns batches from offset, at most maxBytes (but at least one whole
-// batch if any).
-func (p *Partition) Read(offset int64, maxBytes int32) (ReadResult, error) {
-	return ReadResult{}, errNotImplemented
+// DataDirUsage returns the bytes the partitions' logs and indexes use on
+// disk (computed from the store's bookkeeping, without touching the disk).
+func (s *Store) DataDirUsage() (used int64) {
+	for _, p := range s.allPartitions() {
+		used += p.size()
+	}
+	return used
 }
 
-// HighWatermark returns the offset after the last record consumers may see.
-func (p *Partition) HighWatermark() int64 { return 0 }
-
-// LogStartOffset returns the first offset still in the log.
-func (p *Partition) LogStartOffset() int64 { return 0 }
-
-// Wait returns a channel closed the next time the high watermark moves.
-func (p *Partition) Wait() <-chan struct{} { return make(chan struct{}) }
-
-// OffsetForTime returns the first offset with timestamp >= ts, or (-1, -1).
-func (p *Partition) OffsetForTime(ts int64) (offset, timestamp int64) { return -1, -1 }
-
-// MaxTimestamp returns the offset and timestamp of the record with the
-// largest timestamp, or (-1, -1) if the log is empty.
-func (p *Partition) MaxTimestamp() (offset, timestamp int64) { return -1, -1 }
-
-// DeleteRecords advances the log start offset to before (-1 = the high
-// watermark) and returns the new log start offset.
-func (p *Partition) DeleteRecords(before int64) (logStart int64, err error) {
-	return 0, errNotImplemented
+// EnsureTopics creates the topics of defs that do not exist yet and returns
+// the names it created. Existing topics are left as they are.
+func (s *Store) EnsureTopics(defs []TopicDef) ([]string, error) {
+	var created []string
+	for _, d := range defs {
+		if _, ok := s.Topic(d.Name); ok {
+			continue
+		}
+		if _, err := s.CreateTopic(d.Name, d.Partitions, d.Configs); err != nil {
+			if errors.Is(err, ErrTopicExists) {
+				continue
+			}
+			return created, fmt.Errorf("ensure topic %q: %w", d.Name, err)
+		}
+		created = append(created, d.Name)
+	}
+	return created, nil
 }

@@ -1,0 +1,21 @@
+// Package simulator stands in for a chain's checkout lanes, dock scanners and warehouse scanners.
+//
+// It has two halves. Generator is pure: from the stores, the products, a seed and a start time it
+// produces a time-ordered stream of sales, warehouse counts and deliveries, at the rates a store of
+// the chain reports (about 50 sales a minute, 20 warehouse counts a minute and 5 deliveries an hour
+// per store, more sales at lunch and after work in the store's own time zone). The same inputs
+// always produce the same stream: ids come from the seeded generator, times from a simulated clock.
+//
+// Generator keeps its own model of each store's shelves. Sales take from it, so a lane never sells
+// what the model says is gone; deliveries replace what was sold since the vendor's last visit
+// (rounded up to the vendor's packs, and topped up to the opening stock); warehouse counts report
+// the model's figure, now and then a unit or two short to stand for shrinkage. Stock therefore
+// drifts the way a real store's does and low-stock alerts happen by themselves. The model starts at
+// the catalog's initial stock, so after a restart the first counts bring the inventory view back
+// to the model's figures.
+//
+// Runner is the transport half: it paces the stream against the wall clock and posts each event to
+// the POS service's public API (POST /v1/sales, /v1/deliveries, /v1/stock-counts) with a pool of
+// workers. A failed post is retried with the same body, so a retried sale keeps its sale_id and is
+// counted once downstream. Runner counts what it sent, what was accepted and what failed.
+package simulator

@@ -1,0 +1,422 @@
+package simulator
+
+import (
+	"container/heap"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Default rates per store at a rate multiplier of 1.
+const (
+	DefaultSalesPerMinute    = 50.0
+	DefaultCountsPerMinute   = 20.0
+	DefaultDeliveriesPerHour = 5.0
+)
+
+// Config describes what a Generator simulates.
+type Config struct {
+	Stores   []Store   // the stores to simulate; required
+	Products []Product // the catalog; required
+	Seed     uint64    // the same seed and Start give the same stream
+	Start    time.Time // the simulated clock's start; required
+	// Rate multiplies every rate (default 1; 100 is a "Black Friday").
+	Rate float64
+	// SalesPerMinute is the average sales per store per minute over a day at Rate 1 (default 50).
+	SalesPerMinute float64
+	// CountsPerMinute is the warehouse counts per store per minute at Rate 1 (default 20).
+	CountsPerMinute float64
+	// DeliveriesPerHour is the deliveries per store per hour at Rate 1 (default 5).
+	DeliveriesPerHour float64
+}
+
+// hourCurve is the relative sales rate by local hour: quiet nights, a lunch peak and a bigger
+// after-work peak. It is scaled so that its mean is 1.
+var hourCurve = func() [24]float64 {
+	c := [24]float64{
+		0.10, 0.05, 0.05, 0.05, 0.10, 0.20, // 00-05
+		0.45, 0.75, 0.90, 0.95, 1.05, 1.40, // 06-11
+		1.75, 1.50, 1.00, 0.95, 1.15, 1.65, // 12-17
+		1.90, 1.55, 1.05, 0.75, 0.45, 0.20, // 18-23
+	}
+	var sum float64
+	for _, v := range c {
+		sum += v
+	}
+	for i := range c {
+		c[i] *= 24 / sum
+	}
+	return c
+}()
+
+var hourCurveMax = func() float64 {
+	m := 0.0
+	for _, v := range hourCurve {
+		m = math.Max(m, v)
+	}
+	return m
+}()
+
+// departmentWeight is the share of basket lines a department gets, by keyword in its name.
+// Unknown departments get the default weight.
+func departmentWeight(dept string) float64 {
+	d := strings.ToLower(dept)
+	for _, w := range []struct {
+		key    string
+		weight float64
+	}{
+		{"produce", 18}, {"dairy", 14}, {"pantry", 13}, {"beverage", 11}, {"meat", 10},
+		{"bakery", 9}, {"frozen", 8}, {"snack", 8}, {"deli", 7}, {"household", 5}, {"personal", 4},
+	} {
+		if strings.Contains(d, w.key) {
+			return w.weight
+		}
+	}
+	return 6
+}
+
+// Generator produces the event stream of a Config. It is not safe for concurrent use.
+type Generator struct {
+	cfg      Config
+	rng      *rand.Rand
+	products []Product
+	depts    []deptPick // cumulative weights
+	vendors  []vendorGroup
+	stores   []*storeState
+	queue    arrivals
+	lambda   [3]float64 // arrivals per second per store: candidate sales (at the curve's max), counts, deliveries
+}
+
+type deptPick struct {
+	cum      float64
+	products []int
+}
+
+type vendorGroup struct {
+	id       string
+	products []int
+}
+
+type storeState struct {
+	store     Store
+	onHand    []int
+	soldSince []int // units sold since the product's last delivery
+}
+
+// New checks cfg and returns a Generator at the start of its stream.
+func New(cfg Config) (*Generator, error) {
+	if len(cfg.Stores) == 0 {
+		return nil, errors.New("simulator: no stores to simulate")
+	}
+	if len(cfg.Products) == 0 {
+		return nil, errors.New("simulator: no products in the catalog")
+	}
+	if cfg.Start.IsZero() {
+		return nil, errors.New("simulator: no start time")
+	}
+	if cfg.Rate == 0 {
+		cfg.Rate = 1
+	}
+	if cfg.Rate < 0 || math.IsNaN(cfg.Rate) || math.IsInf(cfg.Rate, 0) {
+		return nil, fmt.Errorf("simulator: rate multiplier %v must be a positive number", cfg.Rate)
+	}
+	if cfg.SalesPerMinute == 0 {
+		cfg.SalesPerMinute = DefaultSalesPerMinute
+	}
+	if cfg.CountsPerMinute == 0 {
+		cfg.CountsPerMinute = DefaultCountsPerMinute
+	}
+	if cfg.DeliveriesPerHour == 0 {
+		cfg.DeliveriesPerHour = DefaultDeliveriesPerHour
+	}
+	g := &Generator{
+		cfg:      cfg,
+		rng:      rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		products: append([]Product(nil), cfg.Products...),
+	}
+	// Order the catalog so the stream does not depend on the order the caller listed it in.
+	sort.Slice(g.products, func(i, j int) bool { return g.products[i].SKU < g.products[j].SKU })
+	byDept := map[string][]int{}
+	byVendor := map[string][]int{}
+	for i, p := range g.products {
+		if p.SKU == "" {
+			return nil, fmt.Errorf("simulator: product %d has no SKU", i)
+		}
+		byDept[p.Department] = append(byDept[p.Department], i)
+		byVendor[p.VendorID] = append(byVendor[p.VendorID], i)
+	}
+	deptNames := make([]string, 0, len(byDept))
+	for d := range byDept {
+		deptNames = append(deptNames, d)
+	}
+	sort.Strings(deptNames)
+	var cum float64
+	for _, d := range deptNames {
+		cum += departmentWeight(d)
+		g.depts = append(g.depts, deptPick{cum: cum, products: byDept[d]})
+	}
+	vendorIDs := make([]string, 0, len(byVendor))
+	for v := range byVendor {
+		vendorIDs = append(vendorIDs, v)
+	}
+	sort.Strings(vendorIDs)
+	for _, v := range vendorIDs {
+		g.vendors = append(g.vendors, vendorGroup{id: v, products: byVendor[v]})
+	}
+	stores := append([]Store(nil), cfg.Stores...)
+	sort.Slice(stores, func(i, j int) bool { return stores[i].ID < stores[j].ID })
+	for _, s := range stores {
+		if s.Location == nil {
+			s.Location = time.UTC
+		}
+		st := &storeState{store: s, onHand: make([]int, len(g.products)), soldSince: make([]int, len(g.products))}
+		for i, p := range g.products {
+			st.onHand[i] = max(p.InitialStock, 0)
+		}
+		g.stores = append(g.stores, st)
+	}
+	g.lambda = [3]float64{
+		cfg.SalesPerMinute * cfg.Rate * hourCurveMax / 60,
+		cfg.CountsPerMinute * cfg.Rate / 60,
+		cfg.DeliveriesPerHour * cfg.Rate / 3600,
+	}
+	for si := range g.stores {
+		for k := KindSale; k <= KindDelivery; k++ {
+			g.queue = append(g.queue, arrival{at: g.after(0, k), store: si, kind: k})
+		}
+	}
+	heap.Init(&g.queue)
+	return g, nil
+}
+
+// after returns the offset of the next candidate arrival of kind k after offset from.
+func (g *Generator) after(from time.Duration, k Kind) time.Duration {
+	gap := g.rng.ExpFloat64() / g.lambda[k]
+	return from + time.Duration(gap*float64(time.Second))
+}
+
+// Next returns the next event of the stream. The stream never ends.
+func (g *Generator) Next() Event {
+	for {
+		a := heap.Pop(&g.queue).(arrival)
+		heap.Push(&g.queue, arrival{at: g.after(a.at, a.kind), store: a.store, kind: a.kind})
+		at := g.cfg.Start.Add(a.at).UTC()
+		st := g.stores[a.store]
+		var ev *Event
+		switch a.kind {
+		case KindSale:
+			// Thinning: candidates come at the peak rate; keep each with the curve's share.
+			hour := at.In(st.store.Location).Hour()
+			if g.rng.Float64()*hourCurveMax >= hourCurve[hour] {
+				continue
+			}
+			ev = g.sale(st, at)
+		case KindCount:
+			ev = g.count(st, at)
+		case KindDelivery:
+			ev = g.delivery(st, at)
+		}
+		if ev != nil {
+			return *ev
+		}
+	}
+}
+
+func (g *Generator) id() string {
+	var u uuid.UUID
+	hi, lo := g.rng.Uint64(), g.rng.Uint64()
+	for i := range 8 {
+		u[i] = byte(hi >> (56 - 8*i))
+		u[8+i] = byte(lo >> (56 - 8*i))
+	}
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	return u.String()
+}
+
+func stamp(t time.Time) string { return t.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano) }
+
+// basketSize draws how many distinct lines a basket has: mostly small, a long tail of big shops.
+func (g *Generator) basketSize() int {
+	return min(1+int(g.rng.ExpFloat64()*5), 40)
+}
+
+func (g *Generator) lineQty() int {
+	switch r := g.rng.Float64(); {
+	case r < 0.75:
+		return 1
+	case r < 0.93:
+		return 2
+	case r < 0.98:
+		return 3
+	default:
+		return 4 + g.rng.IntN(3)
+	}
+}
+
+func (g *Generator) pickProduct() int {
+	r := g.rng.Float64() * g.depts[len(g.depts)-1].cum
+	d := sort.Search(len(g.depts), func(i int) bool { return g.depts[i].cum > r })
+	d = min(d, len(g.depts)-1)
+	ps := g.depts[d].products
+	return ps[g.rng.IntN(len(ps))]
+}
+
+func (g *Generator) sale(st *storeState, at time.Time) *Event {
+	n := g.basketSize()
+	s := &Sale{
+		SaleID:     g.id(),
+		StoreID:    st.store.ID,
+		Register:   fmt.Sprintf("R%02d", 1+g.rng.IntN(8)),
+		OccurredAt: stamp(at),
+	}
+	lineOf := map[int]int{} // product -> index in s.Lines
+	for range n {
+		// A shopper skips what is not on the shelf and picks something else, a few times.
+		for range 4 {
+			p := g.pickProduct()
+			if st.onHand[p] <= 0 {
+				continue
+			}
+			q := min(g.lineQty(), st.onHand[p])
+			st.onHand[p] -= q
+			st.soldSince[p] += q
+			if li, ok := lineOf[p]; ok {
+				s.Lines[li].Qty += q
+			} else {
+				lineOf[p] = len(s.Lines)
+				s.Lines = append(s.Lines, SaleLine{SKU: g.products[p].SKU, Qty: q, UnitPriceCents: g.products[p].PriceCents})
+			}
+			break
+		}
+	}
+	if len(s.Lines) == 0 {
+		return nil
+	}
+	if g.rng.Float64() < 0.45 {
+		s.LoyaltyID = fmt.Sprintf("LOY-%06d", g.rng.IntN(20000))
+	}
+	switch r := g.rng.Float64(); {
+	case r < 0.65:
+		s.Payment.Method = "card"
+	case r < 0.85:
+		s.Payment.Method = "cash"
+	default:
+		s.Payment.Method = "mobile"
+	}
+	s.Payment.AmountCents = s.TotalCents()
+	return &Event{At: at, Kind: KindSale, StoreID: st.store.ID, Sale: s}
+}
+
+func (g *Generator) count(st *storeState, at time.Time) *Event {
+	n := min(1+int(g.rng.ExpFloat64()*3), 12)
+	c := &Count{CountID: g.id(), StoreID: st.store.ID, CountedAt: stamp(at)}
+	seen := map[int]bool{}
+	for range n {
+		p := g.rng.IntN(len(g.products))
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		q := st.onHand[p]
+		if g.rng.Float64() < 0.06 { // shrinkage: damaged, expired or stolen
+			q = max(q-1-g.rng.IntN(2), 0)
+		}
+		st.onHand[p] = q
+		c.Lines = append(c.Lines, CountLine{SKU: g.products[p].SKU, Qty: q})
+	}
+	return &Event{At: at, Kind: KindCount, StoreID: st.store.ID, Count: c}
+}
+
+// need is how many units product p of st should receive: enough to reach its opening stock, or
+// half as much again as it sold since the last delivery, whichever is more. A SKU that sold out
+// between visits thus gets a bigger order each time until its stock covers the time to the next
+// visit, the way a store manager adjusts orders.
+func (g *Generator) need(st *storeState, p int) int {
+	target := max(g.products[p].InitialStock, st.soldSince[p]*3/2)
+	return max(target-st.onHand[p], 0)
+}
+
+func (g *Generator) delivery(st *storeState, at time.Time) *Event {
+	best, bestNeed := -1, 0
+	for vi, v := range g.vendors {
+		total := 0
+		for _, p := range v.products {
+			total += g.need(st, p)
+		}
+		if total > bestNeed {
+			best, bestNeed = vi, total
+		}
+	}
+	if best < 0 {
+		return nil // nothing to replenish
+	}
+	v := g.vendors[best]
+	d := &Delivery{
+		DeliveryID: g.id(),
+		StoreID:    st.store.ID,
+		VendorID:   v.id,
+		PONumber:   fmt.Sprintf("PO-%08d", g.rng.IntN(100000000)),
+		ReceivedAt: stamp(at),
+	}
+	for _, p := range v.products {
+		need := g.need(st, p)
+		if need == 0 {
+			continue
+		}
+		pack := max(g.products[p].ReorderQty, 1)
+		q := (need + pack - 1) / pack * pack
+		st.onHand[p] += q
+		st.soldSince[p] = 0
+		d.Lines = append(d.Lines, DeliveryLine{SKU: g.products[p].SKU, Qty: q})
+	}
+	return &Event{At: at, Kind: KindDelivery, StoreID: st.store.ID, Delivery: d}
+}
+
+// OnHand returns the generator's model of a store's stock of a SKU, and whether both are known.
+func (g *Generator) OnHand(storeID, sku string) (int, bool) {
+	p := sort.Search(len(g.products), func(i int) bool { return g.products[i].SKU >= sku })
+	if p == len(g.products) || g.products[p].SKU != sku {
+		return 0, false
+	}
+	for _, st := range g.stores {
+		if st.store.ID == storeID {
+			return st.onHand[p], true
+		}
+	}
+	return 0, false
+}
+
+type arrival struct {
+	at    time.Duration
+	store int
+	kind  Kind
+}
+
+// arrivals is a min-heap ordered by time, then store, then kind, so ties are deterministic.
+type arrivals []arrival
+
+func (a arrivals) Len() int { return len(a) }
+func (a arrivals) Less(i, j int) bool {
+	if a[i].at != a[j].at {
+		return a[i].at < a[j].at
+	}
+	if a[i].store != a[j].store {
+		return a[i].store < a[j].store
+	}
+	return a[i].kind < a[j].kind
+}
+func (a arrivals) Swap(i, j int) { a[i], a[j] = a[j], a[i] }
+func (a *arrivals) Push(x any)   { *a = append(*a, x.(arrival)) }
+func (a *arrivals) Pop() any {
+	old := *a
+	x := old[len(old)-1]
+	*a = old[:len(old)-1]
+	return x
+}

@@ -1,0 +1,238 @@
+package simulator
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Runner posts a Generator's events to the POS API, paced against the wall clock.
+type Runner struct {
+	// BaseURL is the POS service, e.g. "http://127.0.0.1:8081"; required.
+	BaseURL string
+	// Client sends the requests (default: a client with a 10 s timeout).
+	Client *http.Client
+	// Workers is how many requests are in flight at most (default 16).
+	Workers int
+	// Attempts is how many times an event is posted before it counts as failed (default 8).
+	// Connection errors, 429 and 5xx answers are retried with the same body; other answers are not.
+	Attempts int
+	// Backoff is the first wait between attempts, doubled each time up to 5 s (default 200 ms).
+	Backoff time.Duration
+	// ReportEvery is how often progress is logged (default 10 s; negative: never).
+	ReportEvery time.Duration
+	// Logger receives progress and failures (default slog.Default()).
+	Logger *slog.Logger
+	// OnAccepted, when set, is called after the POS accepted an event (from the worker goroutines).
+	OnAccepted func(ev Event, acceptedAt time.Time)
+
+	stats [3]kindCounters
+}
+
+type kindCounters struct {
+	sent, accepted, failed, retries atomic.Int64
+}
+
+// KindStats counts one kind of event.
+type KindStats struct {
+	Sent     int64 `json:"sent"`     // events posted at least once
+	Accepted int64 `json:"accepted"` // events the POS answered 2xx
+	Failed   int64 `json:"failed"`   // events given up on
+	Retries  int64 `json:"retries"`  // extra attempts
+}
+
+// Stats is what a Runner has done so far.
+type Stats struct {
+	Sales      KindStats `json:"sales"`
+	Counts     KindStats `json:"stock_counts"`
+	Deliveries KindStats `json:"deliveries"`
+}
+
+// Stats returns the counters so far; safe to call while Run is running.
+func (r *Runner) Stats() Stats {
+	get := func(k Kind) KindStats {
+		c := &r.stats[k]
+		return KindStats{Sent: c.sent.Load(), Accepted: c.accepted.Load(), Failed: c.failed.Load(), Retries: c.retries.Load()}
+	}
+	return Stats{Sales: get(KindSale), Counts: get(KindCount), Deliveries: get(KindDelivery)}
+}
+
+func (r *Runner) defaults() {
+	if r.Client == nil {
+		r.Client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if r.Workers <= 0 {
+		r.Workers = 16
+	}
+	if r.Attempts <= 0 {
+		r.Attempts = 8
+	}
+	if r.Backoff <= 0 {
+		r.Backoff = 200 * time.Millisecond
+	}
+	if r.ReportEvery == 0 {
+		r.ReportEvery = 10 * time.Second
+	}
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
+}
+
+// Run posts g's events until ctx is done or, when duration > 0, until the simulated clock has
+// advanced by duration, and waits for the posts in flight. The simulated clock starts at the
+// generator's Start when Run starts and runs at wall-clock speed; when the POS falls behind,
+// events queue and are posted as fast as the workers can. It returns the
+// final Stats; the error is nil when it stopped because of ctx or duration.
+func (r *Runner) Run(ctx context.Context, g *Generator, duration time.Duration) (Stats, error) {
+	r.defaults()
+	if r.BaseURL == "" {
+		return r.Stats(), errors.New("simulator: no POS URL")
+	}
+	base := strings.TrimRight(r.BaseURL, "/")
+	work := make(chan Event, r.Workers*4)
+	var wg sync.WaitGroup
+	for range r.Workers {
+		wg.Go(func() {
+			for ev := range work {
+				r.post(ctx, base, ev)
+			}
+		})
+	}
+	stopReport := make(chan struct{})
+	var reportWG sync.WaitGroup
+	if r.ReportEvery > 0 {
+		reportWG.Go(func() {
+			t := time.NewTicker(r.ReportEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					r.report("progress")
+				case <-stopReport:
+					return
+				}
+			}
+		})
+	}
+
+	simStart := g.cfg.Start
+	wallStart := time.Now()
+	timer := time.NewTimer(0)
+	<-timer.C
+loop:
+	for {
+		ev := g.Next()
+		offset := ev.At.Sub(simStart)
+		if duration > 0 && offset >= duration {
+			break
+		}
+		if wait := time.Until(wallStart.Add(offset)); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				timer.Stop()
+				break loop
+			}
+		}
+		select {
+		case work <- ev:
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	close(work)
+	wg.Wait()
+	close(stopReport)
+	reportWG.Wait()
+	r.report("done")
+	return r.Stats(), nil
+}
+
+func (r *Runner) report(msg string) {
+	s := r.Stats()
+	r.Logger.Info(msg,
+		"sales_sent", s.Sales.Sent, "sales_accepted", s.Sales.Accepted, "sales_failed", s.Sales.Failed,
+		"counts_sent", s.Counts.Sent, "counts_accepted", s.Counts.Accepted, "counts_failed", s.Counts.Failed,
+		"deliveries_sent", s.Deliveries.Sent, "deliveries_accepted", s.Deliveries.Accepted,
+		"deliveries_failed", s.Deliveries.Failed,
+		"retries", s.Sales.Retries+s.Counts.Retries+s.Deliveries.Retries)
+}
+
+var paths = [3]string{KindSale: "/v1/sales", KindCount: "/v1/stock-counts", KindDelivery: "/v1/deliveries"}
+
+// post sends ev until it is accepted, refused, or out of attempts. Every attempt sends the same
+// bytes, so a retried sale keeps its sale_id.
+func (r *Runner) post(ctx context.Context, base string, ev Event) {
+	c := &r.stats[ev.Kind]
+	c.sent.Add(1)
+	body, err := json.Marshal(ev.Body())
+	if err != nil {
+		c.failed.Add(1)
+		r.Logger.Error("encode event", "kind", ev.Kind.String(), "id", ev.ID(), "err", err)
+		return
+	}
+	wait := r.Backoff
+	for attempt := 1; ; attempt++ {
+		retry, after, err := r.attempt(ctx, base+paths[ev.Kind], body)
+		if err == nil {
+			c.accepted.Add(1)
+			if r.OnAccepted != nil {
+				r.OnAccepted(ev, time.Now())
+			}
+			return
+		}
+		if !retry || attempt >= r.Attempts || ctx.Err() != nil {
+			c.failed.Add(1)
+			r.Logger.Warn("event failed", "kind", ev.Kind.String(), "id", ev.ID(), "store_id", ev.StoreID,
+				"attempts", attempt, "err", err)
+			return
+		}
+		c.retries.Add(1)
+		if after <= 0 {
+			after = wait
+			wait = min(wait*2, 5*time.Second)
+		}
+		t := time.NewTimer(after)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+}
+
+// attempt posts body once. It returns whether a failure may be retried, and the server's
+// Retry-After when it gave one.
+func (r *Runner) attempt(ctx context.Context, url string, body []byte) (retry bool, after time.Duration, err error) {
+	// A post in flight when the run is cancelled still finishes, so a sale is not left unknown.
+	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return false, 0, fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := r.Client.Do(req)
+	if err != nil {
+		return true, 0, fmt.Errorf("post %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode/100 == 2 {
+		return false, 0, nil
+	}
+	if s, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && s >= 0 {
+		after = min(time.Duration(s)*time.Second, 10*time.Second)
+	}
+	retry = resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500
+	return retry, after, fmt.Errorf("post %s: %s: %s", url, resp.Status, bytes.TrimSpace(msg))
+}

@@ -1,0 +1,273 @@
+// Package pgtest starts a throwaway Postgres cluster for tests: one cluster per test binary
+// (initdb + pg_ctl into a temporary directory, a free TCP port on 127.0.0.1, the unix socket in
+// the same directory) and a fresh database per test.
+//
+// Use it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(pgtest.Start(m)) }
+//
+//	func TestX(t *testing.T) {
+//		dsn := pgtest.New(t) // empty database, dropped when the test ends
+//		...
+//	}
+//
+// The Postgres binaries are found on PATH or under /usr/lib/postgresql/<version>/bin. Postgres
+// refuses to run as root, so when the tests run as root the binaries run as the "postgres" system
+// user (runuser) in a directory that user owns. The cluster trades durability for speed (fsync
+// off) and is removed when the test binary ends.
+package pgtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/freshmart/platform/migrations"
+)
+
+// Cluster is a running throwaway Postgres cluster.
+type Cluster struct {
+	dir     string // temporary root: data/, socket, log
+	bin     string // directory of initdb, pg_ctl, postgres
+	port    int
+	asUser  string // run the binaries as this user (when running as root), or ""
+	uid     int
+	gid     int
+	counter atomic.Int64
+}
+
+var (
+	mu      sync.Mutex
+	current *Cluster
+)
+
+// Start starts the cluster of this test binary, runs the tests and stops the cluster. It
+// returns the exit code for os.Exit. When Postgres cannot be started it prints why (for
+// example which package to install) and returns 1: tests that need Postgres fail rather than
+// skip.
+func Start(m *testing.M) int {
+	c, err := StartCluster()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
+		return 1
+	}
+	mu.Lock()
+	current = c
+	mu.Unlock()
+	code := m.Run()
+	if err := c.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
+	}
+	return code
+}
+
+// New creates an empty database in the cluster started by Start and returns its connection
+// string (a postgres:// URL). The database is dropped when the test ends.
+func New(t testing.TB) string {
+	t.Helper()
+	mu.Lock()
+	c := current
+	mu.Unlock()
+	if c == nil {
+		t.Fatal("pgtest: no cluster: call os.Exit(pgtest.Start(m)) from TestMain")
+	}
+	dsn, err := c.CreateDatabase(context.Background())
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := c.dropDatabase(dsn); err != nil {
+			t.Logf("pgtest: %v", err)
+		}
+	})
+	return dsn
+}
+
+// NewMigrated is New followed by migrations.Apply: a database with every FreshMart schema and
+// the catalog loaded.
+func NewMigrated(t testing.TB) string {
+	t.Helper()
+	dsn := New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := migrations.ApplyDSN(ctx, dsn); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return dsn
+}
+
+// Pool opens a pgx pool on dsn, closed when the test ends.
+func Pool(t testing.TB, dsn string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("pgtest: pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
+
+// StartCluster initialises and starts a cluster in a new temporary directory. Most tests use
+// Start and New instead.
+func StartCluster() (*Cluster, error) {
+	bin, err := findBin()
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{bin: bin}
+	c.dir, err = os.MkdirTemp("", "pgtest-")
+	if err != nil {
+		return nil, fmt.Errorf("temp dir: %w", err)
+	}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			os.RemoveAll(c.dir)
+			return nil, fmt.Errorf("running as root and there is no \"postgres\" user to run Postgres as (install the Debian package postgresql): %w", err)
+		}
+		c.asUser = "postgres"
+		c.uid, _ = strconv.Atoi(u.Uid)
+		c.gid, _ = strconv.Atoi(u.Gid)
+		if err := os.Chown(c.dir, c.uid, c.gid); err != nil {
+			os.RemoveAll(c.dir)
+			return nil, fmt.Errorf("chown %s: %w", c.dir, err)
+		}
+	}
+	data := filepath.Join(c.dir, "data")
+	if out, err := c.run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"); err != nil {
+		os.RemoveAll(c.dir)
+		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
+	}
+	// A free port can be taken by someone else between probing and binding: retry a few times.
+	for attempt := 0; ; attempt++ {
+		c.port, err = freePort()
+		if err != nil {
+			os.RemoveAll(c.dir)
+			return nil, err
+		}
+		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "+
+			"-c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB", c.port, c.dir)
+		out, err := c.run("pg_ctl", "-D", data, "-l", filepath.Join(c.dir, "postgres.log"), "-o", opts, "-w", "-t", "120", "start")
+		if err == nil {
+			break
+		}
+		if attempt == 4 {
+			log, _ := os.ReadFile(filepath.Join(c.dir, "postgres.log"))
+			os.RemoveAll(c.dir)
+			return nil, fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, log)
+		}
+	}
+	return c, nil
+}
+
+// DSN returns the connection string of database db in the cluster.
+func (c *Cluster) DSN(db string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, db)
+}
+
+// CreateDatabase creates a new empty database and returns its connection string.
+func (c *Cluster) CreateDatabase(ctx context.Context) (string, error) {
+	name := fmt.Sprintf("test_%d_%d", os.Getpid(), c.counter.Add(1))
+	conn, err := pgx.Connect(ctx, c.DSN("postgres"))
+	if err != nil {
+		return "", fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	return c.DSN(name), nil
+}
+
+func (c *Cluster) dropDatabase(dsn string) error {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.DSN("postgres"))
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{cfg.Database}.Sanitize()+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop database %s: %w", cfg.Database, err)
+	}
+	return nil
+}
+
+// Stop stops the cluster immediately and removes its directory.
+func (c *Cluster) Stop() error {
+	out, err := c.run("pg_ctl", "-D", filepath.Join(c.dir, "data"), "-m", "immediate", "-w", "stop")
+	rmErr := os.RemoveAll(c.dir)
+	if err != nil {
+		return fmt.Errorf("pg_ctl stop: %w\n%s", err, out)
+	}
+	if rmErr != nil {
+		return fmt.Errorf("remove %s: %w", c.dir, rmErr)
+	}
+	return nil
+}
+
+// run runs a Postgres binary, as the postgres user when we are root.
+func (c *Cluster) run(name string, args ...string) ([]byte, error) {
+	path := filepath.Join(c.bin, name)
+	var cmd *exec.Cmd
+	if c.asUser != "" {
+		cmd = exec.Command("runuser", append([]string{"-u", c.asUser, "--", path}, args...)...)
+	} else {
+		cmd = exec.Command(path, args...)
+	}
+	cmd.Dir = c.dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// pg_ctl start leaves the server running in the background; its output goes to the log
+	// file, so waiting for cmd does not wait for the server.
+	err := cmd.Run()
+	return out.Bytes(), err
+}
+
+// findBin finds the directory holding initdb and pg_ctl.
+func findBin() (string, error) {
+	if p, err := exec.LookPath("pg_ctl"); err == nil {
+		if _, err := exec.LookPath("initdb"); err == nil {
+			if real, err := filepath.EvalSymlinks(p); err == nil {
+				return filepath.Dir(real), nil
+			}
+			return filepath.Dir(p), nil
+		}
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Sort(sort.Reverse(sort.StringSlice(dirs)))
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "pg_ctl")); err == nil {
+			return d, nil
+		}
+	}
+	return "", errors.New("Postgres binaries (initdb, pg_ctl) not found on PATH or in /usr/lib/postgresql/*/bin: install them, e.g. apt-get install postgresql")
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,93 @@
+package server
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestProduceConsumeEveryPartition produces with acks 0, 1 and all and
+// every compression codec to every partition, then consumes everything
+// back and checks each record arrived once, in order, in its partition.
+func TestProduceConsumeEveryPartition(t *testing.T) {
+	b := startBroker(t, "")
+	const (
+		topic      = "orders"
+		partitions = 4
+		perPart    = 15
+	)
+	b.createTopic(topic, partitions, nil)
+	ctx := testCtx(t)
+
+	acks := []struct {
+		name string
+		acks kgo.Acks
+	}{{"acks0", kgo.NoAck()}, {"acks1", kgo.LeaderAck()}, {"acksall", kgo.AllISRAcks()}}
+	codecs := []struct {
+		name  string
+		codec kgo.CompressionCodec
+	}{
+		{"none", kgo.NoCompression()}, {"gzip", kgo.GzipCompression()}, {"snappy", kgo.SnappyCompression()},
+		{"lz4", kgo.Lz4Compression()}, {"zstd", kgo.ZstdCompression()},
+	}
+	want := map[int32][]string{}
+	for _, a := range acks {
+		for _, c := range codecs {
+			opts := []kgo.Opt{kgo.RequiredAcks(a.acks), kgo.ProducerBatchCompression(c.codec),
+				kgo.RecordPartitioner(kgo.ManualPartitioner())}
+			if a.name != "acksall" {
+				opts = append(opts, kgo.DisableIdempotentWrite())
+			}
+			cl := b.client(opts...)
+			var recs []*kgo.Record
+			for p := int32(0); p < partitions; p++ {
+				for i := 0; i < perPart; i++ {
+					v := fmt.Sprintf("%s/%s/p%d/%03d", a.name, c.name, p, i)
+					recs = append(recs, &kgo.Record{Topic: topic, Partition: p, Key: []byte(c.name), Value: []byte(v)})
+					want[p] = append(want[p], v)
+				}
+			}
+			res := cl.ProduceSync(ctx, recs...)
+			if err := res.FirstErr(); err != nil {
+				t.Fatalf("%s %s: produce: %v", a.name, c.name, err)
+			}
+			if a.name != "acks0" {
+				last := map[int32]int64{}
+				for _, r := range res {
+					if prev, ok := last[r.Record.Partition]; ok && r.Record.Offset != prev+1 {
+						t.Errorf("%s %s: partition %d offset %d after %d", a.name, c.name, r.Record.Partition, r.Record.Offset, prev)
+					}
+					last[r.Record.Partition] = r.Record.Offset
+				}
+			}
+			cl.Close()
+		}
+	}
+
+	total := partitions * perPart * len(acks) * len(codecs)
+	cons := b.client(kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	got := map[int32][]string{}
+	n := 0
+	for n < total {
+		fs := cons.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %d of %d records: %v", n, total, err)
+		}
+		fs.EachError(func(topic string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", topic, p, err) })
+		fs.EachRecord(func(r *kgo.Record) {
+			got[r.Partition] = append(got[r.Partition], string(r.Value))
+			n++
+		})
+	}
+	for p := int32(0); p < partitions; p++ {
+		if len(got[p]) != len(want[p]) {
+			t.Fatalf("partition %d: got %d records, want %d", p, len(got[p]), len(want[p]))
+		}
+		for i := range want[p] {
+			if got[p][i] != want[p][i] {
+				t.Fatalf("partition %d record %d: got %q, want %q", p, i, got[p][i], want[p][i])
+			}
+		}
+	}
+}

@@ -7,17 +7,17 @@ import (
 )
 
 var (
-	descLag = prometheus.NewDesc("freshmart_broker_group_lag",
+	descLag = prometheus.NewDesc("broker_group_lag",
 		"Records between a partition's high watermark and the group's committed offset.",
 		[]string{"group", "topic", "partition"}, nil)
-	descCommitted = prometheus.NewDesc("freshmart_broker_group_committed_offset",
+	descCommitted = prometheus.NewDesc("broker_group_committed_offset",
 		"The group's committed offset of a partition.",
 		[]string{"group", "topic", "partition"}, nil)
-	descMembers = prometheus.NewDesc("freshmart_broker_group_members",
+	descMembers = prometheus.NewDesc("broker_group_members",
 		"Members of a group.", []string{"group"}, nil)
-	descState = prometheus.NewDesc("freshmart_broker_group_state",
+	descState = prometheus.NewDesc("broker_group_state",
 		"1 for the group's current state.", []string{"group", "state"}, nil)
-	descGeneration = prometheus.NewDesc("freshmart_broker_group_generation",
+	descGeneration = prometheus.NewDesc("broker_group_generation",
 		"The group's generation.", []string{"group"}, nil)
 )
 

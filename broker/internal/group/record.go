@@ -71,10 +71,15 @@ func appendFrame(dst []byte, r *record) []byte {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0)
 	dst = appendPayload(dst, r)
-	payload := dst[start+frameHeaderLen:]
-	binary.BigEndian.PutUint32(dst[start:], uint32(len(payload)))
-	binary.BigEndian.PutUint32(dst[start+4:], crc32.Checksum(payload, castagnoli))
+	putFrameHeader(dst[start:])
 	return dst
+}
+
+// putFrameHeader fills the length and CRC of the frame that is all of b.
+func putFrameHeader(b []byte) {
+	payload := b[frameHeaderLen:]
+	binary.BigEndian.PutUint32(b, uint32(len(payload)))
+	binary.BigEndian.PutUint32(b[4:], crc32.Checksum(payload, castagnoli))
 }
 
 func appendPayload(dst []byte, r *record) []byte {

@@ -150,18 +150,9 @@ func (p *Postgres) Stop(ctx context.Context) error {
 // prepareAsRoot finds the postgres system user, creates the data directory owned by it, and
 // moves the cluster under /var/lib/freshmart when that user cannot reach the default place.
 func (p *Postgres) prepareAsRoot(dataDir string) error {
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return fmt.Errorf("running as root, Postgres must run as the unprivileged `postgres` user, "+
-			"which does not exist (%v): install Debian's postgresql package or run `make run` as a normal user", err)
+	if err := p.prepareCred(); err != nil {
+		return err
 	}
-	uid, err1 := strconv.Atoi(u.Uid)
-	gid, err2 := strconv.Atoi(u.Gid)
-	if err1 != nil || err2 != nil {
-		return fmt.Errorf("postgres user: odd uid/gid %q/%q", u.Uid, u.Gid)
-	}
-	p.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-
 	if err := p.ownDir(p.PGData); err != nil {
 		return err
 	}
@@ -184,6 +175,22 @@ func (p *Postgres) prepareAsRoot(dataDir string) error {
 	if !p.reachable() {
 		return fmt.Errorf("the postgres user cannot write %s either", alt)
 	}
+	return nil
+}
+
+// prepareCred makes the Postgres programs run as the postgres system user.
+func (p *Postgres) prepareCred() error {
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return fmt.Errorf("running as root, Postgres must run as the unprivileged `postgres` user, "+
+			"which does not exist (%v): install Debian's postgresql package or run `make run` as a normal user", err)
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("postgres user: odd uid/gid %q/%q", u.Uid, u.Gid)
+	}
+	p.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	return nil
 }
 

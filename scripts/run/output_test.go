@@ -1,0 +1,71 @@
+package run
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestLineWriterPrefixesEveryLine(t *testing.T) {
+	tests := []struct {
+		name   string
+		color  bool
+		writes []string
+		want   string
+	}{
+		{"one line", false, []string{"hello\n"}, "[pos]    hello\n"},
+		{"split across writes", false, []string{"hel", "lo\nwor", "ld\n"}, "[pos]    hello\n[pos]    world\n"},
+		{"partial line flushed", false, []string{"no newline"}, "[pos]    no newline\n"},
+		{"crlf trimmed", false, []string{"dos\r\n"}, "[pos]    dos\n"},
+		{"empty line kept", false, []string{"\n"}, "[pos]    \n"},
+		{"colour", true, []string{"hi\n"}, "\x1b[36m[pos]\x1b[0m    hi\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			out := NewOutput(&b, tt.color, 6)
+			w := out.Writer("pos")
+			for _, s := range tt.writes {
+				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+					t.Fatalf("Write = %d, %v", n, err)
+				}
+			}
+			w.Flush()
+			if b.String() != tt.want {
+				t.Errorf("got %q, want %q", b.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestLineWriterBoundsAnEndlessLine(t *testing.T) {
+	var b bytes.Buffer
+	w := NewOutput(&b, false, 1).Writer("x")
+	chunk := strings.Repeat("a", 1000)
+	for i := 0; i < 200; i++ {
+		w.Write([]byte(chunk))
+	}
+	if len(w.buf) >= maxLine {
+		t.Errorf("buffered %d bytes, want < %d", len(w.buf), maxLine)
+	}
+	w.Flush()
+	if got := strings.Count(b.String(), "a"); got != 200*1000 {
+		t.Errorf("wrote %d bytes of the line, want %d", got, 200*1000)
+	}
+}
+
+func TestOutputGivesEachNameItsOwnColour(t *testing.T) {
+	var b bytes.Buffer
+	out := NewOutput(&b, true, 3)
+	out.Line("a", "1")
+	out.Line("b", "2")
+	out.Line("a", "3")
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("lines = %q", lines)
+	}
+	colour := func(l string) string { return l[:strings.Index(l, "m")] }
+	if colour(lines[0]) == colour(lines[1]) || colour(lines[0]) != colour(lines[2]) {
+		t.Errorf("colours not per name: %q", lines)
+	}
+}

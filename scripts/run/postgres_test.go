@@ -129,7 +129,6 @@ func execSQL(t *testing.T, ctx context.Context, url, sql string) {
 	}
 }
 
-
 // openTempDir returns a new temporary directory every user can search, so the postgres user can
 // reach a cluster inside it (t.TempDir's parent is private to the test's user).
 func openTempDir(t *testing.T) string {

@@ -37,8 +37,8 @@ type Platform struct {
 	services []*Supervised // in start order
 }
 
-// New returns a Platform for cfg writing its log to out; migrate nil means the services apply
-// the migrations themselves at start.
+// New returns a Platform for cfg writing its log to out. migrate is normally ApplyMigrations;
+// nil leaves the migrations to the services, which apply them at start too.
 func New(cfg Config, out *Output, migrate Migrate) *Platform {
 	return &Platform{cfg: cfg, out: out, migrate: migrate}
 }
@@ -125,6 +125,7 @@ func (p *Platform) start(ctx context.Context) error {
 		if err := p.migrate(ctx, p.dbURL); err != nil {
 			return fmt.Errorf("migrations: %w", err)
 		}
+		p.out.Printf("run", "database migrated")
 	}
 
 	// 4. Services with an HTTP port, then (once those answer) the ones without.

@@ -55,7 +55,7 @@ func main() {
 		os.Exit(130)
 	}()
 
-	p := run.New(cfg, out, nil)
+	p := run.New(cfg, out, run.ApplyMigrations)
 	if err := p.Run(ctx); err != nil {
 		out.Printf("run", "error: %v", err)
 		os.Exit(1)

@@ -158,6 +158,9 @@ func decodeSnapshot(b []byte) (map[int64]*producerState, int64, error) {
 	offset := int64(be.Uint64(b[6:]))
 	count := be.Uint32(b[14:])
 	p := body[18:]
+	if uint64(count)*35 > uint64(len(p)) {
+		return nil, 0, errBadSnapshot
+	}
 	m := make(map[int64]*producerState, count)
 	for i := uint32(0); i < count; i++ {
 		if len(p) < 11 {

@@ -1,0 +1,52 @@
+package broker
+
+import (
+	"testing"
+)
+
+func TestDefaultTopics(t *testing.T) {
+	defs, err := DefaultTopics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]struct {
+		partitions int32
+		retention  string
+	}{
+		"pos-sales":           {12, "-1"},
+		"inventory-updates":   {12, "-1"},
+		"customer-complaints": {12, "-1"},
+		"vendor-deliveries":   {12, "-1"},
+		"display-updates":     {12, "604800000"},
+		"store-alerts":        {12, "7776000000"},
+		"daily-sales-report":  {1, "-1"},
+	}
+	if len(defs) != len(want) {
+		t.Fatalf("%d topics, want %d", len(defs), len(want))
+	}
+	for _, d := range defs {
+		w, ok := want[d.Name]
+		if !ok || d.Partitions != w.partitions || d.Configs["retention.ms"] != w.retention {
+			t.Fatalf("unexpected definition %+v", d)
+		}
+	}
+}
+
+func TestParseTopicsRejectsBadInput(t *testing.T) {
+	tests := []struct {
+		name, json string
+	}{
+		{"not json", `{`},
+		{"bad name", `{"topics":[{"name":"a b","partitions":1}]}`},
+		{"no partitions", `{"topics":[{"name":"a","partitions":0}]}`},
+		{"duplicate", `{"topics":[{"name":"a","partitions":1},{"name":"a","partitions":1}]}`},
+		{"bad config", `{"topics":[{"name":"a","partitions":1,"configs":{"retention.ms":"x"}}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := ParseTopics([]byte(tt.json)); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}

@@ -1,0 +1,482 @@
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/freshmart/platform/services/catalog"
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Config configures a Server. Zero values take the defaults in brackets.
+type Config struct {
+	Brokers      []string // Kafka bootstrap addresses [127.0.0.1:9092]
+	InventoryURL string   // the inventory API [http://127.0.0.1:8082]
+	POSURL       string   // the POS API, for its health [http://127.0.0.1:8081]
+	BrokerHTTP   string   // the broker's HTTP endpoint, for its health [http://127.0.0.1:9644]
+	Logger       *slog.Logger
+	// SampleEvery is how often topic end offsets are sampled for messages per second [2s].
+	SampleEvery time.Duration
+}
+
+// Server is the dashboard. Create it with New, serve Handler, and Run its background work.
+type Server struct {
+	cfg     Config
+	cat     *catalog.Catalog
+	log     *slog.Logger
+	live    *Live
+	hub     *Hub
+	inv     *inventoryClient
+	sys     *system
+	cons    *consumer
+	adm     *kadm.Client
+	admCl   *kgo.Client
+	tmpl    *template.Template
+	reg     *prometheus.Registry
+	handler http.Handler
+}
+
+// New loads the catalog and prepares the server; it does not connect to anything yet.
+func New(cfg Config) (*Server, error) {
+	if len(cfg.Brokers) == 0 {
+		cfg.Brokers = []string{"127.0.0.1:9092"}
+	}
+	if cfg.InventoryURL == "" {
+		cfg.InventoryURL = "http://127.0.0.1:8082"
+	}
+	if cfg.POSURL == "" {
+		cfg.POSURL = "http://127.0.0.1:8081"
+	}
+	if cfg.BrokerHTTP == "" {
+		cfg.BrokerHTTP = "http://127.0.0.1:9644"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.SampleEvery <= 0 {
+		cfg.SampleEvery = 2 * time.Second
+	}
+	cat, err := catalog.Load()
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: load catalog: %w", err)
+	}
+	live, err := NewLive(cat, nil)
+	if err != nil {
+		return nil, err
+	}
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ClientID("freshmart-web-admin"))
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: admin client: %w", err)
+	}
+	s := &Server{
+		cfg: cfg, cat: cat, log: cfg.Logger, live: live, hub: NewHub(),
+		inv:   &inventoryClient{base: cfg.InventoryURL, client: &http.Client{Timeout: 5 * time.Second}},
+		admCl: admCl, adm: kadm.NewClient(admCl),
+	}
+	s.sys = &system{adm: s.adm, client: &http.Client{Timeout: 2 * time.Second}, targets: []Health{
+		{Name: "broker", URL: cfg.BrokerHTTP},
+		{Name: "pos", URL: cfg.POSURL},
+		{Name: "inventory", URL: cfg.InventoryURL},
+	}}
+	s.cons = &consumer{brokers: cfg.Brokers, live: live, hub: s.hub, log: s.log, rows: s.stockRow, alert: s.alertRow}
+	if err := s.parseTemplates(); err != nil {
+		return nil, err
+	}
+	s.metrics()
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler of every route.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run consumes the broker and samples the topics until ctx is done.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.admCl.Close()
+	go s.sys.sample(ctx, s.cfg.SampleEvery)
+	return s.cons.run(ctx)
+}
+
+// ListenAndServe serves the dashboard on addr and runs its background work until ctx is done,
+// then shuts the HTTP server down gracefully.
+func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("dashboard: listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	errc := make(chan error, 2)
+	go func() { errc <- s.Run(ctx) }()
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("dashboard listening", "url", "http://"+ln.Addr().String())
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+func (s *Server) metrics() {
+	s.reg = prometheus.NewRegistry()
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "freshmart_web_websocket_clients",
+			Help: "Browsers connected to the live websocket."}, func() float64 { return float64(s.hub.Clients()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "freshmart_web_records_consumed_total",
+			Help: "Records read from the broker."}, func() float64 { return float64(s.cons.records.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "freshmart_web_records_invalid_total",
+			Help: "Records of a shown type that could not be decoded."}, func() float64 { return float64(s.cons.bad.Load()) }),
+	)
+}
+
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Get("/", s.chainPage)
+	r.Get("/stores/{id}", s.storePage)
+	r.Get("/system", s.systemPage)
+	r.Get("/fragments/stock", s.stockFragment)
+	r.Get("/fragments/alerts", s.alertsFragment)
+	r.Get("/fragments/system", s.systemFragment)
+	r.Get("/api/live", s.liveJSON)
+	r.Get("/ws", s.websocket)
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	})
+	r.Get("/readyz", s.ready)
+	r.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	sub, _ := fs.Sub(staticFS, "static")
+	r.Handle("/static/*", http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(sub))))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.problem(w, http.StatusNotFound, "Not found", fmt.Sprintf("nothing at %s", r.URL.Path))
+	})
+	return r
+}
+
+func cacheFor(d time.Duration, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(d.Seconds())))
+		h.ServeHTTP(w, r)
+	})
+}
+
+// problem answers an RFC 9457 problem document.
+func (s *Server) problem(w http.ResponseWriter, status int, title, detail string) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "title": title, "status": status, "detail": detail})
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if _, err := s.adm.BrokerMetadata(ctx); err != nil {
+		w.Header().Set("Retry-After", "2")
+		s.problem(w, http.StatusServiceUnavailable, "Broker unreachable", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"status":"ready"}`))
+}
+
+// storeView is a store in the page's store picker and chain table.
+type storeView struct {
+	ID, Name, City, Timezone string
+	LocalTime                string
+	Revenue                  Revenue
+}
+
+func (s *Server) stores() []storeView {
+	var out []storeView
+	for _, st := range s.cat.Stores() {
+		v := storeView{ID: st.StoreID, Name: st.Name, City: st.City + ", " + st.State, Timezone: st.Timezone,
+			Revenue: s.live.Revenue(st.StoreID)}
+		if loc, err := st.Location(); err == nil {
+			v.LocalTime = time.Now().In(loc).Format("3:04 PM MST")
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// page is what every page template receives.
+type page struct {
+	Title     string
+	Active    string // "chain", "system" or a store id
+	Stores    []storeView
+	Store     *storeView
+	Depts     []catalog.Department
+	Revenue   Revenue
+	Ticker    []TickerSale
+	Alerts    []AlertRow
+	AlertsErr string
+	Stock     stockFragment
+	System    SystemView
+}
+
+type stockFragment struct {
+	Query StockQuery
+	Rows  []StockRow
+	Low   int
+	Out   int
+	Err   string
+}
+
+func (s *Server) render(w http.ResponseWriter, name string, data any) {
+	var buf bytes.Buffer
+	if err := s.tmpl.ExecuteTemplate(&buf, name, data); err != nil {
+		s.log.Error("render", "template", name, "err", err)
+		s.problem(w, http.StatusInternalServerError, "Page failed", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = buf.WriteTo(w)
+}
+
+func (s *Server) chainPage(w http.ResponseWriter, r *http.Request) {
+	rev := s.live.ChainRevenue()
+	var alerts []AlertRow
+	for _, a := range s.live.Alerts("") {
+		alerts = append(alerts, s.alertRow(&a))
+	}
+	s.render(w, "chain", page{Title: "Chain overview", Active: "chain", Stores: s.stores(), Revenue: rev,
+		Ticker: s.live.Ticker(""), Alerts: alerts})
+}
+
+func (s *Server) storePage(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	st, err := s.cat.Store(id)
+	if err != nil {
+		s.problem(w, http.StatusNotFound, "Unknown store", fmt.Sprintf("store %q is not in the catalog", id))
+		return
+	}
+	stores := s.stores()
+	var sv *storeView
+	for i := range stores {
+		if stores[i].ID == st.StoreID {
+			sv = &stores[i]
+		}
+	}
+	rev := s.live.Revenue(id)
+	p := page{Title: st.Name, Active: id, Stores: stores, Store: sv, Depts: s.cat.Departments(), Revenue: rev,
+		Ticker: s.live.Ticker(id)}
+	p.Stock = s.stock(r.Context(), StockQuery{StoreID: id})
+	p.Alerts, p.AlertsErr = s.alerts(r.Context(), id)
+	s.render(w, "store", p)
+}
+
+func (s *Server) stock(ctx context.Context, q StockQuery) stockFragment {
+	f := stockFragment{Query: q}
+	rows, err := s.inv.stock(ctx, q)
+	if err != nil {
+		f.Err = fmt.Sprintf("Stock is unavailable right now (%v).", err)
+		return f
+	}
+	for i := range rows {
+		rows[i] = s.decorate(rows[i])
+		switch rows[i].Status {
+		case "low":
+			f.Low++
+		case "out":
+			f.Out++
+		}
+	}
+	f.Rows = rows
+	return f
+}
+
+func (s *Server) alerts(ctx context.Context, storeID string) ([]AlertRow, string) {
+	as, err := s.inv.alerts(ctx, storeID, 30)
+	if err != nil {
+		// Fall back to what the broker delivered since this server started.
+		as = s.live.Alerts(storeID)
+	}
+	var rows []AlertRow
+	for _, a := range as {
+		rows = append(rows, s.alertRow(&a))
+	}
+	if err != nil {
+		return rows, fmt.Sprintf("Alert history is unavailable right now (%v); showing alerts since the dashboard started.", err)
+	}
+	return rows, ""
+}
+
+func (s *Server) location(storeID string) *time.Location {
+	if loc := s.live.locs[storeID]; loc != nil {
+		return loc
+	}
+	return time.UTC
+}
+
+// decorate fills in a stock row's names and local time from the catalog.
+func (s *Server) decorate(r StockRow) StockRow {
+	if p, err := s.cat.Product(r.SKU); err == nil {
+		if r.Name == "" {
+			r.Name = p.Name
+		}
+		if r.Department == "" {
+			r.Department = p.Department
+		}
+	}
+	r.DeptName = s.live.depts[r.Department]
+	if r.Status == "" {
+		r.Status = stockStatus(r.OnHand, r.Threshold)
+	}
+	if !r.UpdatedAt.IsZero() {
+		r.Updated = r.UpdatedAt.In(s.location(r.StoreID)).Format("Jan 2, 3:04 PM")
+	}
+	return r
+}
+
+func (s *Server) stockRow(e *StockLevel) StockRow {
+	return s.decorate(StockRow{StoreID: e.StoreID, SKU: e.SKU, OnHand: e.OnHand, Threshold: e.Threshold,
+		Status: stockStatus(e.OnHand, e.Threshold), UpdatedAt: e.At})
+}
+
+func (s *Server) alertRow(a *Alert) AlertRow {
+	r := AlertRow{AlertID: a.AlertID, Type: a.Type, StoreID: a.StoreID, SKU: a.SKU, Name: a.Name,
+		OnHand: a.OnHand, Threshold: a.Threshold, At: a.At, StoreName: s.live.names[a.StoreID]}
+	if r.Name == "" {
+		r.Name = s.live.pname[a.SKU]
+	}
+	switch a.Type {
+	case typeRestocked, "restocked":
+		r.Kind, r.Label = "restocked", "Restocked"
+	default:
+		r.Kind, r.Label = "low", "Low stock"
+		if a.OnHand <= 0 {
+			r.Label = "Out of stock"
+		}
+	}
+	r.LocalTime = a.At.In(s.location(a.StoreID)).Format("Jan 2, 3:04:05 PM MST")
+	return r
+}
+
+func (s *Server) stockFragment(w http.ResponseWriter, r *http.Request) {
+	q := StockQuery{StoreID: r.URL.Query().Get("store"), Search: strings.TrimSpace(r.URL.Query().Get("q")),
+		Department: r.URL.Query().Get("department"), LowOnly: r.URL.Query().Get("low") == "true"}
+	if _, err := s.cat.Store(q.StoreID); err != nil {
+		s.problem(w, http.StatusNotFound, "Unknown store", fmt.Sprintf("store %q is not in the catalog", q.StoreID))
+		return
+	}
+	if len(q.Search) > 100 {
+		s.problem(w, http.StatusUnprocessableEntity, "Search too long", "search for at most 100 characters")
+		return
+	}
+	s.render(w, "stock", s.stock(r.Context(), q))
+}
+
+func (s *Server) alertsFragment(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("store")
+	if _, err := s.cat.Store(id); err != nil {
+		s.problem(w, http.StatusNotFound, "Unknown store", fmt.Sprintf("store %q is not in the catalog", id))
+		return
+	}
+	var p page
+	p.Alerts, p.AlertsErr = s.alerts(r.Context(), id)
+	s.render(w, "alerts", p)
+}
+
+func (s *Server) systemPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, "system", page{Title: "System", Active: "system", Stores: s.stores(), System: s.sys.view(r.Context())})
+}
+
+func (s *Server) systemFragment(w http.ResponseWriter, r *http.Request) {
+	s.render(w, "systembody", page{System: s.sys.view(r.Context())})
+}
+
+func (s *Server) liveJSON(w http.ResponseWriter, r *http.Request) {
+	out := map[string]any{"chain": s.live.ChainRevenue(), "stores": s.stores(), "ticker": s.live.Ticker("")}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+// websocket streams live messages to one browser, starting with a snapshot of the figures.
+func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
+	store := r.URL.Query().Get("store")
+	if store != "" {
+		if _, err := s.cat.Store(store); err != nil {
+			s.problem(w, http.StatusNotFound, "Unknown store", fmt.Sprintf("store %q is not in the catalog", store))
+			return
+		}
+	}
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return // Accept has answered the client
+	}
+	defer c.CloseNow()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	ctx = c.CloseRead(ctx)
+	sub := s.hub.subscribe(store, cancel)
+	defer s.hub.unsubscribe(sub)
+
+	snap := Message{Type: "snapshot", StoreID: store, Ticker: s.live.Ticker(store)}
+	chain := s.live.ChainRevenue()
+	snap.Chain = &chain
+	if store != "" {
+		rev := s.live.Revenue(store)
+		snap.Revenue = &rev
+	}
+	b, _ := json.Marshal(snap)
+	if err := write(ctx, c, b); err != nil {
+		return
+	}
+	ping := time.NewTicker(20 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if r.Context().Err() == nil {
+				c.Close(websocket.StatusTryAgainLater, "too far behind; reconnect")
+			}
+			return
+		case b := <-sub.ch:
+			if err := write(ctx, c, b); err != nil {
+				return
+			}
+		case <-ping.C:
+			pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
+			err := c.Ping(pctx)
+			pcancel()
+			if err != nil {
+				return
+			}
+		}
+	}
+}
+
+func write(ctx context.Context, c *websocket.Conn, b []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return c.Write(ctx, websocket.MessageText, b)
+}

@@ -3,6 +3,7 @@
 package broker
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -18,10 +19,9 @@ type TopicDef = storage.TopicDef
 //go:embed topics.json
 var defaultTopicsJSON []byte
 
-// topicsFile is the format of topics.json and of user-supplied topic files.
+// topicsFile is the object form of a topics file.
 type topicsFile struct {
-	Comment string     `json:"comment,omitempty"`
-	Topics  []TopicDef `json:"topics"`
+	Topics []TopicDef `json:"topics"`
 }
 
 // DefaultTopics returns the FreshMart topics embedded from topics.json:
@@ -32,12 +32,20 @@ func DefaultTopics() ([]TopicDef, error) {
 	return ParseTopics(defaultTopicsJSON)
 }
 
-// ParseTopics parses a topics file in the topics.json format
-// ({"topics": [{"name", "partitions", "configs"}]}) and validates every
-// name, partition count and config.
+// ParseTopics parses a topics file: a JSON array of
+// {"name": "...", "partitions": N, "configs": {"retention.ms": "-1"}} as in
+// topics.json, or an object {"topics": [...]} holding such an array. It
+// validates every name, partition count and config.
 func ParseTopics(data []byte) ([]TopicDef, error) {
 	var f topicsFile
-	if err := json.Unmarshal(data, &f); err != nil {
+	trimmed := bytes.TrimSpace(data)
+	var err error
+	if len(trimmed) > 0 && trimmed[0] == '[' {
+		err = json.Unmarshal(trimmed, &f.Topics)
+	} else {
+		err = json.Unmarshal(trimmed, &f)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("topics file: %w", err)
 	}
 	seen := map[string]bool{}

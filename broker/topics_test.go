@@ -32,6 +32,13 @@ func TestDefaultTopics(t *testing.T) {
 	}
 }
 
+func TestParseTopicsObjectForm(t *testing.T) {
+	defs, err := ParseTopics([]byte(`{"topics":[{"name":"a","partitions":2}]}`))
+	if err != nil || len(defs) != 1 || defs[0].Name != "a" || defs[0].Partitions != 2 {
+		t.Fatalf("%+v %v", defs, err)
+	}
+}
+
 func TestParseTopicsRejectsBadInput(t *testing.T) {
 	tests := []struct {
 		name, json string
@@ -40,6 +47,7 @@ func TestParseTopicsRejectsBadInput(t *testing.T) {
 		{"bad name", `{"topics":[{"name":"a b","partitions":1}]}`},
 		{"no partitions", `{"topics":[{"name":"a","partitions":0}]}`},
 		{"duplicate", `{"topics":[{"name":"a","partitions":1},{"name":"a","partitions":1}]}`},
+		{"not a list", `{"topics":{"name":"a"}}`},
 		{"bad config", `{"topics":[{"name":"a","partitions":1,"configs":{"retention.ms":"x"}}]}`},
 	}
 	for _, tt := range tests {

@@ -58,7 +58,9 @@ func build(s spec) []byte {
 	return b
 }
 
-func plain(n, size int, ts int64) []byte { return build(spec{n: n, size: size, ts: ts, pid: -1, epoch: -1, seq: -1}) }
+func plain(n, size int, ts int64) []byte {
+	return build(spec{n: n, size: size, ts: ts, pid: -1, epoch: -1, seq: -1})
+}
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 

@@ -459,7 +459,7 @@ func TestIdempotentProducer(t *testing.T) {
 			}
 			r0 := appendSync(t, p, idem(0, 0, 3)) // seq 0-2
 			r1 := appendSync(t, p, idem(0, 3, 2)) // seq 3-4
-			appendSync(t, p, plain(1, 300, 1))   // unrelated, forces a roll
+			appendSync(t, p, plain(1, 300, 1))    // unrelated, forces a roll
 			dup, err := p.Append(idem(0, 3, 2))
 			if err != nil || !dup.Duplicate || dup.BaseOffset != r1.BaseOffset || dup.LastOffset != r1.LastOffset {
 				t.Fatalf("retry = %+v, %v; want duplicate of %+v", dup, err, r1)
@@ -726,4 +726,3 @@ func TestSyncHonoursContext(t *testing.T) {
 		t.Fatalf("Sync = %v, want context.Canceled", err)
 	}
 }
-

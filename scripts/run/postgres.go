@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -452,4 +453,31 @@ func fileTail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return string(bytes.Join(lines, []byte("\n")))
+}
+
+// StopPostgresAt stops the local cluster recorded in dataDir/postgres.json if it is running
+// (immediate shutdown). It is for cleaning up after a supervisor that was killed; it does
+// nothing when there is no cluster.
+func StopPostgresAt(ctx context.Context, dataDir string) error {
+	st, err := readPGState(filepath.Join(dataDir, "postgres.json"))
+	if err != nil || st.PGData == "" {
+		return err
+	}
+	binDir, err := findPostgresBin()
+	if err != nil {
+		return err
+	}
+	p := &Postgres{BinDir: binDir, PGData: st.PGData, Port: st.Port, out: NewOutput(io.Discard, false, 0)}
+	if os.Geteuid() == 0 {
+		if err := p.prepareCred(); err != nil {
+			return err
+		}
+	}
+	if _, running := p.runningPort(ctx); !running {
+		return nil
+	}
+	if err := p.pg(ctx, "pg_ctl", "stop", "-D", p.PGData, "-m", "immediate", "-w", "-t", "60"); err != nil {
+		return fmt.Errorf("pg_ctl stop: %w", err)
+	}
+	return nil
 }

@@ -43,6 +43,7 @@ type Partition struct {
 	queued      bool       // in the store's dirty list
 	syncErr     error      // last fsync failure, cleared by a successful round
 	hwmCh       chan struct{}
+	hwmChTaken  atomic.Bool // hwmCh was handed out since it was made
 	closed      bool
 }
 
@@ -61,10 +62,20 @@ func (p *Partition) logStartLocked() int64 {
 	return p.logStart
 }
 
-// notifyLocked wakes everyone waiting on Wait.
+// notifyLocked wakes everyone waiting on Wait. The channel is replaced only
+// if someone took it, so appends nobody waits for allocate nothing.
 func (p *Partition) notifyLocked() {
-	close(p.hwmCh)
-	p.hwmCh = make(chan struct{})
+	if p.hwmChTaken.Swap(false) {
+		close(p.hwmCh)
+		p.hwmCh = make(chan struct{})
+	}
+}
+
+// waitChLocked hands out the current wake-up channel; the caller holds p.mu
+// (read or write).
+func (p *Partition) waitChLocked() chan struct{} {
+	p.hwmChTaken.Store(true)
+	return p.hwmCh
 }
 
 // openPartition opens or creates a partition directory and recovers it.
@@ -356,6 +367,9 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 		return AppendResult{}, fmt.Errorf("partition %s: %w: segment would exceed 4 GiB", p, ErrMessageTooLarge)
 	}
 
+	if seg.size == 0 {
+		seg.created = time.Now() // segment.ms counts from the first append
+	}
 	if _, err := p.store.writeAt(seg.f, batches, seg.size); err != nil {
 		// Roll back: nothing partial may remain.
 		terr := seg.f.Truncate(seg.size)
@@ -413,9 +427,6 @@ func (p *Partition) rollLocked() (*segment, error) {
 			p.pendingSync = append(p.pendingSync, old)
 		}
 		p.dirDirty = true
-	}
-	if p.store.opts.Sync != SyncEveryAck {
-		seg.visible = 0
 	}
 	p.segs = append(p.segs, seg)
 	return seg, nil
@@ -481,11 +492,17 @@ func (p *Partition) syncRound() {
 		s.release()
 	}
 	active.release()
+	if err != nil && p.closed {
+		// Deleted or closed meanwhile: close or drop took over the files.
+		p.mu.Unlock()
+		return
+	}
 	if err != nil {
 		p.syncErr = fmt.Errorf("partition %s: %w", p, err)
 		p.pendingSync = append(pending, p.pendingSync...)
 		p.dirDirty = p.dirDirty || dirDirty
 		active.unsynced = active.unsynced || wasUnsynced
+		p.hwmChTaken.Store(true)
 		p.notifyLocked()
 		p.mu.Unlock()
 		p.store.log.Error("fsync failed", "partition", p.String(), "error", err)
@@ -518,7 +535,7 @@ func (p *Partition) Sync(ctx context.Context, last int64) error {
 	}
 	for {
 		p.mu.RLock()
-		hwm, serr, ch, closed := p.hwm, p.syncErr, p.hwmCh, p.closed
+		hwm, serr, ch, closed := p.hwm, p.syncErr, p.waitChLocked(), p.closed
 		p.mu.RUnlock()
 		if hwm > last {
 			return nil
@@ -669,7 +686,7 @@ func (p *Partition) LogStartOffset() int64 {
 func (p *Partition) Wait() <-chan struct{} {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	return p.hwmCh
+	return p.waitChLocked()
 }
 
 // OffsetForTime returns the first offset at or above the log start and below
@@ -871,9 +888,14 @@ func (p *Partition) close() error {
 	if e := fsyncDir(p.dir); e != nil {
 		err = errors.Join(err, e)
 	}
+	if err == nil {
+		// Everything is durable now: release waiters of pending syncs.
+		p.hwm = p.leo
+	}
 	for _, s := range p.segs {
 		s.release()
 	}
+	p.hwmChTaken.Store(true)
 	p.notifyLocked()
 	return err
 }
@@ -886,6 +908,7 @@ func (p *Partition) drop() error {
 		for _, s := range p.segs {
 			s.release()
 		}
+		p.hwmChTaken.Store(true)
 		p.notifyLocked()
 	}
 	p.mu.Unlock()

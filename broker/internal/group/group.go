@@ -155,27 +155,37 @@ func (g *group) setState(s State) {
 
 // JoinGroup handles a JoinGroup request (v0-v9). It blocks until the rebalance
 // the member takes part in completes, the rebalance timeout passes, ctx ends or
-// the coordinator closes.
+// the coordinator closes. It is BeginJoinGroup followed by its wait.
 func (c *Coordinator) JoinGroup(ctx context.Context, client Client, req *kmsg.JoinGroupRequest) *kmsg.JoinGroupResponse {
-	resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
+	return c.BeginJoinGroup(client, req)(ctx)
+}
+
+// BeginJoinGroup applies a JoinGroup request to the group at once and returns
+// the function that waits for its answer. A connection calls it in request
+// order and runs the wait concurrently, so later requests (a heartbeat, a
+// commit) are not held up by the join.
+func (c *Coordinator) BeginJoinGroup(client Client, req *kmsg.JoinGroupRequest) func(context.Context) *kmsg.JoinGroupResponse {
 	res, wait := c.join(client, req)
-	if wait != nil {
-		select {
-		case res = <-wait:
-		case <-ctx.Done():
-			res = joinResult{code: kerr.RebalanceInProgress.Code, generation: -1, memberID: req.MemberID}
+	return func(ctx context.Context) *kmsg.JoinGroupResponse {
+		resp := req.ResponseKind().(*kmsg.JoinGroupResponse)
+		if wait != nil {
+			select {
+			case res = <-wait:
+			case <-ctx.Done():
+				res = joinError(kerr.CoordinatorNotAvailable, req.MemberID)
+			}
 		}
+		resp.ErrorCode = res.code
+		resp.Generation = res.generation
+		resp.MemberID = res.memberID
+		resp.LeaderID = res.leader
+		resp.Members = res.members
+		if res.code == 0 || req.Version < 7 {
+			pt, p := res.protocolType, res.protocol
+			resp.ProtocolType, resp.Protocol = &pt, &p
+		}
+		return resp
 	}
-	resp.ErrorCode = res.code
-	resp.Generation = res.generation
-	resp.MemberID = res.memberID
-	resp.LeaderID = res.leader
-	resp.Members = res.members
-	if res.code == 0 || req.Version < 7 {
-		pt, p := res.protocolType, res.protocol
-		resp.ProtocolType, resp.Protocol = &pt, &p
-	}
-	return resp
 }
 
 func joinError(err *kerr.Error, memberID string) joinResult {
@@ -779,24 +789,33 @@ func (g *group) persistMeta() {
 }
 
 // SyncGroup handles a SyncGroup request (v0-v5): the leader hands in the
-// assignment, every member waits for its share.
+// assignment, every member waits for its share. It is BeginSyncGroup
+// followed by its wait.
 func (c *Coordinator) SyncGroup(ctx context.Context, req *kmsg.SyncGroupRequest) *kmsg.SyncGroupResponse {
-	resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
+	return c.BeginSyncGroup(req)(ctx)
+}
+
+// BeginSyncGroup applies a SyncGroup request at once and returns the
+// function that waits for the member's assignment (see BeginJoinGroup).
+func (c *Coordinator) BeginSyncGroup(req *kmsg.SyncGroupRequest) func(context.Context) *kmsg.SyncGroupResponse {
 	res, wait := c.sync(req)
-	if wait != nil {
-		select {
-		case res = <-wait:
-		case <-ctx.Done():
-			res = syncResult{code: kerr.RebalanceInProgress.Code}
+	return func(ctx context.Context) *kmsg.SyncGroupResponse {
+		resp := req.ResponseKind().(*kmsg.SyncGroupResponse)
+		if wait != nil {
+			select {
+			case res = <-wait:
+			case <-ctx.Done():
+				res = syncResult{code: kerr.CoordinatorNotAvailable.Code}
+			}
 		}
+		resp.ErrorCode = res.code
+		resp.MemberAssignment = res.assignment
+		if res.code == 0 {
+			pt, p := res.protocolType, res.protocol
+			resp.ProtocolType, resp.Protocol = &pt, &p
+		}
+		return resp
 	}
-	resp.ErrorCode = res.code
-	resp.MemberAssignment = res.assignment
-	if res.code == 0 {
-		pt, p := res.protocolType, res.protocol
-		resp.ProtocolType, resp.Protocol = &pt, &p
-	}
-	return resp
 }
 
 func (c *Coordinator) sync(req *kmsg.SyncGroupRequest) (syncResult, chan syncResult) {

@@ -11,8 +11,16 @@ import (
 // OffsetCommit handles an OffsetCommit request (v0-v9). Members commit with
 // their generation; a commit with generation -1 and no member id (a "simple"
 // commit, also every v0 commit) is accepted for groups without members. The
-// answer comes once the commit is on stable storage.
+// answer comes once the commit is on stable storage. It is BeginOffsetCommit
+// followed by its wait.
 func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
+	return c.BeginOffsetCommit(req)()
+}
+
+// BeginOffsetCommit applies an OffsetCommit at once (so the commits of one
+// connection take effect in request order) and returns the function that
+// waits until they are durable and builds the answer.
+func (c *Coordinator) BeginOffsetCommit(req *kmsg.OffsetCommitRequest) func() *kmsg.OffsetCommitResponse {
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	for _, t := range req.Topics {
 		rt := kmsg.NewOffsetCommitResponseTopic()
@@ -24,13 +32,14 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCo
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	setAll := func(code int16) *kmsg.OffsetCommitResponse {
+	answer := func() *kmsg.OffsetCommitResponse { return resp }
+	setAll := func(code int16) func() *kmsg.OffsetCommitResponse {
 		for i := range resp.Topics {
 			for j := range resp.Topics[i].Partitions {
 				resp.Topics[i].Partitions[j].ErrorCode = code
 			}
 		}
-		return resp
+		return answer
 	}
 	generation, memberID := req.Generation, req.MemberID
 	if req.Version == 0 {
@@ -87,7 +96,7 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCo
 	}
 	if len(recs) == 0 {
 		g.mu.Unlock()
-		return resp
+		return answer
 	}
 	seq, err := c.store.append(recs...)
 	if err == nil {
@@ -96,20 +105,22 @@ func (c *Coordinator) OffsetCommit(req *kmsg.OffsetCommitRequest) *kmsg.OffsetCo
 		}
 	}
 	g.mu.Unlock()
-	if err == nil {
-		err = c.store.sync(seq) // outside the group lock: commits share fsyncs
-	}
-	if err != nil {
-		c.log.Error("offset commit not stored", "group", req.Group, "err", err)
-		for i := range resp.Topics {
-			for j := range resp.Topics[i].Partitions {
-				if rp := &resp.Topics[i].Partitions[j]; rp.ErrorCode == 0 {
-					rp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+	return func() *kmsg.OffsetCommitResponse {
+		if err == nil {
+			err = c.store.sync(seq) // outside the group lock: commits share fsyncs
+		}
+		if err != nil {
+			c.log.Error("offset commit not stored", "group", req.Group, "err", err)
+			for i := range resp.Topics {
+				for j := range resp.Topics[i].Partitions {
+					if rp := &resp.Topics[i].Partitions[j]; rp.ErrorCode == 0 {
+						rp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+					}
 				}
 			}
 		}
+		return resp
 	}
-	return resp
 }
 
 // checkCommitter decides whether memberID at generation may commit.

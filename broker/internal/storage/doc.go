@@ -1,3 +1,154 @@
 // Package storage is the broker's log storage: topics, their partitions'
-// segment files, indexes, retention and crash recovery.
+// append-only segment files with sparse offset and time indexes, group
+// commit, retention, idempotent producer state and crash recovery.
+//
+// # Directory layout
+//
+//	<dir>/.lock                          flock: one process per data directory
+//	<dir>/meta.json                      topics and the producer id block
+//	<dir>/topics/<topic>-<partition>/    one directory per partition
+//	    <20-digit base offset>.log       segment: record batches
+//	    <20-digit base offset>.index     sparse offset index of that segment
+//	    <20-digit base offset>.timeindex time index of that segment
+//	    producers.snapshot               idempotent producer state (a cache)
+//	    log-start-offset                 log start set by DeleteRecords
+//
+// # Segment (.log)
+//
+// A segment holds Kafka record batches (magic 2) back to back, exactly as a
+// producer sent them except for the first 16 bytes, which the broker
+// rewrites: the base offset it assigned and a partition leader epoch of 0.
+// Neither is covered by the CRC, so the producer's CRC stays valid. Compressed
+// batches are stored compressed. All integers are big endian:
+//
+//	offset  size  field
+//	0       8     baseOffset            broker-assigned offset of the first record
+//	8       4     batchLength           bytes after this field (whole batch = 12 + batchLength)
+//	12      4     partitionLeaderEpoch  0
+//	16      1     magic                 2
+//	17      4     crc                   CRC-32C (Castagnoli) of bytes [21, end of batch)
+//	21      2     attributes            bits 0-2 compression, bit 3 timestamp type (1 = LogAppendTime),
+//	                                    bit 4 transactional, bit 5 control
+//	23      4     lastOffsetDelta       last record's offset minus baseOffset
+//	27      8     baseTimestamp         first record's timestamp (ms)
+//	35      8     maxTimestamp          largest record timestamp, or the append time for LogAppendTime
+//	43      8     producerId            -1 unless idempotent
+//	51      2     producerEpoch
+//	53      4     baseSequence
+//	57      4     recordCount
+//	61      ...   records               varint-encoded records, possibly compressed
+//
+// The file's name is the base offset of its first batch; offsets are
+// contiguous within a segment and from one segment to the next. A segment is
+// closed (rolled) when the next append would pass segment.bytes, when its
+// first append is older than segment.ms, or when its offsets would no longer
+// fit 32-bit relative offsets. Only the newest (active) segment is written.
+//
+// # Offset index (.index)
+//
+// Entries of 8 bytes, added when a batch starts at least 4096 bytes after
+// the previous entry's batch:
+//
+//	0  4  relativeOffset  batch baseOffset minus the segment's base offset
+//	4  4  position        byte position of the batch in the .log file
+//
+// A lookup takes the last entry at or before the wanted offset and walks the
+// batch headers from its position. A batch at position 0 is implicit.
+//
+// # Time index (.timeindex)
+//
+// Entries of 12 bytes, added alongside offset index entries when the
+// segment's largest timestamp so far has grown, and once more when the
+// segment is closed so that its last entry is the segment's maximum:
+//
+//	0  8  timestamp       largest maxTimestamp of the segment up to here
+//	8  4  relativeOffset  last offset of the batch holding it, minus the base
+//
+// To find the first record with a timestamp >= T, the store skips segments
+// whose maximum is below T, starts at the last entry with a timestamp below
+// T and walks batch headers to the first batch whose maxTimestamp >= T; in an
+// uncompressed CreateTime batch it decodes the records to find the exact one.
+//
+// Indexes live in memory while the store is open and are written whole when
+// a segment is closed and when the store closes. They are a cache of the
+// log: they are not fsynced, and on open an index that is missing or does
+// not fit its log (entries out of order, positions past the end, the last
+// entry not pointing at a batch with that offset) is rebuilt by a scan.
+//
+// # Producer snapshot (producers.snapshot)
+//
+//	0   4  magic "FMPS"
+//	4   2  version 1
+//	6   8  offset: the snapshot covers every batch below it
+//	14  4  count of producers, then per producer:
+//	       8 producerId, 2 epoch, 1 n (1..5), then n times
+//	       4 firstSequence, 4 lastSequence, 8 baseOffset, 8 lastOffset
+//	end-4  4  CRC-32C of everything before it
+//
+// It is written (temp file and rename) when a segment closes and when the
+// store closes. On open the state is the snapshot plus the batch headers
+// from its offset to the log end; without a usable snapshot it is rebuilt
+// from every batch header in the log.
+//
+// # log-start-offset and meta.json
+//
+// log-start-offset holds the log start offset set by DeleteRecords as
+// decimal text; the effective log start is the larger of it and the first
+// segment's base offset. meta.json is JSON:
+//
+//	{"version": 1, "producer_id_block_end": N,
+//	 "topics": [{"name": "...", "id": "<32 hex digits>", "partitions": N, "configs": {...}}]}
+//
+// Producer ids are handed out from blocks of 1000: the end of the current
+// block is persisted before an id in it is used, so ids stay unique across
+// restarts. Both files are replaced crash-safely: write a temp file, fsync it,
+// rename it over the old one, fsync the directory.
+//
+// # Durability
+//
+// In SyncEveryAck mode (the default) an append is written to the page
+// cache with one pwrite and becomes visible to readers (the high watermark
+// moves) only after a background group-commit round has fsynced it: each
+// round fsyncs every partition written since the previous round (partitions
+// in parallel) plus every segment closed meanwhile, and fsyncs the partition
+// directory if a segment file was created, so a new file is durable before
+// any record in it is acknowledged. Partition and topic directories are
+// fsynced when created, before the topic is reported created. Appends that
+// arrive during a round share the next round's fsync.
+//
+// In SyncInterval mode records are visible at once and fsynced every
+// Options.SyncInterval: a power cut (not a process crash) can lose up to an
+// interval of acknowledged records. In SyncNever mode the operating system
+// writes back when it likes: a power cut can lose any acknowledged record
+// not yet written back. Close fsyncs everything in every mode.
+//
+// # Recovery
+//
+// On open the active segment of every partition is read from the start:
+// each batch's length, magic, CRC and offset continuity is checked, and the
+// file is truncated after the last good batch, which removes a torn write.
+// A closed segment is trusted if its indexes fit and its batch headers from
+// the last index entry end exactly at the end of the file with the offset at
+// which the next segment starts; otherwise it is scanned the same way and,
+// if damaged, truncated and every later segment removed (offsets must stay
+// contiguous). Then the producer state is restored and the recovered data
+// fsynced.
+//
+// # Retention
+//
+// A background goroutine runs every Options.RetentionCheckInterval and
+// deletes whole closed segments from the oldest on while they are past
+// retention.ms (by their largest timestamp), or while the partition would
+// still hold retention.bytes without them, or while they lie wholly below the
+// log start offset. The active segment is never deleted, so a partition
+// retains at least its active segment. cleanup.policy=compact is accepted and
+// stored but no compaction is performed: such topics are retained like
+// "delete" ones.
+//
+// # Disk full
+//
+// If the write of an append fails (ENOSPC, EDQUOT or any other error) the
+// segment is truncated back to its previous size, nothing of the append
+// remains, and ErrDiskFull (for ENOSPC and EDQUOT) is returned; reads go on
+// and later appends succeed once space is free.
 package storage

@@ -43,7 +43,8 @@ func New(cfg Config, out *Output, migrate Migrate) *Platform {
 	return &Platform{cfg: cfg, out: out, migrate: migrate}
 }
 
-// Run starts everything in order (Postgres, broker, migrations, services), prints where to look,
+// Run starts everything in order (Postgres, broker — or, with KAFKA_BROKERS, the FreshMart
+// topics created there —, migrations, services), prints where to look,
 // then waits for ctx to end and stops everything in reverse order: each process gets SIGTERM,
 // then SIGKILL after Config.StopTimeout; Postgres last with pg_ctl stop. It returns an error if
 // something could not start; whatever had started is stopped first.
@@ -100,6 +101,12 @@ func (p *Platform) start(ctx context.Context) error {
 	// 2. Broker.
 	if c.KafkaBrokers != "" {
 		p.out.Printf("run", "using KAFKA_BROKERS %s (the bundled broker is not started)", c.KafkaBrokers)
+		tctx, cancel := context.WithTimeout(ctx, readyTimeout)
+		err := EnsureTopics(tctx, c.KafkaBrokers, p.out)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("topics on KAFKA_BROKERS: %w", err)
+		}
 	} else {
 		if err := os.MkdirAll(c.BrokerDataDir(), 0o755); err != nil {
 			return fmt.Errorf("broker data dir: %w", err)

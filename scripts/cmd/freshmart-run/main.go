@@ -3,10 +3,15 @@
 // supervised and restarted with backoff, their logs prefixed with their names. Ctrl-C (or
 // SIGTERM) stops everything cleanly; a second Ctrl-C exits at once.
 //
-// Configuration comes from the environment (see package run and the README): DATABASE_URL,
-// KAFKA_BROKERS, LOG_LEVEL, FRESHMART_DATA_DIR, FRESHMART_BIN_DIR, FRESHMART_HOST,
-// FRESHMART_PORT_BASE, FRESHMART_SKIP, FRESHMART_STOP_TIMEOUT. The repository root is the
-// working directory unless -root is given.
+//	freshmart-run [-root DIR]          run the platform (default)
+//	freshmart-run [-root DIR] migrate  apply the migrations to DATABASE_URL and exit
+//	freshmart-run [-root DIR] topics   create the FreshMart topics on KAFKA_BROKERS and exit
+//
+// The two one-shot commands are what a deployment on a real Kafka cluster and Postgres runs
+// before the services (see deploy/). Configuration comes from the environment (see package run
+// and the README): DATABASE_URL, KAFKA_BROKERS, LOG_LEVEL, FRESHMART_DATA_DIR,
+// FRESHMART_BIN_DIR, FRESHMART_HOST, FRESHMART_PORT_BASE, FRESHMART_SKIP,
+// FRESHMART_STOP_TIMEOUT. The repository root is the working directory unless -root is given.
 package main
 
 import (
@@ -23,19 +28,70 @@ import (
 
 func main() {
 	root := flag.String("root", ".", "repository root (holds bin/ and .data/)")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: freshmart-run [-root DIR] [run|migrate|topics]\n")
+		flag.PrintDefaults()
+	}
 	flag.Parse()
+	command := "run"
+	if flag.NArg() > 1 {
+		flag.Usage()
+		os.Exit(2)
+	}
+	if flag.NArg() == 1 {
+		command = flag.Arg(0)
+	}
 
 	cfg, err := run.ConfigFromEnv(os.Getenv, *root)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "freshmart-run: %v\n", err)
 		os.Exit(2)
 	}
-	width := len("broker")
+	width := len("postgres")
 	for _, s := range run.Services {
 		width = max(width, len(s.Name))
 	}
 	out := run.NewOutput(os.Stdout, run.IsTerminal(os.Stdout), width)
 
+	switch command {
+	case "run":
+		os.Exit(runPlatform(cfg, out))
+	case "migrate":
+		err = oneShot(func(ctx context.Context) error {
+			if cfg.DatabaseURL == "" {
+				return fmt.Errorf("DATABASE_URL is not set")
+			}
+			return run.ApplyMigrations(ctx, cfg.DatabaseURL)
+		})
+	case "topics":
+		err = oneShot(func(ctx context.Context) error {
+			if cfg.KafkaBrokers == "" {
+				return fmt.Errorf("KAFKA_BROKERS is not set")
+			}
+			return run.EnsureTopics(ctx, cfg.KafkaBrokers, out)
+		})
+	default:
+		flag.Usage()
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "freshmart-run %s: %v\n", command, err)
+		os.Exit(1)
+	}
+	out.Printf("run", "%s: done", command)
+}
+
+// oneShot runs f with a context cancelled by SIGINT/SIGTERM or after five minutes.
+func oneShot(f func(context.Context) error) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	return f(ctx)
+}
+
+// runPlatform runs the platform until the first SIGINT/SIGTERM and returns the exit status.
+func runPlatform(cfg run.Config, out *run.Output) int {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -55,9 +111,9 @@ func main() {
 		os.Exit(130)
 	}()
 
-	p := run.New(cfg, out, run.ApplyMigrations)
-	if err := p.Run(ctx); err != nil {
+	if err := run.New(cfg, out, run.ApplyMigrations).Run(ctx); err != nil {
 		out.Printf("run", "error: %v", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }

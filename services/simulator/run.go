@@ -104,6 +104,9 @@ func (r *Runner) Run(ctx context.Context, g *Generator, duration time.Duration) 
 	for range r.Workers {
 		wg.Go(func() {
 			for ev := range work {
+				if ctx.Err() != nil {
+					continue // stopping: queued events are dropped unsent, not counted
+				}
 				r.post(ctx, base, ev)
 			}
 		})

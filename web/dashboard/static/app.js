@@ -83,7 +83,7 @@
       el("span", "time", s.local_time),
       el("span", "who", s.store_id + " · " + s.register),
       el("span", "what", s.summary),
-      el("span", "items", s.items + " items"),
+      el("span", "items", s.items + (s.items === 1 ? " item" : " items")),
       el("span", "amount", money(s.total_cents)),
     );
     return li;

@@ -26,6 +26,7 @@ const (
 
 	attrCompressionMask = 0x07
 	attrLogAppendTime   = 0x08
+	attrControl         = 0x20
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -41,6 +42,13 @@ type batchHeader struct {
 	producerID      int64
 	producerEpoch   int16
 	baseSequence    int32
+}
+
+// idempotent reports whether the batch takes part in sequence checks: it
+// has a producer id and is not a control batch (control batches carry no
+// sequence).
+func (h *batchHeader) idempotent() bool {
+	return h.producerID >= 0 && h.attributes&attrControl == 0
 }
 
 func (h *batchHeader) lastSequence() int32 {

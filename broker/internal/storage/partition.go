@@ -219,7 +219,7 @@ func (p *Partition) rebuildProducers() error {
 			start = seg.lookup(from)
 		}
 		err := seg.forEachHeader(start, seg.size, func(h *batchHeader, _ int64) bool {
-			if h.producerID >= 0 && h.baseOffset >= from {
+			if h.idempotent() && h.baseOffset >= from {
 				applyProducerBatch(p.producers, h, h.baseOffset)
 			}
 			return true
@@ -295,7 +295,7 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 	var inAppend map[int64]chained
 	for i := range hs {
 		h := &hs[i]
-		if h.producerID < 0 {
+		if !h.idempotent() {
 			continue
 		}
 		if c, ok := inAppend[h.producerID]; ok {
@@ -386,7 +386,7 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 	for i := range hs {
 		h := &hs[i]
 		seg.observe(h, pos+int64(h.pos), h.baseOffset)
-		if h.producerID >= 0 {
+		if h.idempotent() {
 			applyProducerBatch(p.producers, h, h.baseOffset)
 		}
 	}

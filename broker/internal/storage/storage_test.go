@@ -726,3 +726,70 @@ func TestSyncHonoursContext(t *testing.T) {
 		t.Fatalf("Sync = %v, want context.Canceled", err)
 	}
 }
+
+func TestSegmentRollsByAge(t *testing.T) {
+	s := openStore(t, t.TempDir(), SyncNever)
+	p := mustPartition(t, s, "age", map[string]string{"segment.ms": "1"})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := p.Append(plain(1, 10, 1)); err != nil {
+			t.Fatal(err)
+		}
+		p.mu.RLock()
+		n := len(p.segs)
+		p.mu.RUnlock()
+		if n >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no roll by age: %d segments", n)
+		}
+	}
+	if got := readAll(t, p, 0, 1<<20); int64(len(got)) != p.HighWatermark() {
+		t.Fatalf("%d batches, high watermark %d", len(got), p.HighWatermark())
+	}
+}
+
+func TestRecoveryOfDamagedClosedSegment(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, SyncNever)
+	p := mustPartition(t, s, "m", map[string]string{"segment.bytes": "1000"})
+	for i := 0; i < 30; i++ {
+		appendSync(t, p, plain(1, 100, int64(i)))
+	}
+	p.mu.RLock()
+	first := p.segs[0]
+	firstSize, firstNext, nsegs := first.size, first.next, len(p.segs)
+	p.mu.RUnlock()
+	if nsegs < 3 {
+		t.Fatalf("%d segments", nsegs)
+	}
+	s.Close()
+	// Damage the last batch of the first (closed) segment and drop its index.
+	f, err := os.OpenFile(first.path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{0xde, 0xad}, firstSize-3); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Remove(first.indexPath()); err != nil {
+		t.Fatal(err)
+	}
+	s2 := openStore(t, dir, SyncNever)
+	p2, _ := s2.Partition("m", 0)
+	if hw := p2.HighWatermark(); hw != firstNext-1 {
+		t.Fatalf("high watermark %d, want %d (the damaged batch and everything after it gone)", hw, firstNext-1)
+	}
+	if got := readAll(t, p2, 0, 1<<20); int64(len(got)) != firstNext-1 {
+		t.Fatalf("%d batches", len(got))
+	}
+	logs, _ := filepath.Glob(filepath.Join(dir, "topics", "m-0", "*.log"))
+	if len(logs) != 1 {
+		t.Fatalf("%d segment files remain, want 1", len(logs))
+	}
+	if res := appendSync(t, p2, plain(1, 10, 1)); res.BaseOffset != firstNext-1 {
+		t.Fatalf("next append at %d", res.BaseOffset)
+	}
+}

@@ -13,6 +13,9 @@
 //	--auto-create-topics  BROKER_AUTO_CREATE_TOPICS  create unknown topics on Metadata (false)
 //	--max-frame-bytes     BROKER_MAX_FRAME_BYTES     largest request frame (104857600)
 //	--log-level           BROKER_LOG_LEVEL           debug | info | warn | error (info)
+//	--group-initial-rebalance-delay  BROKER_GROUP_INITIAL_REBALANCE_DELAY  wait for more members when a group forms (300ms; Kafka: 3s)
+//	--group-min-session-timeout      BROKER_GROUP_MIN_SESSION_TIMEOUT      smallest session timeout a consumer may ask for (6s)
+//	--offsets-retention              BROKER_OFFSETS_RETENTION              keep an empty group's offsets this long (168h)
 //
 // Once clients can connect it logs one line with msg=listening and the
 // bound Kafka address (addr=host:port). SIGINT or SIGTERM stops accepting,
@@ -38,6 +41,8 @@ type config struct {
 	durability, topicsFile, logLevel      string
 	autoCreate                            bool
 	maxFrameBytes                         int
+
+	groupInitialDelay, groupMinSession, offsetsRetention time.Duration
 }
 
 func main() {
@@ -91,6 +96,21 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 		}
 	}
 	fs.IntVar(&c.maxFrameBytes, "max-frame-bytes", maxDef, "largest request frame in bytes (env BROKER_MAX_FRAME_BYTES)")
+	for _, d := range []struct {
+		p          *time.Duration
+		flag, env  string
+		def, usage string
+	}{
+		{&c.groupInitialDelay, "group-initial-rebalance-delay", "BROKER_GROUP_INITIAL_REBALANCE_DELAY", "300ms", "how long a forming group waits for more members; 0 disables"},
+		{&c.groupMinSession, "group-min-session-timeout", "BROKER_GROUP_MIN_SESSION_TIMEOUT", "6s", "smallest consumer session timeout accepted"},
+		{&c.offsetsRetention, "offsets-retention", "BROKER_OFFSETS_RETENTION", "168h", "how long an empty group's committed offsets are kept"},
+	} {
+		def, err := time.ParseDuration(env(d.env, d.def))
+		if err != nil {
+			return c, fmt.Errorf("%s: %w", d.env, err)
+		}
+		fs.DurationVar(d.p, d.flag, def, d.usage+" (env "+d.env+")")
+	}
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -102,6 +122,9 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	}
 	if c.dataDir == "" {
 		return c, errors.New("--data-dir must not be empty")
+	}
+	if c.groupInitialDelay < 0 || c.groupMinSession <= 0 || c.offsetsRetention <= 0 {
+		return c, errors.New("--group-initial-rebalance-delay must be >= 0, --group-min-session-timeout and --offsets-retention > 0")
 	}
 	return c, nil
 }

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/freshmart/platform/broker/internal/group"
 	"github.com/freshmart/platform/broker/internal/server"
 	"github.com/freshmart/platform/broker/internal/storage"
 )
@@ -46,8 +47,27 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 
+	initialDelay := cfg.groupInitialDelay
+	if initialDelay == 0 {
+		initialDelay = -1 // disabled
+	}
+	groups, err := server.OpenGroups(store, group.Config{
+		Dir:                   filepath.Join(cfg.dataDir, "groups"),
+		NoSync:                mode != storage.SyncEveryAck,
+		Logger:                log,
+		InitialRebalanceDelay: initialDelay,
+		MinSessionTimeout:     cfg.groupMinSession,
+		OffsetsRetention:      cfg.offsetsRetention,
+	})
+	if err != nil {
+		closeStore()
+		return fmt.Errorf("open consumer groups: %w", err)
+	}
+
 	metrics := server.NewMetrics()
+	metrics.Registry.MustRegister(groups.Collector())
 	srv, err := server.New(server.Config{
+		Groups:           groups,
 		Addr:             cfg.listen,
 		AdvertisedAddr:   cfg.advertised,
 		Store:            store,
@@ -58,6 +78,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		Logger:           log,
 	})
 	if err != nil {
+		groups.Close()
 		closeStore()
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -270,6 +271,13 @@ func (s *segment) walkTail(size int64) bool {
 	return true
 }
 
+// Buffers for recovery scans, shared so that opening many partitions does
+// not allocate a buffer per segment.
+var (
+	scanReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 256<<10) }}
+	scanBufs    = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+)
+
 // scan reads the whole log file from the start, checking every batch's
 // length, magic, CRC and offset continuity, and rebuilds the indexes. It
 // returns the size of the valid prefix; fn, if not nil, sees every valid
@@ -282,8 +290,16 @@ func (s *segment) scan(fn func(h *batchHeader, base int64)) (valid int64, err er
 	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
 		return 0, fmt.Errorf("segment %d: seek: %w", s.base, err)
 	}
-	r := bufio.NewReaderSize(s.f, 1<<20)
-	buf := make([]byte, 64<<10)
+	r := scanReaders.Get().(*bufio.Reader)
+	r.Reset(s.f)
+	defer func() { r.Reset(nil); scanReaders.Put(r) }()
+	bp := scanBufs.Get().(*[]byte)
+	defer func() {
+		if len(*bp) <= 2<<20 {
+			scanBufs.Put(bp)
+		}
+	}()
+	buf := *bp
 	var pos int64
 	for {
 		if _, err := io.ReadFull(r, buf[:batchHeaderSize]); err != nil {
@@ -300,6 +316,7 @@ func (s *segment) scan(fn func(h *batchHeader, base int64)) (valid int64, err er
 			nb := make([]byte, h.size)
 			copy(nb, buf[:batchHeaderSize])
 			buf = nb
+			*bp = nb
 		}
 		if _, err := io.ReadFull(r, buf[batchHeaderSize:h.size]); err != nil {
 			if err == io.EOF || err == io.ErrUnexpectedEOF {

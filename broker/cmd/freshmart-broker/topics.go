@@ -1,45 +1,35 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 
+	"github.com/freshmart/platform/broker"
 	"github.com/freshmart/platform/broker/internal/storage"
 )
 
-// topicDef is one entry of a --topics file: a JSON array of
-// {"name": "...", "partitions": N, "configs": {"retention.ms": "-1"}}.
-type topicDef struct {
-	Name       string            `json:"name"`
-	Partitions int32             `json:"partitions"`
-	Configs    map[string]string `json:"configs"`
-}
-
-// ensureTopics creates the topics defined in path that do not exist yet.
-// Existing topics are left as they are.
+// ensureTopics creates the topics defined in path (default: the embedded
+// FreshMart topics) that do not exist yet; existing topics are left as they
+// are.
 func ensureTopics(store *storage.Store, path string, log *slog.Logger) error {
+	var (
+		defs []broker.TopicDef
+		err  error
+	)
 	if path == "" {
-		return nil
+		defs, err = broker.DefaultTopics()
+	} else {
+		defs, err = broker.LoadTopics(path)
 	}
-	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("--topics: %w", err)
 	}
-	var defs []topicDef
-	if err := json.Unmarshal(b, &defs); err != nil {
-		return fmt.Errorf("--topics %s: %w", path, err)
+	created, err := store.EnsureTopics(defs)
+	for _, name := range created {
+		log.Info("created topic", "topic", name)
 	}
-	for _, d := range defs {
-		if _, ok := store.Topic(d.Name); ok {
-			continue
-		}
-		if _, err := store.CreateTopic(d.Name, d.Partitions, d.Configs); err != nil && !errors.Is(err, storage.ErrTopicExists) {
-			return fmt.Errorf("--topics %s: create %q: %w", path, d.Name, err)
-		}
-		log.Info("created topic", "topic", d.Name, "partitions", d.Partitions)
+	if err != nil {
+		return fmt.Errorf("--topics: %w", err)
 	}
 	return nil
 }

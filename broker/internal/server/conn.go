@@ -150,7 +150,7 @@ func decodeRequest(frame []byte) (r *Request, served bool, err error) {
 	}
 	kreq.SetVersion(version)
 	if kreq.IsFlexible() {
-		kmsg.SkipTags(&rd)
+		skipTags(&rd)
 		if !rd.Ok() {
 			return nil, false, fmt.Errorf("%w: %s v%d: bad header tags", errMalformed, kmsg.NameForKey(key), version)
 		}
@@ -159,6 +159,15 @@ func decodeRequest(frame []byte) (r *Request, served bool, err error) {
 		return nil, false, fmt.Errorf("%w: %s v%d: %v", errMalformed, kmsg.NameForKey(key), version, err)
 	}
 	return r, true, nil
+}
+
+// skipTags skips a tagged-field section. Unlike kmsg.SkipTags it stops at
+// the first short read, so a huge tag count in a small frame costs nothing.
+func skipTags(rd *kbin.Reader) {
+	for n := rd.Uvarint(); n > 0 && rd.Ok(); n-- {
+		rd.Uvarint()
+		rd.Span(int(rd.Uvarint()))
+	}
 }
 
 // handle decodes one frame and runs its handler, returning the pending

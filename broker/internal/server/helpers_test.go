@@ -26,9 +26,13 @@ type testBroker struct {
 
 type brokerOpt func(*Config, *storage.Options)
 
-func withAutoCreate() brokerOpt { return func(c *Config, _ *storage.Options) { c.AutoCreateTopics = true } }
+func withAutoCreate() brokerOpt {
+	return func(c *Config, _ *storage.Options) { c.AutoCreateTopics = true }
+}
 
-func withMaxFrame(n int32) brokerOpt { return func(c *Config, _ *storage.Options) { c.MaxFrameBytes = n } }
+func withMaxFrame(n int32) brokerOpt {
+	return func(c *Config, _ *storage.Options) { c.MaxFrameBytes = n }
+}
 
 // startBroker starts a broker over dir (a new temp dir if empty) and stops
 // it when the test ends.

@@ -1,0 +1,228 @@
+package dashboard
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/freshmart/platform/services/catalog"
+)
+
+func newLive(t *testing.T, now time.Time) (*Live, *catalog.Catalog) {
+	t.Helper()
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatalf("load catalog: %v", err)
+	}
+	l, err := NewLive(cat, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, cat
+}
+
+func sale(t *testing.T, id, store string, at time.Time, lines ...catalog.Product) *SaleEvent {
+	t.Helper()
+	body := fmt.Sprintf(`{"sale_id":%q,"store_id":%q,"register":"R01","occurred_at":%q,"lines":[`, id, store, at.Format(time.RFC3339))
+	for i, p := range lines {
+		if i > 0 {
+			body += ","
+		}
+		body += fmt.Sprintf(`{"sku":%q,"qty":2,"unit_price_cents":%d}`, p.SKU, p.PriceCents)
+	}
+	body += `],"payment":{"method":"card"}}`
+	v, err := decodeEvent(typeSaleCompleted, []byte(body))
+	if err != nil {
+		t.Fatalf("decode %s: %v", body, err)
+	}
+	return v.(*SaleEvent)
+}
+
+func TestLiveRevenueToday(t *testing.T) {
+	// 03:30 UTC on Nov 22 is still Nov 21 in every US store.
+	now := time.Date(2026, 11, 22, 3, 30, 0, 0, time.UTC)
+	l, cat := newLive(t, now)
+	ps := cat.Products()
+	st := cat.Stores()[0]
+	loc, _ := st.Location()
+	p0, p1 := ps[0], ps[len(ps)-1]
+
+	tests := []struct {
+		name      string
+		sale      *SaleEvent
+		counted   bool
+		wantTotal int64
+	}{
+		{"first sale", sale(t, "a", st.StoreID, now.Add(-time.Minute), p0, p1), true, 2*p0.PriceCents + 2*p1.PriceCents},
+		{"same sale again", sale(t, "a", st.StoreID, now.Add(-time.Minute), p0, p1), false, 2*p0.PriceCents + 2*p1.PriceCents},
+		{"yesterday in the store's zone", sale(t, "b", st.StoreID, time.Date(2026, 11, 20, 23, 0, 0, 0, loc), p0), false, 2*p0.PriceCents + 2*p1.PriceCents},
+		{"earlier today", sale(t, "c", st.StoreID, time.Date(2026, 11, 21, 0, 5, 0, 0, loc), p0), true, 4*p0.PriceCents + 2*p1.PriceCents},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ok := l.ApplySale(tt.sale)
+			if ok != tt.counted {
+				t.Fatalf("counted = %v, want %v", ok, tt.counted)
+			}
+			if got := l.Revenue(st.StoreID).TotalCents; got != tt.wantTotal {
+				t.Fatalf("revenue = %d, want %d", got, tt.wantTotal)
+			}
+		})
+	}
+	rev := l.Revenue(st.StoreID)
+	if rev.Sales != 2 || rev.Day != "2026-11-21" || rev.AvgCents != rev.TotalCents/2 {
+		t.Fatalf("revenue = %+v", rev)
+	}
+	var deptSum int64
+	for _, d := range rev.ByDept {
+		deptSum += d.Cents
+	}
+	if deptSum != rev.TotalCents || len(rev.ByDept) != len(cat.Departments()) {
+		t.Fatalf("departments sum to %d over %d rows, want %d over %d", deptSum, len(rev.ByDept), rev.TotalCents, len(cat.Departments()))
+	}
+	if tk := l.Ticker(st.StoreID); len(tk) != 2 || tk[0].SaleID != "c" {
+		t.Fatalf("ticker = %+v, want c then a", tk)
+	}
+
+	other := cat.Stores()[1]
+	l.ApplySale(sale(t, "d", other.StoreID, now, p1))
+	if got, want := l.ChainRevenue().TotalCents, rev.TotalCents+2*p1.PriceCents; got != want {
+		t.Fatalf("chain revenue = %d, want %d", got, want)
+	}
+
+	if !l.ApplyVoid(&VoidEvent{SaleID: "a", StoreID: st.StoreID}) || l.ApplyVoid(&VoidEvent{SaleID: "a", StoreID: st.StoreID}) {
+		t.Fatal("a void must count once")
+	}
+	if got := l.Revenue(st.StoreID).TotalCents; got != 2*p0.PriceCents {
+		t.Fatalf("revenue after void = %d, want %d", got, 2*p0.PriceCents)
+	}
+}
+
+func TestLiveStartsANewDay(t *testing.T) {
+	now := time.Date(2026, 11, 22, 3, 30, 0, 0, time.UTC)
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := now
+	l, err := NewLive(cat, func() time.Time { return clock })
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := cat.Stores()[0]
+	l.ApplySale(sale(t, "a", st.StoreID, now, cat.Products()[0]))
+	clock = now.Add(24 * time.Hour)
+	if rev := l.Revenue(st.StoreID); rev.TotalCents != 0 || rev.Sales != 0 {
+		t.Fatalf("a new day starts at zero, got %+v", rev)
+	}
+	if start := l.DayStart(); !start.Before(clock) || clock.Sub(start) > 24*time.Hour {
+		t.Fatalf("DayStart %v is not within the day before %v", start, clock)
+	}
+}
+
+func TestDecodeEvent(t *testing.T) {
+	tests := []struct {
+		name    string
+		ceType  string
+		value   string
+		wantErr error
+		ok      bool
+	}{
+		{"sale", typeSaleCompleted, `{"sale_id":"x","store_id":"S001","occurred_at":"2026-11-22T03:00:00Z","lines":[{"sku":"PRD-0001","qty":1,"unit_price_cents":5}]}`, nil, true},
+		{"alert", typeLowStock, `{"alert_id":"a","store_id":"S001","sku":"PRD-0001","on_hand":1,"threshold":5,"at":"2026-11-22T03:00:00Z"}`, nil, true},
+		{"stock level", typeStockLevel, `{"store_id":"S001","sku":"PRD-0001","on_hand":1,"threshold":5,"at":"2026-11-22T03:00:00Z"}`, nil, true},
+		{"unknown type", "price.changed", `{}`, ErrUnknownType, false},
+		{"not json", typeSaleCompleted, `{`, nil, false},
+		{"no store", typeSaleVoided, `{"sale_id":"x"}`, nil, false},
+		{"no sale id", typeSaleCompleted, `{"store_id":"S001"}`, nil, false},
+		{"negative qty", typeSaleCompleted, `{"sale_id":"x","store_id":"S001","lines":[{"sku":"a","qty":-1}]}`, nil, false},
+		{"bad time", typeStockLevel, `{"store_id":"S001","at":"yesterday"}`, nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := decodeEvent(tt.ceType, []byte(tt.value))
+			if tt.ok != (err == nil) {
+				t.Fatalf("err = %v, want ok=%v", err, tt.ok)
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if tt.ok && v == nil {
+				t.Fatal("no value")
+			}
+			if a, isAlert := v.(*Alert); isAlert && a.Type != tt.ceType {
+				t.Fatalf("alert type %q, want %q", a.Type, tt.ceType)
+			}
+		})
+	}
+}
+
+// FuzzDecodeEvent feeds arbitrary record values to the decoder: it must never panic, and what it
+// accepts must be safe to fold into Live.
+func FuzzDecodeEvent(f *testing.F) {
+	f.Add(typeSaleCompleted, []byte(`{"sale_id":"x","store_id":"S001","occurred_at":"2026-11-22T03:00:00Z","lines":[{"sku":"PRD-0001","qty":1,"unit_price_cents":5}]}`))
+	f.Add(typeSaleVoided, []byte(`{"sale_id":"x","store_id":"S001"}`))
+	f.Add(typeRestocked, []byte(`{"alert_id":"a","store_id":"S009","sku":"?","on_hand":-4}`))
+	f.Add(typeStockLevel, []byte(`null`))
+	f.Add("x", []byte{0xff})
+	cat, err := catalog.Load()
+	if err != nil {
+		f.Fatal(err)
+	}
+	l, err := NewLive(cat, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, ceType string, value []byte) {
+		v, err := decodeEvent(ceType, value)
+		if err != nil {
+			return
+		}
+		switch e := v.(type) {
+		case *SaleEvent:
+			l.ApplySale(e)
+		case *VoidEvent:
+			l.ApplyVoid(e)
+		case *Alert:
+			l.ApplyAlert(e)
+		}
+	})
+}
+
+func TestMoney(t *testing.T) {
+	tests := []struct {
+		cents int64
+		want  string
+	}{
+		{0, "$0.00"}, {5, "$0.05"}, {123456, "$1,234.56"}, {100000000, "$1,000,000.00"}, {-2550, "-$25.50"},
+	}
+	for _, tt := range tests {
+		if got := money(tt.cents); got != tt.want {
+			t.Errorf("money(%d) = %q, want %q", tt.cents, got, tt.want)
+		}
+	}
+	if got := count(1234567); got != "1,234,567" {
+		t.Errorf("count = %q", got)
+	}
+}
+
+func TestHubDisconnectsSlowSubscribers(t *testing.T) {
+	h := NewHub()
+	cancelled := false
+	slow := h.subscribe("S001", func() { cancelled = true })
+	chain := h.subscribe("", func() {})
+	for i := range subscriberBuffer + 1 {
+		h.Publish(Message{Type: "stock", StoreID: "S001", Stock: &StockRow{SKU: fmt.Sprint(i)}}, false)
+	}
+	if !cancelled || h.Clients() != 1 {
+		t.Fatalf("slow subscriber still connected (cancelled=%v, clients=%d)", cancelled, h.Clients())
+	}
+	if len(chain.ch) != 0 {
+		t.Fatal("the chain view received store-only messages")
+	}
+	h.Publish(Message{Type: "sale", StoreID: "S002"}, true)
+	if len(chain.ch) != 1 || len(slow.ch) != subscriberBuffer {
+		t.Fatalf("chain got %d, want 1", len(chain.ch))
+	}
+}

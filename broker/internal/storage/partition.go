@@ -206,8 +206,11 @@ func (p *Partition) recover() error {
 func (p *Partition) rebuildProducers() error {
 	from := p.segs[0].base
 	if data, err := os.ReadFile(filepath.Join(p.dir, snapshotName)); err == nil {
-		if m, off, err := decodeSnapshot(data); err == nil && off >= from && off <= p.leo {
-			p.producers, from = m, off
+		// A snapshot below the first segment still holds producers whose
+		// batches retention has deleted since; one beyond the log end is
+		// stale (the log was truncated after it was written).
+		if m, off, err := decodeSnapshot(data); err == nil && off <= p.leo {
+			p.producers, from = m, max(off, from)
 		}
 	}
 	for _, seg := range p.segs {

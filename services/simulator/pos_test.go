@@ -1,0 +1,104 @@
+package simulator
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/freshmart/platform/services/catalog"
+	"github.com/freshmart/platform/services/internal/brokertest"
+	"github.com/freshmart/platform/services/pos/app"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestAgainstRealPOS runs the simulator against the real POS service on our broker: every
+// event is accepted, and every accepted sale is on pos-sales with the generator's sale_id.
+func TestAgainstRealPOS(t *testing.T) {
+	b := brokertest.Start(t)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pos, err := app.New(app.Config{Brokers: []string{b.Addr}, HTTPAddr: "127.0.0.1:0", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pos.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("pos: %v", err)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for pos.Addr() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("POS did not start listening")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stores, products, err := FromCatalog(cat, []string{"S001", "S002"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(Config{Stores: stores, Products: products, Seed: 11, Start: time.Now(), Rate: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	accepted := map[string]bool{}
+	r := &Runner{BaseURL: "http://" + pos.Addr().String(), Workers: 8, ReportEvery: -1, Logger: quiet,
+		OnAccepted: func(ev Event, _ time.Time) {
+			if ev.Kind == KindSale {
+				mu.Lock()
+				accepted[ev.ID()] = true
+				mu.Unlock()
+			}
+		}}
+	st, err := r.Run(context.Background(), g, 4*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stats: %+v", st)
+	if st.Sales.Sent < 20 || st.Counts.Sent < 5 {
+		t.Fatalf("too few events: %+v", st)
+	}
+	for name, k := range map[string]KindStats{"sales": st.Sales, "counts": st.Counts, "deliveries": st.Deliveries} {
+		if k.Failed != 0 || k.Accepted != k.Sent {
+			t.Errorf("%s: %+v, want every one accepted", name, k)
+		}
+	}
+
+	cl := b.Client(t, kgo.ConsumeTopics("pos-sales"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	seen := map[string]bool{}
+	pctx, pcancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer pcancel()
+	for len(seen) < len(accepted) {
+		fs := cl.PollFetches(pctx)
+		if pctx.Err() != nil {
+			t.Fatalf("found %d of %d accepted sales on pos-sales", len(seen), len(accepted))
+		}
+		fs.EachRecord(func(rec *kgo.Record) {
+			var s Sale
+			if err := json.Unmarshal(rec.Value, &s); err != nil {
+				t.Errorf("record %d: %v", rec.Offset, err)
+				return
+			}
+			if !accepted[s.SaleID] {
+				t.Errorf("sale %s on the topic was not accepted by the simulator", s.SaleID)
+			}
+			if string(rec.Key) != s.StoreID {
+				t.Errorf("sale %s keyed %q, want its store %q", s.SaleID, rec.Key, s.StoreID)
+			}
+			seen[s.SaleID] = true
+		})
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,6 +75,19 @@ func TestMakeRunStartsServesStopsAndKeepsData(t *testing.T) {
 	services := checkServing(t, cfg, bin, r1)
 	if len(services) == 0 {
 		t.Error("no service binary was built; expected at least pos and inventory")
+	}
+	// A service that dies is restarted.
+	if slices.Contains(services, "pos") {
+		pid := pidOf(t, filepath.Join(bin, "pos"))
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill pos: %v", err)
+		}
+		r1.waitFor(t, "killed by signal 9 (killed)", time.Minute)
+		r1.waitFor(t, "restarting in 1s", time.Minute)
+		waitOK(t, cfg.URL("pos")+"/healthz")
+		if again := pidOf(t, filepath.Join(bin, "pos")); again == pid {
+			t.Errorf("pos has the same pid %d after SIGKILL", pid)
+		}
 	}
 	dbURL := postgresURL(t, data)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -392,4 +406,33 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// pidOf returns the pid of the one running process whose executable is path.
+func pidOf(t *testing.T, path string) int {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var pids []int
+		entries, err := os.ReadDir("/proc")
+		if err != nil {
+			t.Fatalf("list processes: %v", err)
+		}
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if exe, err := os.Readlink("/proc/" + e.Name() + "/exe"); err == nil && exe == path {
+				pids = append(pids, pid)
+			}
+		}
+		if len(pids) == 1 {
+			return pids[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("want one process running %s, found %v", path, pids)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

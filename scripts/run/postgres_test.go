@@ -44,7 +44,7 @@ func TestStartPostgresCreatesThenReusesTheCluster(t *testing.T) {
 	if err != nil {
 		t.Fatalf("second start: %v\n%s", err, buf.String())
 	}
-	t.Cleanup(func() { pg2.Stop(context.Background()) })
+	t.Cleanup(func() { StopPostgresAt(context.Background(), dataDir) })
 	if pg2.Port != firstPort {
 		t.Errorf("second start on port %d, want the remembered %d", pg2.Port, firstPort)
 	}
@@ -60,7 +60,16 @@ func TestStartPostgresCreatesThenReusesTheCluster(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT v FROM marker").Scan(&v); err != nil || v != "kept" {
 		t.Errorf("marker after restart = %q, %v; want kept", v, err)
 	}
-	if err := pg2.Stop(ctx); err != nil {
+
+	// A run that finds the cluster still running (its predecessor was killed) adopts it.
+	pg3, err := StartPostgres(ctx, dataDir, "127.0.0.1", out)
+	if err != nil {
+		t.Fatalf("third start: %v\n%s", err, buf.String())
+	}
+	if pg3.Port != firstPort || !strings.Contains(buf.String(), "already running on port") {
+		t.Errorf("third start on port %d did not adopt the running cluster on %d:\n%s", pg3.Port, firstPort, buf.String())
+	}
+	if err := pg3.Stop(ctx); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
 	if _, running := pg2.runningPort(ctx); running {

@@ -475,12 +475,12 @@ func (p *Partition) syncRound() {
 
 	var err error
 	for _, s := range pending {
-		if e := s.f.Sync(); e != nil && !errors.Is(e, os.ErrClosed) {
+		if e := p.store.fsyncFile(s.f); e != nil && !errors.Is(e, os.ErrClosed) {
 			err = errors.Join(err, fmt.Errorf("segment %d: fsync: %w", s.base, e))
 		}
 	}
 	if wasUnsynced {
-		if e := active.f.Sync(); e != nil && !errors.Is(e, os.ErrClosed) {
+		if e := p.store.fsyncFile(active.f); e != nil && !errors.Is(e, os.ErrClosed) {
 			err = errors.Join(err, fmt.Errorf("segment %d: fsync: %w", active.base, e))
 		}
 	}
@@ -490,6 +490,7 @@ func (p *Partition) syncRound() {
 		}
 	}
 
+	p.store.syncRounds.Add(1)
 	p.mu.Lock()
 	for _, s := range pending {
 		s.release()

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -134,6 +135,11 @@ type Store struct {
 
 	// writeAt writes log data; tests replace it to simulate a full disk.
 	writeAt func(f *os.File, b []byte, off int64) (int, error)
+	// fsyncFile fsyncs a segment in a group-commit round; tests hook it.
+	fsyncFile func(f *os.File) error
+
+	fsyncs     atomic.Int64
+	syncRounds atomic.Int64
 
 	dirtyMu sync.Mutex
 	dirty   []*Partition
@@ -247,6 +253,10 @@ func Open(opts Options) (*Store, error) {
 		writeAt: func(f *os.File, b []byte, off int64) (int, error) { return f.WriteAt(b, off) },
 		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
+	}
+	s.fsyncFile = func(f *os.File) error {
+		s.fsyncs.Add(1)
+		return f.Sync()
 	}
 	if err := s.load(); err != nil {
 		s.closeFiles()
@@ -734,6 +744,17 @@ func (s *Store) NextProducerID() (int64, error) {
 	s.nextPID++
 	s.pidMu.Unlock()
 	return id, nil
+}
+
+// Stats are counters for metrics.
+type Stats struct {
+	Fsyncs     int64 // segment fsyncs done by group-commit rounds
+	SyncRounds int64 // partition sync rounds (one round can cover many appends)
+}
+
+// Stats returns the store's counters since Open.
+func (s *Store) Stats() Stats {
+	return Stats{Fsyncs: s.fsyncs.Load(), SyncRounds: s.syncRounds.Load()}
 }
 
 // DataDirUsage returns the bytes the partitions' logs and indexes use on

@@ -793,3 +793,66 @@ func TestRecoveryOfDamagedClosedSegment(t *testing.T) {
 		t.Fatalf("next append at %d", res.BaseOffset)
 	}
 }
+
+// TestGroupCommitSharesOneFsync holds the first fsync until eleven more
+// appends are waiting in Sync, then checks that all eleven are made durable
+// by a single further fsync.
+func TestGroupCommitSharesOneFsync(t *testing.T) {
+	s := openStore(t, t.TempDir(), SyncEveryAck)
+	p := mustPartition(t, s, "gc", nil)
+	release := make(chan struct{})
+	var calls sync.Mutex
+	fsyncs := 0
+	s.fsyncFile = func(f *os.File) error {
+		calls.Lock()
+		fsyncs++
+		first := fsyncs == 1
+		calls.Unlock()
+		if first {
+			<-release
+		}
+		return f.Sync()
+	}
+	ctx, cancel := testContext()
+	defer cancel()
+	res, err := p.Append(plain(1, 10, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 12)
+	go func() { errs <- p.Sync(ctx, res.LastOffset) }()
+	// Wait for the first round to be inside its fsync.
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		calls.Lock()
+		n := fsyncs
+		calls.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("first fsync never started")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for i := 0; i < 11; i++ {
+		res, err := p.Append(plain(1, 10, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { errs <- p.Sync(ctx, res.LastOffset) }()
+	}
+	close(release)
+	for i := 0; i < 12; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls.Lock()
+	defer calls.Unlock()
+	if fsyncs != 2 {
+		t.Fatalf("%d fsyncs for 12 appends, want 2 (the held one and one shared by the other 11)", fsyncs)
+	}
+	if hw := p.HighWatermark(); hw != 12 {
+		t.Fatalf("high watermark %d", hw)
+	}
+}

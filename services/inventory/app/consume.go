@@ -78,6 +78,8 @@ func (c *consumer) session(ctx context.Context) error {
 		kgo.ConsumerGroup(Group),
 		kgo.ConsumeTopics(TopicSales, TopicDeliveries, TopicUpdates),
 		kgo.DisableAutoCommit(),
+		// A killed instance's partitions move to the others after this long.
+		kgo.SessionTimeout(10 * time.Second),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.AdjustFetchOffsetsFn(c.adjustOffsets),
@@ -93,6 +95,7 @@ func (c *consumer) session(ctx context.Context) error {
 	for {
 		fetches := cl.PollRecords(ctx, 2000)
 		if ctx.Err() != nil {
+			cl.AllowRebalance()
 			return nil
 		}
 		var ferr error

@@ -1,0 +1,397 @@
+// Package e2e holds the end-to-end tests of the POS and inventory services: the real binaries
+// as child processes, the FreshMart broker over TCP and a real Postgres (pgtest).
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/freshmart/platform/services/catalog"
+	"github.com/freshmart/platform/services/internal/brokertest"
+	"github.com/freshmart/platform/services/internal/pgtest"
+)
+
+// op is one request of the workload and what it means for the expected stock.
+type op struct {
+	path  string // /v1/sales, /v1/deliveries, /v1/stock-counts
+	body  map[string]any
+	store string
+	at    time.Time
+	lines map[string]int64 // sku -> qty (sold, delivered or counted)
+	retry bool             // post the same body twice
+}
+
+type itemKey struct{ store, sku string }
+
+// workload generates n requests over a few SKUs in every store, stamped one second apart, with
+// about 5% of sales posted twice.
+func workload(cat *catalog.Catalog, n int, seed uint64) []op {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	var stores []string
+	for _, s := range cat.Stores() {
+		stores = append(stores, s.StoreID)
+	}
+	products := cat.Products()
+	var skus []string
+	for i := 0; i < len(products) && len(skus) < 12; i += 19 {
+		skus = append(skus, products[i].SKU)
+	}
+	vendors := cat.Vendors()
+	base := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	ops := make([]op, 0, n)
+	for i := range n {
+		o := op{store: stores[rng.IntN(len(stores))], at: base.Add(time.Duration(i) * time.Second), lines: map[string]int64{}}
+		at := o.at.Format(time.RFC3339)
+		var lines []map[string]any
+		r := rng.IntN(100)
+		nl := 1 + rng.IntN(3)
+		for range nl {
+			sku := skus[rng.IntN(len(skus))]
+			if _, dup := o.lines[sku]; dup {
+				continue
+			}
+			var q int64
+			switch {
+			case r < 85:
+				q = int64(1 + rng.IntN(3))
+				lines = append(lines, map[string]any{"sku": sku, "qty": q, "unit_price_cents": 100 + rng.IntN(900)})
+			case r < 97:
+				q = int64(10 + rng.IntN(30))
+				lines = append(lines, map[string]any{"sku": sku, "qty": q})
+			default:
+				q = int64(rng.IntN(50))
+				lines = append(lines, map[string]any{"sku": sku, "qty": q})
+			}
+			o.lines[sku] = q
+		}
+		id := uuid.NewString()
+		switch {
+		case r < 85:
+			o.path = "/v1/sales"
+			o.retry = rng.IntN(20) == 0
+			o.body = map[string]any{"sale_id": id, "store_id": o.store, "register": fmt.Sprintf("R%02d", 1+rng.IntN(8)),
+				"occurred_at": at, "lines": lines, "payment": map[string]any{"method": []string{"card", "cash", "mobile"}[rng.IntN(3)]}}
+		case r < 97:
+			o.path = "/v1/deliveries"
+			o.body = map[string]any{"delivery_id": id, "store_id": o.store, "vendor_id": vendors[rng.IntN(len(vendors))].VendorID,
+				"received_at": at, "lines": lines}
+		default:
+			o.path = "/v1/stock-counts"
+			o.body = map[string]any{"count_id": id, "store_id": o.store, "counted_at": at, "lines": lines}
+		}
+		ops = append(ops, o)
+	}
+	return ops
+}
+
+// expected folds the workload independently of the service: the latest count of an item plus
+// the sales and deliveries stamped after it, or the initial stock plus all of them.
+func expected(cat *catalog.Catalog, ops []op) map[itemKey]int64 {
+	type count struct {
+		at  time.Time
+		qty int64
+	}
+	last := map[itemKey]count{}
+	for _, o := range ops {
+		if o.path != "/v1/stock-counts" {
+			continue
+		}
+		for sku, q := range o.lines {
+			k := itemKey{o.store, sku}
+			if c, ok := last[k]; !ok || o.at.After(c.at) {
+				last[k] = count{o.at, q}
+			}
+		}
+	}
+	out := map[itemKey]int64{}
+	for _, s := range cat.Stores() {
+		for _, p := range cat.Products() {
+			k := itemKey{s.StoreID, p.SKU}
+			if c, ok := last[k]; ok {
+				out[k] = c.qty
+			} else {
+				out[k] = int64(p.InitialStock)
+			}
+		}
+	}
+	for _, o := range ops {
+		sign := int64(-1)
+		switch o.path {
+		case "/v1/stock-counts":
+			continue
+		case "/v1/deliveries":
+			sign = 1
+		}
+		for sku, q := range o.lines {
+			k := itemKey{o.store, sku}
+			if c, ok := last[k]; ok && !o.at.After(c.at) {
+				continue
+			}
+			out[k] += sign * q
+		}
+	}
+	return out
+}
+
+// poster posts ops with a few concurrent lanes and requires 202 for every one.
+func postAll(t *testing.T, posURL string, ops []op) {
+	t.Helper()
+	ctx := context.Background()
+	work := make(chan op)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var failures []string
+	for range 8 {
+		wg.Go(func() {
+			for o := range work {
+				times := 1
+				if o.retry {
+					times = 2
+				}
+				for range times {
+					code, body, err := post(ctx, posURL+o.path, o.body)
+					if err != nil || code != http.StatusAccepted {
+						mu.Lock()
+						failures = append(failures, fmt.Sprintf("%s: %d %v %v", o.path, code, body, err))
+						mu.Unlock()
+					}
+				}
+			}
+		})
+	}
+	for _, o := range ops {
+		work <- o
+	}
+	close(work)
+	wg.Wait()
+	if len(failures) > 0 {
+		t.Fatalf("%d requests not accepted, first: %s", len(failures), failures[0])
+	}
+}
+
+// stockOf reads GET /v1/stock of every store.
+func stockOf(cat *catalog.Catalog, invURL string) (map[itemKey]int64, error) {
+	out := map[itemKey]int64{}
+	for _, s := range cat.Stores() {
+		var resp struct {
+			Items []struct {
+				StoreID string `json:"store_id"`
+				SKU     string `json:"sku"`
+				OnHand  int64  `json:"on_hand"`
+			} `json:"items"`
+		}
+		code, err := getJSON(invURL+"/v1/stock?store_id="+s.StoreID, &resp)
+		if err != nil || code != http.StatusOK {
+			return nil, fmt.Errorf("GET /v1/stock %s: %d %v", s.StoreID, code, err)
+		}
+		for _, it := range resp.Items {
+			out[itemKey{it.StoreID, it.SKU}] = it.OnHand
+		}
+	}
+	return out, nil
+}
+
+func diff(want, got map[itemKey]int64) []string {
+	var d []string
+	for k, w := range want {
+		if g, ok := got[k]; !ok || g != w {
+			d = append(d, fmt.Sprintf("%s/%s: want %d, got %d (present %v)", k.store, k.sku, w, g, ok))
+		}
+	}
+	slices.Sort(d)
+	return d
+}
+
+// TestStockStaysExact posts a few thousand sales, deliveries and counts while two inventory
+// instances share the partitions, one of them is killed with SIGKILL and restarted, and later
+// every instance is stopped while the POS keeps accepting sales. Afterwards every stock level
+// equals the fold of the events, each low-stock crossing is alerted exactly once, and the
+// rebuild command's replay equals the live view.
+func TestStockStaysExact(t *testing.T) {
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokerAddr := brokertest.Start(t).Addr
+	dsn := pgtest.New(t)
+	env := []string{"KAFKA_BROKERS=" + brokerAddr, "DATABASE_URL=" + dsn}
+	pos := startService(t, "pos", bins.pos, env...)
+	invA := startService(t, "inventory-a", bins.inventory, env...)
+	invB := startService(t, "inventory-b", bins.inventory, env...)
+
+	ops := workload(cat, 2400, 42)
+	cut := func(f float64) int { return int(f * float64(len(ops))) }
+
+	postAll(t, pos.url, ops[:cut(0.3)])
+	invA.stop(syscall.SIGKILL) // mid-stream, without warning
+	postAll(t, pos.url, ops[cut(0.3):cut(0.55)])
+	invA = startService(t, "inventory-a2", bins.inventory, env...)
+	postAll(t, pos.url, ops[cut(0.55):cut(0.7)])
+	invA.stop(syscall.SIGKILL)
+	invB.stop(syscall.SIGTERM)
+	// No inventory running: the POS keeps answering 202.
+	postAll(t, pos.url, ops[cut(0.7):cut(0.9)])
+	invA = startService(t, "inventory-a3", bins.inventory, env...)
+	postAll(t, pos.url, ops[cut(0.9):])
+
+	want := expected(cat, ops)
+	var got map[itemKey]int64
+	waitFor(t, 120*time.Second, "stock to equal the fold of the events", func() error {
+		var err error
+		if got, err = stockOf(cat, invA.url); err != nil {
+			return err
+		}
+		if d := diff(want, got); len(d) > 0 {
+			return fmt.Errorf("%d items differ, first: %s", len(d), d[0])
+		}
+		return nil
+	})
+
+	pool := pgtest.Pool(t, dsn)
+	checkAlerts(t, pool, brokerAddr)
+
+	rebuild := exec.Command(bins.inventory, "rebuild")
+	rebuild.Env = append(rebuild.Environ(), env...)
+	out, err := rebuild.CombinedOutput()
+	if err != nil {
+		t.Fatalf("inventory rebuild: %v\n%s", err, tail(string(out), 4096))
+	}
+	if !strings.Contains(string(out), "rebuilt view equals the live view") {
+		t.Fatalf("inventory rebuild did not report equality:\n%s", tail(string(out), 4096))
+	}
+}
+
+// checkAlerts verifies that each low-stock crossing was alerted exactly once: the alerts in the
+// store-alerts topic (deduplicated by ce_id, as readers do) are exactly those in the service's
+// table, per item they alternate low_stock, restocked, low_stock..., and the last one agrees
+// with the item's hysteresis flag.
+func checkAlerts(t *testing.T, pool *pgxpool.Pool, brokerAddr string) {
+	t.Helper()
+	ctx := context.Background()
+	waitFor(t, 60*time.Second, "the outbox to drain", func() error {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM inventory.outbox WHERE sent_at IS NULL`).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("%d outbox rows unsent", n)
+		}
+		return nil
+	})
+
+	type alert struct{ typ, store, sku string }
+	table := map[string]alert{}
+	perItem := map[itemKey][]string{}
+	rows, err := pool.Query(ctx, `SELECT alert_id::text, type, store_id, sku FROM inventory.alerts ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		var a alert
+		if err := rows.Scan(&id, &a.typ, &a.store, &a.sku); err != nil {
+			t.Fatal(err)
+		}
+		table[id] = a
+		k := itemKey{a.store, a.sku}
+		perItem[k] = append(perItem[k], a.typ)
+	}
+	rows.Close()
+	lows := 0
+	for k, seq := range perItem {
+		for i, typ := range seq {
+			want := "alert.low_stock"
+			if i%2 == 1 {
+				want = "alert.restocked"
+			} else {
+				lows++
+			}
+			if typ != want {
+				t.Fatalf("%s/%s: alert %d is %s, want %s (sequence %v)", k.store, k.sku, i, typ, want, seq)
+			}
+		}
+		var low bool
+		if err := pool.QueryRow(ctx, `SELECT low FROM inventory.stock WHERE store_id = $1 AND sku = $2`, k.store, k.sku).Scan(&low); err != nil {
+			t.Fatal(err)
+		}
+		if low != (len(seq)%2 == 1) {
+			t.Fatalf("%s/%s: flag low=%v but alert sequence %v", k.store, k.sku, low, seq)
+		}
+	}
+	if lows < 5 {
+		t.Fatalf("only %d low-stock alerts: the workload does not exercise the alerts", lows)
+	}
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokerAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, "store-alerts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := map[int32]kgo.Offset{}
+	remaining := 0
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			parts[o.Partition] = kgo.NewOffset().AtStart()
+			remaining++
+		}
+	})
+	rd, err := kgo.NewClient(kgo.SeedBrokers(brokerAddr), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"store-alerts": parts}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	topic := map[string]alert{}
+	records := 0
+	pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for remaining > 0 {
+		fs := rd.PollFetches(pctx)
+		if pctx.Err() != nil {
+			t.Fatalf("reading store-alerts: %d partitions not read to the end", remaining)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			records++
+			var id, typ string
+			for _, h := range r.Headers {
+				switch h.Key {
+				case "ce_id":
+					id = string(h.Value)
+				case "ce_type":
+					typ = string(h.Value)
+				}
+			}
+			topic[id] = alert{typ: typ}
+			end, _ := ends.Lookup("store-alerts", r.Partition)
+			if r.Offset+1 == end.Offset {
+				remaining--
+			}
+		})
+	}
+	if len(topic) != len(table) {
+		t.Fatalf("store-alerts holds %d distinct alerts (%d records), the table %d", len(topic), records, len(table))
+	}
+	for id, a := range table {
+		if got, ok := topic[id]; !ok || got.typ != a.typ {
+			t.Fatalf("alert %s (%s %s/%s) missing from store-alerts or of another type (%q)", id, a.typ, a.store, a.sku, got.typ)
+		}
+	}
+	t.Logf("%d alerts (%d low-stock) in %d records, each crossing once", len(table), lows, records)
+}

@@ -613,8 +613,9 @@ func (s *segment) read(offset, pos, limit int64, maxBytes int32) ([]byte, error)
 	defer scratchPool.Put(sp)
 	scratch := *sp
 	found, firstSize := int64(-1), 0
+	var n int64 // bytes of scratch holding the file from pos
 	for found < 0 && pos+batchHeaderSize <= limit {
-		n := int64(len(scratch))
+		n = int64(len(scratch))
 		if limit-pos < n {
 			n = limit - pos
 		}
@@ -648,7 +649,9 @@ func (s *segment) read(offset, pos, limit int64, maxBytes int32) ([]byte, error)
 		want = int64(firstSize)
 	}
 	buf := make([]byte, want)
-	if _, err := s.f.ReadAt(buf, found); err != nil {
+	if found+want <= pos+n {
+		copy(buf, scratch[found-pos:]) // already read while searching
+	} else if _, err := s.f.ReadAt(buf, found); err != nil {
 		return nil, fmt.Errorf("segment %d: %w", s.base, err)
 	}
 	end := 0

@@ -245,3 +245,5 @@ func grepLines(s, sub string) []string {
 	}
 	return out
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

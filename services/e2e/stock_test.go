@@ -38,7 +38,7 @@ type op struct {
 type itemKey struct{ store, sku string }
 
 // workload generates n requests over a few SKUs in every store, stamped one second apart, with
-// about 5% of sales posted twice.
+// about 5% of sales posted twice (the second time to another POS instance).
 func workload(cat *catalog.Catalog, n int, seed uint64) []op {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	var stores []string
@@ -147,8 +147,9 @@ func expected(cat *catalog.Catalog, ops []op) map[itemKey]int64 {
 	return out
 }
 
-// poster posts ops with a few concurrent lanes and requires 202 for every one.
-func postAll(t *testing.T, posURL string, ops []op) {
+// postAll posts ops with a few concurrent lanes and requires 202 for every one. A retried op is
+// posted again to retryURL, another POS instance that has never seen it.
+func postAll(t *testing.T, posURL, retryURL string, ops []op) {
 	t.Helper()
 	ctx := context.Background()
 	work := make(chan op)
@@ -158,12 +159,12 @@ func postAll(t *testing.T, posURL string, ops []op) {
 	for range 8 {
 		wg.Go(func() {
 			for o := range work {
-				times := 1
+				urls := []string{posURL}
 				if o.retry {
-					times = 2
+					urls = append(urls, retryURL)
 				}
-				for range times {
-					code, body, err := post(ctx, posURL+o.path, o.body)
+				for _, u := range urls {
+					code, body, err := post(ctx, u+o.path, o.body)
 					if err != nil || code != http.StatusAccepted {
 						mu.Lock()
 						failures = append(failures, fmt.Sprintf("%s: %d %v %v", o.path, code, body, err))
@@ -181,6 +182,28 @@ func postAll(t *testing.T, posURL string, ops []op) {
 	if len(failures) > 0 {
 		t.Fatalf("%d requests not accepted, first: %s", len(failures), failures[0])
 	}
+}
+
+// endOffsetSum returns the sum of the end offsets of a topic's partitions.
+func endOffsetSum(t *testing.T, brokerAddr, topic string) int64 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokerAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			t.Fatalf("end offset %s/%d: %v", o.Topic, o.Partition, o.Err)
+		}
+		n += o.Offset
+	})
+	return n
 }
 
 // stockOf reads GET /v1/stock of every store.
@@ -230,23 +253,39 @@ func TestStockStaysExact(t *testing.T) {
 	dsn := pgtest.New(t)
 	env := []string{"KAFKA_BROKERS=" + brokerAddr, "DATABASE_URL=" + dsn}
 	pos := startService(t, "pos", bins.pos, env...)
+	pos2 := startService(t, "pos-2", bins.pos, env...)
 	invA := startService(t, "inventory-a", bins.inventory, env...)
 	invB := startService(t, "inventory-b", bins.inventory, env...)
 
 	ops := workload(cat, 2400, 42)
 	cut := func(f float64) int { return int(f * float64(len(ops))) }
 
-	postAll(t, pos.url, ops[:cut(0.3)])
+	postAll(t, pos.url, pos2.url, ops[:cut(0.3)])
 	invA.stop(syscall.SIGKILL) // mid-stream, without warning
-	postAll(t, pos.url, ops[cut(0.3):cut(0.55)])
+	postAll(t, pos.url, pos2.url, ops[cut(0.3):cut(0.55)])
 	invA = startService(t, "inventory-a2", bins.inventory, env...)
-	postAll(t, pos.url, ops[cut(0.55):cut(0.7)])
+	postAll(t, pos.url, pos2.url, ops[cut(0.55):cut(0.7)])
 	invA.stop(syscall.SIGKILL)
 	invB.stop(syscall.SIGTERM)
 	// No inventory running: the POS keeps answering 202.
-	postAll(t, pos.url, ops[cut(0.7):cut(0.9)])
+	postAll(t, pos.url, pos2.url, ops[cut(0.7):cut(0.9)])
 	invA = startService(t, "inventory-a3", bins.inventory, env...)
-	postAll(t, pos.url, ops[cut(0.9):])
+	postAll(t, pos.url, pos2.url, ops[cut(0.9):])
+
+	// Every retry reached the broker a second time (the second POS had not seen it), so the
+	// inventory had duplicates to drop.
+	sales, retries := 0, 0
+	for _, o := range ops {
+		if o.path == "/v1/sales" {
+			sales++
+			if o.retry {
+				retries++
+			}
+		}
+	}
+	if n := endOffsetSum(t, brokerAddr, "pos-sales"); n != int64(sales+retries) || retries == 0 {
+		t.Fatalf("pos-sales holds %d records, want %d sales + %d retries", n, sales, retries)
+	}
 
 	want := expected(cat, ops)
 	var got map[itemKey]int64

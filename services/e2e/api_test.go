@@ -1,0 +1,238 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/freshmart/platform/services/internal/brokertest"
+	"github.com/freshmart/platform/services/internal/pgtest"
+	invapp "github.com/freshmart/platform/services/inventory/app"
+	posapp "github.com/freshmart/platform/services/pos/app"
+)
+
+// runInProcess starts a service's Run in the background, stopped when the test ends, and
+// returns its base URL.
+func runInProcess(t *testing.T, run func(context.Context) error, addr func() string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("service stopped with: %v", err)
+		}
+	})
+	var url string
+	waitFor(t, 30*time.Second, "service to listen", func() error {
+		select {
+		case err := <-done:
+			t.Fatalf("service exited early: %v", err)
+		default:
+		}
+		if a := addr(); a != "" {
+			url = "http://" + a
+			return nil
+		}
+		return fmt.Errorf("not listening yet")
+	})
+	return url
+}
+
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func newPOS(t *testing.T, brokers string, timeout time.Duration) string {
+	t.Helper()
+	a, err := posapp.New(posapp.Config{Brokers: []string{brokers}, HTTPAddr: "127.0.0.1:0", DeliveryTimeout: timeout, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runInProcess(t, a.Run, func() string {
+		if ad := a.Addr(); ad != nil {
+			return ad.String()
+		}
+		return ""
+	})
+}
+
+const validSale = `{"sale_id":"%s","store_id":"S001","register":"R01","occurred_at":"2026-11-22T09:30:00Z",
+"lines":[{"sku":"PRD-0001","qty":2,"unit_price_cents":199}],"payment":{"method":"card"}}`
+
+// TestBadInputsChangeNothing posts every kind of bad input to every endpoint: each gets its
+// status and names the bad fields, and no topic receives a record. Then a valid sale and its
+// retry are accepted with the same position.
+func TestBadInputsChangeNothing(t *testing.T) {
+	broker := brokertest.Start(t)
+	pos := newPOS(t, broker.Addr, 0)
+	dsn := pgtest.New(t)
+	inv, err := invapp.New(context.Background(), invapp.Config{Brokers: []string{broker.Addr}, DatabaseURL: dsn, HTTPAddr: "127.0.0.1:0", Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	invURL := runInProcess(t, inv.Run, func() string {
+		if ad := inv.Addr(); ad != nil {
+			return ad.String()
+		}
+		return ""
+	})
+	topics := []string{"pos-sales", "vendor-deliveries", "inventory-updates"}
+	before := map[string]int64{}
+	for _, tp := range topics {
+		before[tp] = endOffsetSum(t, broker.Addr, tp)
+	}
+
+	id := uuid.NewString()
+	huge := `{"sale_id":"` + id + `","pad":"` + strings.Repeat("x", 1<<20) + `"}`
+	tests := []struct {
+		name        string
+		method, url string
+		ctype, body string
+		status      int
+		fields      []string
+	}{
+		{"sale: text/plain", "POST", "/v1/sales", "text/plain", fmt.Sprintf(validSale, id), 415, nil},
+		{"sale: no content type", "POST", "/v1/sales", "", fmt.Sprintf(validSale, id), 415, nil},
+		{"sale: over 1 MiB", "POST", "/v1/sales", "application/json", huge, 413, nil},
+		{"sale: malformed", "POST", "/v1/sales", "application/json", `{"sale_id": "` + id, 400, nil},
+		{"sale: not an object", "POST", "/v1/sales", "application/json", `[1,2,3]`, 400, nil},
+		{"sale: empty object", "POST", "/v1/sales", "application/json", `{}`, 422,
+			[]string{"sale_id", "store_id", "register", "occurred_at", "lines", "payment"}},
+		{"sale: unknown store and SKU", "POST", "/v1/sales", "application/json", `{"sale_id":"` + id + `","store_id":"S999",
+			"register":"R01","occurred_at":"2026-11-22T09:30:00Z","lines":[{"sku":"PRD-0001","qty":1,"unit_price_cents":1},
+			{"sku":"NOPE-1","qty":1,"unit_price_cents":1}],"payment":{"method":"card"}}`, 422, []string{"store_id", "lines[1].sku"}},
+		{"sale: bad quantities and payment", "POST", "/v1/sales", "application/json", `{"sale_id":"` + id + `","store_id":"S001",
+			"register":"R01","occurred_at":"2026-11-22T09:30:00Z","lines":[{"sku":"PRD-0001","qty":0,"unit_price_cents":-5}],
+			"payment":{"method":"cheque"}}`, 422, []string{"lines[0].qty", "lines[0].unit_price_cents", "payment.method"}},
+		{"sale: bad id and time", "POST", "/v1/sales", "application/json", strings.Replace(strings.Replace(fmt.Sprintf(validSale, id),
+			id, "sale-1", 1), "2026-11-22T09:30:00Z", "22/11/2026", 1), 422, []string{"sale_id", "occurred_at"}},
+		{"sale: register off schema", "POST", "/v1/sales", "application/json", strings.Replace(fmt.Sprintf(validSale, id),
+			`"R01"`, `"lane one"`, 1), 422, []string{"register"}},
+		{"sale: wrong type", "POST", "/v1/sales", "application/json", strings.Replace(fmt.Sprintf(validSale, id),
+			`"qty":2`, `"qty":"2"`, 1), 422, []string{"lines.qty"}},
+		{"delivery: unknown vendor, zero qty", "POST", "/v1/deliveries", "application/json", `{"delivery_id":"` + id + `",
+			"store_id":"S001","vendor_id":"V999","received_at":"2026-11-22T09:30:00Z","lines":[{"sku":"PRD-0001","qty":0}]}`,
+			422, []string{"vendor_id", "lines[0].qty"}},
+		{"delivery: no lines", "POST", "/v1/deliveries", "application/json", `{"delivery_id":"` + id + `","store_id":"S001",
+			"vendor_id":"V001","received_at":"2026-11-22T09:30:00Z","lines":[]}`, 422, []string{"lines"}},
+		{"delivery: xml", "POST", "/v1/deliveries", "application/xml", `<delivery/>`, 415, nil},
+		{"count: negative, unknown SKU", "POST", "/v1/stock-counts", "application/json", `{"count_id":"` + id + `",
+			"store_id":"S001","counted_at":"2026-11-22T09:30:00Z","lines":[{"sku":"PRD-0001","qty":-1},{"sku":"X","qty":1}]}`,
+			422, []string{"lines[0].qty", "lines[1].sku"}},
+		{"count: malformed", "POST", "/v1/stock-counts", "application/json", `{"count_id":}`, 400, nil},
+		{"stock: no store", "GET", "inv:/v1/stock", "", "", 422, []string{"store_id"}},
+		{"stock: unknown store, SKU, bad low", "GET", "inv:/v1/stock?store_id=S999&sku=NOPE&low=maybe", "", "", 422,
+			[]string{"store_id", "sku", "low"}},
+		{"alerts: no store, bad limit", "GET", "inv:/v1/alerts?limit=0", "", "", 422, []string{"store_id", "limit"}},
+		{"alerts: limit not a number", "GET", "inv:/v1/alerts?store_id=S001&limit=ten", "", "", 422, []string{"limit"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			url := pos + tc.url
+			if rest, ok := strings.CutPrefix(tc.url, "inv:"); ok {
+				url = invURL + rest
+			}
+			req, err := http.NewRequest(tc.method, url, bytes.NewReader([]byte(tc.body)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.ctype != "" {
+				req.Header.Set("Content-Type", tc.ctype)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var p struct {
+				Status int `json:"status"`
+				Errors []struct {
+					Field   string `json:"field"`
+					Message string `json:"message"`
+				} `json:"errors"`
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, raw)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+				t.Fatalf("content type %q, want application/problem+json", ct)
+			}
+			if err := jsonUnmarshal(raw, &p); err != nil || p.Status != tc.status {
+				t.Fatalf("problem body %s: %v", raw, err)
+			}
+			var got []string
+			for _, e := range p.Errors {
+				if e.Message == "" {
+					t.Fatalf("field %q without a message", e.Field)
+				}
+				got = append(got, e.Field)
+			}
+			slices.Sort(got)
+			want := slices.Clone(tc.fields)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("fields %v, want %v (%s)", got, want, raw)
+			}
+		})
+	}
+	for _, tp := range topics {
+		if n := endOffsetSum(t, broker.Addr, tp); n != before[tp] {
+			t.Fatalf("%s grew from %d to %d records after bad inputs", tp, before[tp], n)
+		}
+	}
+
+	// A valid sale is accepted once the broker has it; its retry gets the same answer.
+	ctx := context.Background()
+	code, first, err := post(ctx, pos+"/v1/sales", fmt.Sprintf(validSale, id))
+	if err != nil || code != http.StatusAccepted || first["status"] != "accepted" || first["total_cents"] != float64(398) {
+		t.Fatalf("valid sale: %d %v %v", code, first, err)
+	}
+	code, again, err := post(ctx, pos+"/v1/sales", fmt.Sprintf(validSale, id))
+	if err != nil || code != http.StatusAccepted || again["offset"] != first["offset"] || again["partition"] != first["partition"] {
+		t.Fatalf("retried sale: %d %v %v, first answer %v", code, again, err, first)
+	}
+	if n := endOffsetSum(t, broker.Addr, "pos-sales"); n != before["pos-sales"]+1 {
+		t.Fatalf("pos-sales grew by %d records for one sale and its retry", n-before["pos-sales"])
+	}
+}
+
+// TestBrokerUnreachable: with no broker, the POS answers 503 with Retry-After and /readyz says
+// not ready.
+func TestBrokerUnreachable(t *testing.T) {
+	pos := newPOS(t, freeAddr(t), time.Second)
+	code, body, err := post(context.Background(), pos+"/v1/sales", fmt.Sprintf(validSale, uuid.NewString()))
+	if err != nil || code != http.StatusServiceUnavailable {
+		t.Fatalf("sale with the broker down: %d %v %v", code, body, err)
+	}
+	req, _ := http.NewRequest("POST", pos+"/v1/deliveries", strings.NewReader(`{"delivery_id":"`+uuid.NewString()+
+		`","store_id":"S001","vendor_id":"V001","received_at":"2026-11-22T09:30:00Z","lines":[{"sku":"PRD-0001","qty":5}]}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("delivery with the broker down: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	resp, err = client.Get(pos + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz with the broker down: %d", resp.StatusCode)
+	}
+}

@@ -1,0 +1,452 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/freshmart/platform/migrations"
+	"github.com/freshmart/platform/services/internal/brokertest"
+	"github.com/freshmart/platform/services/internal/events"
+	"github.com/freshmart/platform/services/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Start(m)) }
+
+const (
+	inTopic  = "st-adjustments"
+	outTopic = "st-levels"
+	schema   = "streamtest"
+)
+
+// env is one test's broker, database and input.
+type env struct {
+	t      *testing.T
+	b      *brokertest.Broker
+	pool   *pgxpool.Pool
+	dsn    string
+	want   map[string]int64 // store/sku -> sum of deltas
+	inputs int
+}
+
+func newEnv(t *testing.T, b *brokertest.Broker) *env {
+	t.Helper()
+	dsn := pgtest.New(t)
+	pool := pgtest.Pool(t, dsn)
+	ctx := context.Background()
+	// The stream tables exactly as the migrations create them for a service schema.
+	raw, err := fs.ReadFile(migrations.FS, "shared/stream_tables.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := template.Must(template.New("shared").Parse(string(raw)))
+	var ddl bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&ddl, "stream_tables", schema); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"CREATE SCHEMA " + schema,
+		ddl.String(),
+		`CREATE TABLE streamtest.totals (store_id text, sku text, total bigint NOT NULL, PRIMARY KEY (store_id, sku))`,
+		`CREATE TABLE streamtest.applied (adjustment_id text NOT NULL, consumer text NOT NULL)`,
+	} {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	return &env{t: t, b: b, pool: pool, dsn: dsn, want: map[string]int64{}}
+}
+
+// produce writes n stock.adjusted events spread over stores and SKUs and records the fold.
+func (e *env) produce(n int, seed uint64) {
+	e.t.Helper()
+	p, err := events.NewProducer(events.ProducerConfig{Brokers: []string{e.b.Addr}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer p.Close()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	base := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	var recs []*kgo.Record
+	for i := range n {
+		store := fmt.Sprintf("S%03d", 1+rng.IntN(6))
+		sku := fmt.Sprintf("PRD-%04d", 1+rng.IntN(20))
+		delta := int64(rng.IntN(19)) - 9
+		if delta == 0 {
+			delta = 1
+		}
+		payload, _ := json.Marshal(events.StockAdjusted{
+			AdjustmentID: uuid.NewString(), StoreID: store, SKU: sku, Delta: delta, Reason: "correction",
+			At: base.Add(time.Duration(i) * time.Second),
+		})
+		env := events.Envelope{ID: uuid.NewString(), Type: events.TypeStockAdjusted, Source: "freshmart/test", Time: base.Add(time.Duration(i) * time.Second)}
+		if err := events.Check(env, payload); err != nil {
+			e.t.Fatal(err)
+		}
+		recs = append(recs, events.NewRecord(inTopic, store, env, payload))
+		e.want[store+"/"+sku] += delta
+	}
+	// One ProduceSync per 100 records keeps the test quick at acks=all.
+	for len(recs) > 0 {
+		k := min(100, len(recs))
+		if err := p.Client().ProduceSync(ctx, recs[:k]...).FirstErr(); err != nil {
+			e.t.Fatalf("produce: %v", err)
+		}
+		recs = recs[k:]
+	}
+	e.inputs += n
+}
+
+// handler applies a stock.adjusted event and emits the resulting stock.level.
+func handler(name string, seen *atomic.Int64) Handler {
+	mux := events.NewMux[*Tx]()
+	events.On(mux, events.TypeStockAdjusted, func(ctx context.Context, tx *Tx, ev events.Event, a events.StockAdjusted) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO streamtest.applied VALUES ($1, $2)`, a.AdjustmentID, name); err != nil {
+			return err
+		}
+		var total int64
+		if err := tx.QueryRow(ctx, `INSERT INTO streamtest.totals VALUES ($1, $2, $3)
+			ON CONFLICT (store_id, sku) DO UPDATE SET total = totals.total + EXCLUDED.total RETURNING total`,
+			a.StoreID, a.SKU, a.Delta).Scan(&total); err != nil {
+			return err
+		}
+		_, err := tx.Emit(ctx, outTopic, a.StoreID, events.TypeStockLevel, "freshmart/streamtest", events.StockLevel{
+			StoreID: a.StoreID, SKU: a.SKU, OnHand: total, Threshold: 5,
+			Cause: events.Cause{Type: "adjustment", ID: a.AdjustmentID}, At: a.At,
+		})
+		if seen != nil {
+			seen.Add(1)
+		}
+		return err
+	})
+	return mux.Dispatch
+}
+
+func (e *env) consumer(group, name string, h Handler) *Consumer {
+	e.t.Helper()
+	c, err := New(Config{
+		Brokers: []string{e.b.Addr}, Group: group, Topics: []string{inTopic}, Schema: schema,
+		Pool: e.pool, Handler: h, MaxPollRecords: 100, Registerer: prometheus.NewRegistry(),
+		Log:        slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("consumer", name),
+		MinBackoff: 100 * time.Millisecond,
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Logf("%s", bytes.TrimSpace(p)); return len(p), nil }
+
+// run runs c in the background; the returned stop cancels it and waits for it.
+func run(t *testing.T, c interface{ Run(context.Context) error }) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func (e *env) count(q string) int64 {
+	e.t.Helper()
+	var n int64
+	if err := e.pool.QueryRow(context.Background(), q).Scan(&n); err != nil {
+		e.t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+// waitFor polls cond until it holds, failing the test after a minute.
+func (e *env) waitFor(what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkExact asserts that the state equals the fold of the input, each input applied once,
+// each applied input emitted one event and the stored offsets account for every input.
+func (e *env) checkExact() {
+	e.t.Helper()
+	n := int64(e.inputs)
+	if got := e.count(`SELECT count(*) FROM streamtest.applied`); got != n {
+		e.t.Errorf("applied %d events, want %d", got, n)
+	}
+	if got := e.count(`SELECT count(DISTINCT adjustment_id) FROM streamtest.applied`); got != n {
+		e.t.Errorf("%d distinct events applied, want %d", got, n)
+	}
+	if got := e.count(`SELECT coalesce(sum(next_offset), 0) FROM streamtest.consumer_offsets`); got != n {
+		e.t.Errorf("stored offsets cover %d records, want %d", got, n)
+	}
+	if got := e.count(`SELECT count(DISTINCT headers->>'ce_id') FROM streamtest.outbox`); got != n {
+		e.t.Errorf("%d distinct outbox events, want %d", got, n)
+	}
+	rows, err := e.pool.Query(context.Background(), `SELECT store_id || '/' || sku, total FROM streamtest.totals`)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for rows.Next() {
+		var k string
+		var v int64
+		if err := rows.Scan(&k, &v); err != nil {
+			e.t.Fatal(err)
+		}
+		got[k] = v
+	}
+	if len(got) != len(e.want) {
+		e.t.Errorf("%d totals, want %d", len(got), len(e.want))
+	}
+	for k, v := range e.want {
+		if got[k] != v {
+			e.t.Errorf("total %s = %d, want %d", k, got[k], v)
+		}
+	}
+}
+
+func setupBroker(t *testing.T) *brokertest.Broker {
+	b := brokertest.Start(t)
+	b.CreateTopic(t, inTopic, 4)
+	b.CreateTopic(t, outTopic, 4)
+	return b
+}
+
+func TestCrashMidBatchResumesExactly(t *testing.T) {
+	b := setupBroker(t)
+	e := newEnv(t, b)
+	e.produce(600, 1)
+
+	// The first consumer dies in the middle of its third batch: the batch's transaction never
+	// commits.
+	crashCtx, crash := context.WithCancel(context.Background())
+	var handled atomic.Int64
+	inner := handler("a", nil)
+	a := e.consumer("crash", "a", func(ctx context.Context, tx *Tx, ev events.Event) error {
+		if handled.Add(1) == 250 {
+			crash()
+			return ctx.Err()
+		}
+		return inner(ctx, tx, ev)
+	})
+	done := make(chan error, 1)
+	go func() { done <- a.Run(crashCtx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(90 * time.Second):
+		crash()
+		t.Fatal("first consumer never reached its crash point")
+	}
+	applied := e.count(`SELECT count(*) FROM streamtest.applied`)
+	if applied == 0 || applied >= 250 {
+		t.Fatalf("after the crash %d events are applied; want the committed batches only (0 < n < 250)", applied)
+	}
+	if stored := e.count(`SELECT coalesce(sum(next_offset), 0) FROM streamtest.consumer_offsets`); stored != applied {
+		t.Fatalf("stored offsets cover %d records but %d are applied", stored, applied)
+	}
+
+	// A new member resumes at the stored offsets.
+	bc := e.consumer("crash", "b", handler("b", nil))
+	stop := run(t, bc)
+	e.waitFor("all events applied", func() bool { return e.count(`SELECT count(*) FROM streamtest.applied`) >= 600 })
+	// More input after catching up is applied too.
+	e.produce(100, 2)
+	e.waitFor("new events applied", func() bool { return e.count(`SELECT count(*) FROM streamtest.applied`) >= 700 })
+	stop()
+	e.checkExact()
+}
+
+func TestTwoConsumersSplitPartitions(t *testing.T) {
+	b := setupBroker(t)
+	e := newEnv(t, b)
+	var seenA, seenB atomic.Int64
+	a := e.consumer("split", "a", handler("a", &seenA))
+	bc := e.consumer("split", "b", handler("b", &seenB))
+	run(t, a)
+	run(t, bc)
+	prod, err := events.NewProducer(events.ProducerConfig{Brokers: []string{b.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	relay, err := NewRelay(RelayConfig{Schema: schema, Pool: e.pool, Client: prod.Client(), Registerer: prometheus.NewRegistry(), Interval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, relay)
+	e.waitFor("both members assigned", func() bool {
+		return len(a.Assigned()[inTopic]) > 0 && len(bc.Assigned()[inTopic]) > 0 &&
+			len(a.Assigned()[inTopic])+len(bc.Assigned()[inTopic]) == 4
+	})
+	pa, pb := a.Assigned()[inTopic], bc.Assigned()[inTopic]
+	for _, p := range pa {
+		for _, q := range pb {
+			if p == q {
+				t.Fatalf("partition %d assigned to both members: %v %v", p, pa, pb)
+			}
+		}
+	}
+	e.produce(600, 3)
+	e.waitFor("all events applied", func() bool { return e.count(`SELECT count(*) FROM streamtest.applied`) >= 600 })
+	if seenA.Load() == 0 || seenB.Load() == 0 {
+		t.Errorf("one member did all the work: a=%d b=%d (partitions a=%v b=%v)", seenA.Load(), seenB.Load(), pa, pb)
+	}
+	e.checkExact()
+
+	// The relay (woken by NOTIFY) delivers every emitted event.
+	e.waitFor("outbox relayed", func() bool { return e.count(`SELECT count(*) FROM streamtest.outbox WHERE sent_at IS NULL`) == 0 })
+	ids := consumeIDs(t, b, outTopic, 600)
+	if len(ids) != 600 {
+		t.Fatalf("%d distinct events relayed, want 600", len(ids))
+	}
+}
+
+// consumeIDs reads topic from the start until it has seen want distinct ce_ids, and returns
+// the count of each id.
+func consumeIDs(t *testing.T, b *brokertest.Broker, topic string, want int) map[string]int {
+	t.Helper()
+	cl := b.Client(t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ids := map[string]int{}
+	total := 0
+	for len(ids) < want || total < want {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d distinct events from %s, want %d", len(ids), topic, want)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			ev, err := events.Parse(r)
+			if err != nil {
+				t.Fatalf("relayed record: %v", err)
+			}
+			ids[ev.ID]++
+			total++
+		})
+		if len(ids) >= want {
+			break
+		}
+	}
+	return ids
+}
+
+func TestRelayResendsSameIDsAfterCrash(t *testing.T) {
+	b := setupBroker(t)
+	e := newEnv(t, b)
+	e.produce(50, 4)
+	c := e.consumer("relay", "a", handler("a", nil))
+	stop := run(t, c)
+	e.waitFor("events applied", func() bool { return e.count(`SELECT count(*) FROM streamtest.outbox`) >= 50 })
+	stop()
+	e.checkExact()
+
+	prod, err := events.NewProducer(events.ProducerConfig{Brokers: []string{b.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	relay, err := NewRelay(RelayConfig{Schema: schema, Pool: e.pool, Client: prod.Client(), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// Crash after the broker acknowledged, before the rows were marked sent.
+	errCrash := errors.New("crash")
+	relay.afterProduce = func() error { return errCrash }
+	if _, err := relay.Once(ctx); !errors.Is(err, errCrash) {
+		t.Fatalf("Once = %v, want the crash", err)
+	}
+	if n := e.count(`SELECT count(*) FROM streamtest.outbox WHERE sent_at IS NULL`); n != 50 {
+		t.Fatalf("%d unsent rows after the crash, want 50", n)
+	}
+	relay.afterProduce = nil
+	if n, err := relay.Once(ctx); err != nil || n != 50 {
+		t.Fatalf("Once = %d, %v; want 50 sent", n, err)
+	}
+	if n, err := relay.Once(ctx); err != nil || n != 0 {
+		t.Fatalf("third Once = %d, %v; want nothing left", n, err)
+	}
+	ids := consumeIDs(t, b, outTopic, 50)
+	for id, n := range ids {
+		if n != 2 {
+			t.Errorf("event %s relayed %d times, want 2 (sent, then re-sent with the same id)", id, n)
+		}
+	}
+	rows, err := e.pool.Query(ctx, `SELECT headers->>'ce_id' FROM streamtest.outbox`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outbox := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		outbox[id] = true
+	}
+	if len(outbox) != len(ids) {
+		t.Fatalf("outbox has %d ids, broker %d", len(outbox), len(ids))
+	}
+	for id := range ids {
+		if !outbox[id] {
+			t.Fatalf("relayed id %s is not in the outbox", id)
+		}
+	}
+
+	// Replaying the same input into a fresh database emits the same ids.
+	e2 := newEnv(t, b)
+	e2.want, e2.inputs = e.want, e.inputs
+	c2 := e2.consumer("relay-replay", "replay", handler("replay", nil))
+	stop2 := run(t, c2)
+	e2.waitFor("replay applied", func() bool { return e2.count(`SELECT count(*) FROM streamtest.outbox`) >= 50 })
+	stop2()
+	e2.checkExact()
+	rows, err = e2.pool.Query(ctx, `SELECT headers->>'ce_id' FROM streamtest.outbox`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if !outbox[id] {
+			t.Errorf("replay emitted id %s the first run did not", id)
+		}
+	}
+}

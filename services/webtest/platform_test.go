@@ -1,0 +1,215 @@
+package webtest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The binaries the platform test runs, by package, built once per test binary.
+var binaries = map[string]string{
+	"freshmart-broker": "./broker/cmd/freshmart-broker",
+	"pos":              "./services/cmd/pos",
+	"inventory":        "./services/cmd/inventory",
+	"web":              "./web/cmd/web",
+}
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// workspaceRoot returns the directory holding go.work.
+func workspaceRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("webtest: go.work not found above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// build compiles the platform's binaries into a directory shared by the tests of this binary.
+func build(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "freshmart-webtest-bin-")
+		if buildErr != nil {
+			return
+		}
+		args := []string{"build", "-o", binDir + string(filepath.Separator)}
+		for _, pkg := range binaries {
+			args = append(args, pkg)
+		}
+		cmd := exec.Command("go", args...)
+		cmd.Dir = workspaceRoot(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("webtest: %v", buildErr)
+	}
+	return binDir
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// process is a platform binary running as a child process.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	log  string // path of its combined output
+	done chan struct{}
+}
+
+// start runs bin with env added to the test's environment; the process is stopped (SIGTERM,
+// then SIGKILL after 15 s) when the test ends, and its log is printed if the test failed.
+func start(t *testing.T, name string, env []string, args ...string) *process {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(build(t), name), args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("--- %s log (last 4 KiB) ---\n%s", name, tail(b, 4096))
+		}
+	})
+	return p
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+
+// waitHTTP waits up to a minute for url to answer 200.
+func waitHTTP(t *testing.T, p *process, url string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			b, _ := os.ReadFile(p.log)
+			t.Fatalf("%s exited while starting:\n%s", p.name, tail(b, 4096))
+		default:
+		}
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s: %s did not answer 200 within a minute (last: %s)", p.name, url, last)
+}
+
+// topicsJSON is the broker's topic set (DESIGN.md "Topics").
+const topicsJSON = `[
+ {"name": "pos-sales", "partitions": 12, "configs": {"retention.ms": "-1"}},
+ {"name": "inventory-updates", "partitions": 12, "configs": {"retention.ms": "-1"}},
+ {"name": "customer-complaints", "partitions": 12, "configs": {"retention.ms": "-1"}},
+ {"name": "vendor-deliveries", "partitions": 12, "configs": {"retention.ms": "-1"}},
+ {"name": "display-updates", "partitions": 12, "configs": {"retention.ms": "604800000"}},
+ {"name": "daily-sales-report", "partitions": 1, "configs": {"retention.ms": "-1"}},
+ {"name": "store-alerts", "partitions": 12, "configs": {"retention.ms": "7776000000"}}
+]`
+
+// platform is a running broker, POS, inventory and dashboard.
+type platform struct {
+	Broker, BrokerHTTP, POS, Inventory, Web string // addresses (Broker) and base URLs
+}
+
+// startPlatform starts our broker, the POS and inventory services and the dashboard, each as
+// its own process on free ports, against the Postgres database dsn.
+func startPlatform(t *testing.T, dsn string) platform {
+	t.Helper()
+	dir := t.TempDir()
+	topics := filepath.Join(dir, "topics.json")
+	if err := os.WriteFile(topics, []byte(topicsJSON), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	brokerAddr, brokerHTTP := freeAddr(t), freeAddr(t)
+	b := start(t, "freshmart-broker", nil, "--listen", brokerAddr, "--http", brokerHTTP,
+		"--data-dir", filepath.Join(dir, "broker"), "--topics", topics)
+	waitHTTP(t, b, "http://"+brokerHTTP+"/readyz")
+
+	p := platform{Broker: brokerAddr, BrokerHTTP: "http://" + brokerHTTP,
+		POS: "http://" + freeAddr(t), Inventory: "http://" + freeAddr(t), Web: "http://" + freeAddr(t)}
+	common := []string{"KAFKA_BROKERS=" + p.Broker, "DATABASE_URL=" + dsn, "LOG_LEVEL=info",
+		"POS_URL=" + p.POS, "INVENTORY_URL=" + p.Inventory, "BROKER_HTTP_URL=" + p.BrokerHTTP}
+	pos := start(t, "pos", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.POS, "http://")))
+	inv := start(t, "inventory", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Inventory, "http://")))
+	web := start(t, "web", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Web, "http://")))
+	waitHTTP(t, pos, p.POS+"/healthz")
+	waitHTTP(t, inv, p.Inventory+"/readyz")
+	waitHTTP(t, web, p.Web+"/readyz")
+	return p
+}
+
+// context returns a context cancelled when the test ends.
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -40,6 +40,10 @@ import (
 
 func init() { Register(kmsg.Fetch.Int16(), 0, 16, handleFetch) }
 
+// noRecords is the empty, non-null record set: Kafka never answers null
+// records and kafka-python 2.0 fails on them.
+var noRecords = []byte{}
+
 type fetchPart struct {
 	p      *storage.Partition // nil: error already set
 	offset int64
@@ -74,6 +78,7 @@ func handleFetch(s *Server, r *Request) (Reply, error) {
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 			sp.PreferredReadReplica = -1
+			sp.RecordBatches = noRecords
 			fp := fetchPart{offset: rp.FetchOffset, max: rp.PartitionMaxBytes}
 			switch {
 			case !ok:
@@ -173,7 +178,7 @@ func (s *Server) fetchOnce(parts []fetchPart, total int32) (waits []<-chan struc
 			failed = true
 			continue
 		}
-		fp.rp.RecordBatches = nil
+		fp.rp.RecordBatches = noRecords
 		fp.rp.ErrorCode = 0
 		wait := fp.p.Wait() // before reading, so no watermark move is missed
 		limit := min(fp.max, remaining)

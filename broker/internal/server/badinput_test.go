@@ -166,6 +166,23 @@ func TestErrorAnswers(t *testing.T) {
 			t.Fatalf("error %v, want OFFSET_OUT_OF_RANGE", kerr.ErrorForCode(got))
 		}
 	})
+	t.Run("fetch of an empty partition answers empty, not null, records", func(t *testing.T) {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version = 4
+		req.MaxWaitMillis = 10
+		req.MaxBytes = 1 << 20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "small"
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.PartitionMaxBytes = 1 << 20
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp := request[*kmsg.FetchResponse](c, req)
+		got := resp.Topics[0].Partitions[0]
+		if got.ErrorCode != 0 || got.RecordBatches == nil || got.HighWatermark != 0 {
+			t.Fatalf("error %v, records nil %v, high watermark %d", kerr.ErrorForCode(got.ErrorCode), got.RecordBatches == nil, got.HighWatermark)
+		}
+	})
 	// Nothing above was appended.
 	p, err := b.store.Partition("small", 0)
 	if err != nil {

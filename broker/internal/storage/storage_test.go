@@ -834,6 +834,14 @@ func TestGroupCommitSharesOneFsync(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+	// While the fsync is held, reads do not wait for it and do not see the
+	// record that is not durable yet.
+	if res, err := p.Read(0, 1000); err != nil || len(res.Data) != 0 || res.HighWatermark != 0 {
+		t.Fatalf("read during fsync: %d bytes, high watermark %d, %v", len(res.Data), res.HighWatermark, err)
+	}
+	if leo := p.LogEndOffset(); leo != 1 {
+		t.Fatalf("log end offset %d, want 1", leo)
+	}
 	for i := 0; i < 11; i++ {
 		res, err := p.Append(plain(1, 10, 1))
 		if err != nil {

@@ -69,3 +69,59 @@ func TestOutputGivesEachNameItsOwnColour(t *testing.T) {
 		t.Errorf("colours not per name: %q", lines)
 	}
 }
+
+// FuzzLineWriter feeds arbitrary child output, in arbitrary chunks, through a LineWriter: every
+// output line carries the prefix and the lines' contents are exactly the input's lines.
+func FuzzLineWriter(f *testing.F) {
+	f.Add([]byte("hello\nworld\n"), uint8(3))
+	f.Add([]byte("partial"), uint8(1))
+	f.Add([]byte("crlf\r\nline\r\n\r"), uint8(2))
+	f.Add([]byte("\n\n\x1b[31mred\x1b[0m\n"), uint8(0))
+	f.Add([]byte("caf\xc3\xa9\xff\xfe\n"), uint8(5))
+	f.Fuzz(func(t *testing.T, in []byte, chunk uint8) {
+		if len(in) >= maxLine {
+			return // long lines are split on purpose; tested separately
+		}
+		var b bytes.Buffer
+		w := NewOutput(&b, false, 3).Writer("svc")
+		size := int(chunk) + 1
+		for rest := in; len(rest) > 0; {
+			n := min(size, len(rest))
+			w.Write(rest[:n])
+			rest = rest[n:]
+		}
+		w.Flush()
+
+		var want []string
+		parts := strings.Split(string(in), "\n")
+		for i, p := range parts {
+			if i == len(parts)-1 && p == "" {
+				break // nothing after the last newline
+			}
+			want = append(want, strings.TrimSuffix(p, "\r"))
+		}
+		out := b.String()
+		if len(want) == 0 {
+			if out != "" {
+				t.Fatalf("no input lines but output %q", out)
+			}
+			return
+		}
+		if !strings.HasSuffix(out, "\n") {
+			t.Fatalf("output does not end with a newline: %q", out)
+		}
+		got := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+		if len(got) != len(want) {
+			t.Fatalf("%d output lines, want %d: %q", len(got), len(want), out)
+		}
+		for i, l := range got {
+			content, ok := strings.CutPrefix(l, "[svc] ")
+			if !ok {
+				t.Fatalf("line %d lacks the prefix: %q", i, l)
+			}
+			if content != want[i] {
+				t.Fatalf("line %d = %q, want %q", i, content, want[i])
+			}
+		}
+	})
+}

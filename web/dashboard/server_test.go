@@ -1,0 +1,80 @@
+package dashboard
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestPagesRenderWhenDependenciesAreDown renders every page with the broker and the services
+// unreachable: pages still answer, and say what is missing instead of failing.
+func TestPagesRenderWhenDependenciesAreDown(t *testing.T) {
+	down := closedAddr(t)
+	s, err := New(Config{Brokers: []string{down}, InventoryURL: "http://" + down, POSURL: "http://" + down,
+		BrokerHTTP: "http://" + down, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.admCl.Close)
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		path        string
+		status      int
+		contentType string
+		contains    []string
+	}{
+		{"/", 200, "text/html", []string{"Revenue today", "S001", "Live sales", "/static/app.js"}},
+		{"/stores/S001", 200, "text/html", []string{"Stock is unavailable", `data-store="S001"`, "Revenue today by department", "America/"}},
+		{"/stores/S999", 404, "application/problem+json", []string{`"status":404`, "S999"}},
+		{"/fragments/stock?store=S001&q=milk", 200, "text/html", []string{"Stock is unavailable"}},
+		{"/fragments/stock?store=nope", 404, "application/problem+json", []string{"nope"}},
+		{"/fragments/alerts?store=S002", 200, "text/html", []string{"Alert history is unavailable"}},
+		{"/system", 200, "text/html", []string{"broker", "Down", "inventory"}},
+		{"/api/live", 200, "application/json", []string{`"chain"`, `"stores"`}},
+		{"/static/app.js", 200, "text/javascript", []string{"WebSocket"}},
+		{"/static/style.css", 200, "text/css", []string{".ticker"}},
+		{"/healthz", 200, "application/json", []string{"ok"}},
+		{"/readyz", 503, "application/problem+json", []string{"Broker unreachable"}},
+		{"/ws?store=S999", 404, "application/problem+json", []string{"S999"}},
+		{"/metrics", 200, "text/plain", []string{"freshmart_web_websocket_clients"}},
+		{"/nowhere", 404, "application/problem+json", []string{"/nowhere"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			resp, err := http.Get(srv.URL + tt.path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.status, body)
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, tt.contentType) {
+				t.Fatalf("content type %q, want %q", ct, tt.contentType)
+			}
+			for _, want := range tt.contains {
+				if !strings.Contains(string(body), want) {
+					t.Errorf("body lacks %q:\n%.2000s", want, body)
+				}
+			}
+		})
+	}
+}

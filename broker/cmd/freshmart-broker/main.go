@@ -47,6 +47,9 @@ type config struct {
 
 func main() {
 	cfg, err := parseFlags(os.Args[1:], os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "freshmart-broker:", err)
 		os.Exit(2)

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(config) bool
+		wantErr bool
+	}{
+		{name: "defaults", check: func(c config) bool {
+			return c.listen == "127.0.0.1:9092" && c.httpAddr == "127.0.0.1:9644" && c.dataDir == "./data/broker" &&
+				c.durability == "fsync" && !c.autoCreate && c.maxFrameBytes == 100<<20 && c.topicsFile == "" && c.logLevel == "info"
+		}},
+		{name: "env", env: map[string]string{"BROKER_LISTEN": "127.0.0.1:0", "BROKER_DURABILITY": "none", "BROKER_AUTO_CREATE_TOPICS": "true", "BROKER_MAX_FRAME_BYTES": "1024"},
+			check: func(c config) bool {
+				return c.listen == "127.0.0.1:0" && c.durability == "none" && c.autoCreate && c.maxFrameBytes == 1024
+			}},
+		{name: "flag beats env", args: []string{"--listen", "127.0.0.1:1", "--auto-create-topics=false"}, env: map[string]string{"BROKER_LISTEN": "127.0.0.1:2", "BROKER_AUTO_CREATE_TOPICS": "1"},
+			check: func(c config) bool { return c.listen == "127.0.0.1:1" && !c.autoCreate }},
+		{name: "bad bool env", env: map[string]string{"BROKER_AUTO_CREATE_TOPICS": "maybe"}, wantErr: true},
+		{name: "bad frame size", args: []string{"--max-frame-bytes", "-1"}, wantErr: true},
+		{name: "stray argument", args: []string{"serve"}, wantErr: true},
+		{name: "empty data dir", args: []string{"--data-dir", ""}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parseFlags(tc.args, func(k string) string { return tc.env[k] })
+			if tc.wantErr {
+				if err == nil {
+					t.Fatalf("no error for %v %v", tc.args, tc.env)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Fatalf("config %+v", c)
+			}
+		})
+	}
+}
+
+// syncBuffer is a log sink safe for concurrent writes and reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startRun runs the broker in-process and returns its Kafka and HTTP
+// addresses from the log, and a stop function returning run's error.
+func startRun(t *testing.T, dir string) (kafka, httpAddr string, stop func() error) {
+	t.Helper()
+	cfg, err := parseFlags([]string{"--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data-dir", dir, "--durability", "fsync"}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, log) }()
+	listening := regexp.MustCompile(`msg=listening addr=(\S+)`)
+	httpRe := regexp.MustCompile(`http=(\S+)`)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if m := listening.FindStringSubmatch(logs.String()); m != nil {
+			kafka = m[1]
+			httpAddr = httpRe.FindStringSubmatch(logs.String())[1]
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run returned before listening: %v\n%s", err, logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no listening line in 60s:\n%s", logs.String())
+		}
+	}
+	var once sync.Once
+	var runErr error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			runErr = <-done
+		})
+		return runErr
+	}
+	t.Cleanup(func() { stop() })
+	return kafka, httpAddr, stop
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestRunServesAndRestarts starts the broker as main does, checks the
+// FreshMart topics, the HTTP endpoints and a produce, stops it the way a
+// signal does and starts it again on the same directory.
+func TestRunServesAndRestarts(t *testing.T) {
+	dir := t.TempDir()
+	kafka, httpAddr, stop := startRun(t, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.DefaultProduceTopic("pos-sales"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte("store-1"), Value: []byte(`{"sale":1}`)}).First()
+	if err != nil {
+		t.Fatalf("produce to pos-sales: %v", err)
+	}
+	cl.Close()
+
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if code, _ := httpGet(t, "http://"+httpAddr+path); code != http.StatusOK {
+			t.Fatalf("%s: %d", path, code)
+		}
+	}
+	code, body := httpGet(t, "http://"+httpAddr+"/metrics")
+	for _, want := range []string{`broker_requests_total{api="Produce"`, `broker_records_appended_total{topic="pos-sales"} 1`, "go_goroutines", "broker_partition_high_watermark"} {
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Fatalf("/metrics (%d) lacks %s", code, want)
+		}
+	}
+	id1, err := os.ReadFile(filepath.Join(dir, "cluster.id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("run after stop: %v", err)
+	}
+
+	kafka, _, _ = startRun(t, dir)
+	cl, err = kgo.NewClient(kgo.SeedBrokers(kafka),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"pos-sales": {res.Partition: kgo.NewOffset().At(res.Offset)}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	fs := cl.PollFetches(ctx)
+	if err := fs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if recs := fs.Records(); len(recs) != 1 || string(recs[0].Value) != `{"sale":1}` {
+		t.Fatalf("after restart: %v", recs)
+	}
+	id2, _ := os.ReadFile(filepath.Join(dir, "cluster.id"))
+	if string(id1) != string(id2) || len(bytes.TrimSpace(id1)) == 0 {
+		t.Fatalf("cluster id changed across restart: %q -> %q", id1, id2)
+	}
+}

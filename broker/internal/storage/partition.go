@@ -42,6 +42,7 @@ type Partition struct {
 	dirDirty    bool       // a file was created in dir since its last fsync
 	queued      bool       // in the store's dirty list
 	syncErr     error      // last fsync failure, cleared by a successful round
+	syncErrEnd  int64      // the failed round covered offsets below this
 	hwmCh       chan struct{}
 	hwmChTaken  atomic.Bool // hwmCh was handed out since it was made
 	closed      bool
@@ -503,6 +504,7 @@ func (p *Partition) syncRound() {
 	}
 	if err != nil {
 		p.syncErr = fmt.Errorf("partition %s: %w", p, err)
+		p.syncErrEnd = leo
 		p.pendingSync = append(pending, p.pendingSync...)
 		p.dirDirty = p.dirDirty || dirDirty
 		active.unsynced = active.unsynced || wasUnsynced
@@ -539,7 +541,7 @@ func (p *Partition) Sync(ctx context.Context, last int64) error {
 	}
 	for {
 		p.mu.RLock()
-		hwm, serr, ch, closed := p.hwm, p.syncErr, p.waitChLocked(), p.closed
+		hwm, serr, serrEnd, ch, closed := p.hwm, p.syncErr, p.syncErrEnd, p.waitChLocked(), p.closed
 		p.mu.RUnlock()
 		if hwm > last {
 			return nil
@@ -547,7 +549,9 @@ func (p *Partition) Sync(ctx context.Context, last int64) error {
 		if closed {
 			return fmt.Errorf("partition %s: %w", p, ErrClosed)
 		}
-		if serr != nil {
+		if serr != nil && last < serrEnd {
+			// The round meant to make last durable failed; a later append
+			// starts a new round that retries, but this caller must know.
 			return serr
 		}
 		select {

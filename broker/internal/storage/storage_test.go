@@ -864,3 +864,38 @@ func TestGroupCommitSharesOneFsync(t *testing.T) {
 		t.Fatalf("high watermark %d", hw)
 	}
 }
+
+func TestFsyncFailureIsReported(t *testing.T) {
+	s := openStore(t, t.TempDir(), SyncEveryAck)
+	p := mustPartition(t, s, "ff", nil)
+	failing := errors.New("injected fsync failure")
+	var mu sync.Mutex
+	fail := true
+	s.fsyncFile = func(f *os.File) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if fail {
+			return failing
+		}
+		return f.Sync()
+	}
+	ctx, cancel := testContext()
+	defer cancel()
+	res, err := p.Append(plain(1, 10, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Sync(ctx, res.LastOffset); !errors.Is(err, failing) {
+		t.Fatalf("Sync = %v, want the fsync error", err)
+	}
+	if hw := p.HighWatermark(); hw != 0 {
+		t.Fatalf("high watermark %d after a failed fsync", hw)
+	}
+	mu.Lock()
+	fail = false
+	mu.Unlock()
+	res = appendSync(t, p, plain(1, 10, 2))
+	if hw := p.HighWatermark(); hw != 2 || res.BaseOffset != 1 {
+		t.Fatalf("after recovery: high watermark %d, base %d", hw, res.BaseOffset)
+	}
+}

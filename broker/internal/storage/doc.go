@@ -115,8 +115,8 @@
 // any record in it is acknowledged. If an fsync fails, the Sync callers of
 // that round get the error and the records stay invisible until a later
 // round (started by the next append) fsyncs them successfully. Partition and
-// topic directories are
-// fsynced when created, before the topic is reported created. Appends that
+// topic directories are fsynced when created, before the topic is reported
+// created. Appends that
 // arrive during a round share the next round's fsync.
 //
 // In SyncInterval mode records are visible at once and fsynced every

@@ -116,8 +116,7 @@
 // that round get the error and the records stay invisible until a later
 // round (started by the next append) fsyncs them successfully. Partition and
 // topic directories are fsynced when created, before the topic is reported
-// created. Appends that
-// arrive during a round share the next round's fsync.
+// created. Appends that arrive during a round share the next round's fsync.
 //
 // In SyncInterval mode records are visible at once and fsynced every
 // Options.SyncInterval: a power cut (not a process crash) can lose up to an

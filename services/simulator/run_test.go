@@ -3,6 +3,7 @@ package simulator
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -86,5 +87,27 @@ func TestRunnerRetriesWithTheSameBody(t *testing.T) {
 		if len(bs) == 2 && bs[0] != bs[1] {
 			t.Fatalf("retry of %s changed the body:\n%s\n%s", id, bs[0], bs[1])
 		}
+	}
+}
+
+func TestProbeMatchesInEitherOrder(t *testing.T) {
+	p := NewProbe()
+	t0 := time.Unix(1_800_000_000, 0)
+	p.Accepted("a", t0)
+	p.observe("a", t0.Add(30*time.Millisecond))
+	p.observe("b", t0.Add(10*time.Millisecond)) // seen before its 202 was recorded
+	p.Accepted("b", t0.Add(20*time.Millisecond))
+	p.Accepted("c", t0)
+	for i := range 98 {
+		id := fmt.Sprint("x", i)
+		p.Accepted(id, t0)
+		p.observe(id, t0.Add(time.Duration(i+1)*time.Millisecond))
+	}
+	s := p.Summary()
+	if s.Sales != 100 || s.Missing != 1 {
+		t.Fatalf("summary %+v: want 100 seen and 1 missing", s)
+	}
+	if s.P50ms < 40 || s.P50ms > 60 || s.P99ms != 98 || s.MaxMs != 98 {
+		t.Fatalf("percentiles %+v", s)
 	}
 }

@@ -4,6 +4,10 @@
 // prints what it sent, what was accepted and what failed.
 //
 //	simulator [-rate 1] [-stores S001,S002] [-seed N] [-duration 0] [-start RFC3339] [-workers 16]
+//	          [-probe ws://127.0.0.1:8080/ws]
+//
+// With -probe it also watches the dashboard's live websocket and reports, at exit, how long
+// accepted sales took from the POS's 202 to their appearance on the dashboard (p50, p99, max).
 package main
 
 import (
@@ -37,6 +41,7 @@ func run() error {
 	start := flag.String("start", "", "simulated clock start, RFC3339 (default: now)")
 	workers := flag.Int("workers", 16, "requests in flight at most")
 	report := flag.Duration("report", 10*time.Second, "how often to log progress")
+	probeURL := flag.String("probe", "", "dashboard websocket to measure sale-to-dashboard latency on, e.g. ws://127.0.0.1:8080/ws")
 	flag.Parse()
 
 	level := slog.LevelInfo
@@ -76,12 +81,41 @@ func run() error {
 	log.Info("simulating", "pos_url", pos, "stores", len(ss), "products", len(ps), "rate", *rate, "seed", *seed,
 		"start", t0.Format(time.RFC3339), "duration", duration.String())
 	r := &simulator.Runner{BaseURL: pos, Workers: *workers, ReportEvery: *report, Logger: log}
+	var probe *simulator.Probe
+	probeDone := make(chan error, 1)
+	probeCtx, stopProbe := context.WithCancel(context.Background())
+	defer stopProbe()
+	if *probeURL != "" {
+		probe = simulator.NewProbe()
+		r.OnAccepted = func(ev simulator.Event, at time.Time) {
+			if ev.Kind == simulator.KindSale {
+				probe.Accepted(ev.ID(), at)
+			}
+		}
+		go func() { probeDone <- probe.Watch(probeCtx, *probeURL) }()
+	}
+	began := time.Now()
 	st, err := r.Run(ctx, gen, *duration)
 	if err != nil {
 		return err
 	}
-	out, _ := json.Marshal(st)
-	fmt.Println(string(out))
+	elapsed := time.Since(began)
+	out := map[string]any{"stats": st, "seconds": elapsed.Seconds(),
+		"sales_accepted_per_second": float64(st.Sales.Accepted) / elapsed.Seconds()}
+	if probe != nil {
+		// Give the last sales a moment to reach the dashboard.
+		wait := time.Now().Add(5 * time.Second)
+		for probe.Summary().Missing > 0 && time.Now().Before(wait) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		stopProbe()
+		if err := <-probeDone; err != nil {
+			log.Warn("probe", "err", err)
+		}
+		out["dashboard"] = probe.Summary()
+	}
+	b, _ := json.Marshal(out)
+	fmt.Println(string(b))
 	return nil
 }
 

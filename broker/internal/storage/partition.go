@@ -571,6 +571,14 @@ var scratchPool = sync.Pool{New: func() any { b := make([]byte, 16<<10); return 
 // in memory. Offsets below the log start or beyond the log end are
 // ErrOffsetOutOfRange; offsets at or beyond the high watermark read nothing.
 func (p *Partition) Read(offset int64, maxBytes int32) (ReadResult, error) {
+	return p.ReadInto(nil, offset, maxBytes)
+}
+
+// ReadInto is Read with a caller-supplied buffer: if buf's capacity holds
+// the data, Data is a prefix of buf[:cap(buf)], else a new buffer. It lets a
+// caller recycle fetch buffers (for example through a sync.Pool) once the
+// response is written.
+func (p *Partition) ReadInto(buf []byte, offset int64, maxBytes int32) (ReadResult, error) {
 	p.mu.RLock()
 	if p.closed {
 		p.mu.RUnlock()
@@ -592,7 +600,7 @@ func (p *Partition) Read(offset int64, maxBytes int32) (ReadResult, error) {
 	p.mu.RUnlock()
 	defer seg.release()
 
-	data, err := seg.read(offset, start, limit, maxBytes)
+	data, err := seg.read(buf, offset, start, limit, maxBytes)
 	if err != nil {
 		return res, fmt.Errorf("partition %s: read offset %d: %w", p, offset, err)
 	}
@@ -612,7 +620,7 @@ func (p *Partition) segFor(offset int64) *segment {
 // read finds the batch containing offset at or after file position pos and
 // returns whole batches from it, bounded by limit (file size visible) and
 // maxBytes (but at least one batch).
-func (s *segment) read(offset, pos, limit int64, maxBytes int32) ([]byte, error) {
+func (s *segment) read(dst []byte, offset, pos, limit int64, maxBytes int32) ([]byte, error) {
 	sp := scratchPool.Get().(*[]byte)
 	defer scratchPool.Put(sp)
 	scratch := *sp
@@ -652,7 +660,12 @@ func (s *segment) read(offset, pos, limit int64, maxBytes int32) ([]byte, error)
 	if want < int64(firstSize) {
 		want = int64(firstSize)
 	}
-	buf := make([]byte, want)
+	var buf []byte
+	if int64(cap(dst)) >= want {
+		buf = dst[:want]
+	} else {
+		buf = make([]byte, want)
+	}
 	if found+want <= pos+n {
 		copy(buf, scratch[found-pos:]) // already read while searching
 	} else if _, err := s.f.ReadAt(buf, found); err != nil {

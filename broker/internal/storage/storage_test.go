@@ -124,6 +124,14 @@ func TestReadEveryOffsetUsesIndex(t *testing.T) {
 			t.Fatalf("offset %d: got batch at %d", off, hs[0].baseOffset)
 		}
 	}
+	buf := make([]byte, 0, 64<<10)
+	res, err := p.ReadInto(buf, 5, 10000)
+	if err != nil || len(res.Data) == 0 || &res.Data[0] != &buf[:1][0] {
+		t.Fatalf("ReadInto did not use the buffer: %d bytes, %v", len(res.Data), err)
+	}
+	if got, _ := p.Read(5, 10000); string(got.Data) != string(res.Data) {
+		t.Fatal("ReadInto and Read differ")
+	}
 	tests := []struct {
 		name   string
 		offset int64

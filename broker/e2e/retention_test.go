@@ -1,0 +1,133 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// segmentFiles counts the segment (.log) files of one partition under the
+// broker's data directory (the partition's directory is named
+// <topic>-<partition>).
+func segmentFiles(t *testing.T, dataDir, topic string, partition int) int {
+	t.Helper()
+	want := topic + "-" + strconv.Itoa(partition)
+	n := 0
+	err := filepath.WalkDir(dataDir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".log") && filepath.Base(filepath.Dir(path)) == want {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk %s: %v", dataDir, err)
+	}
+	return n
+}
+
+// TestRetentionDeletesOldSegments fills two single-partition topics with
+// tiny segments, one limited by retention.bytes and one by retention.ms,
+// and waits for the broker's background retention to delete their old
+// segments: the log start offset moves up, segment files go away, the high
+// watermark stays, and what remains reads back intact from the new start.
+func TestRetentionDeletesOldSegments(t *testing.T) {
+	dir := t.TempDir()
+	b := startBroker(t, dir)
+	str := func(s string) *string { return &s }
+	topics := []struct {
+		name    string
+		configs map[string]*string
+	}{
+		{"retention-bytes", map[string]*string{"segment.bytes": str("4096"), "retention.bytes": str("16384"), "retention.ms": str("-1")}},
+		{"retention-time", map[string]*string{"segment.bytes": str("4096"), "retention.ms": str("1000")}},
+	}
+	const n = 1000 // 100-byte values: about 25 segments of 4 KiB
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	before := map[string]int{} // segment files per topic before retention
+	for _, tp := range topics {
+		b.createTopic(tp.name, 1, tp.configs)
+		prod := producer(b, tp.name)
+		for seq := int64(0); seq < n; seq++ {
+			// Single records per request keep segments small and many.
+			if err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte(recordValue(seq))}).FirstErr(); err != nil {
+				t.Fatalf("%s: produce %d: %v", tp.name, seq, err)
+			}
+		}
+		before[tp.name] = segmentFiles(t, dir, tp.name, 0)
+		if before[tp.name] < 5 {
+			t.Fatalf("%s: %d segment files after producing %d records into 4 KiB segments, want many", tp.name, before[tp.name], n)
+		}
+	}
+
+	adm := b.admin()
+	for _, tp := range topics {
+		t.Run(tp.name, func(t *testing.T) {
+			// The broker checks retention every 30 s by default.
+			deadline := time.Now().Add(2 * time.Minute)
+			var start int64
+			for {
+				starts, err := adm.ListStartOffsets(ctx, tp.name)
+				if err != nil {
+					t.Fatalf("list start offsets: %v", err)
+				}
+				s, _ := starts.Lookup(tp.name, 0)
+				if s.Err != nil {
+					t.Fatalf("list start offsets: %v", s.Err)
+				}
+				if start = s.Offset; start > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("log start offset still 0 after 2 minutes: retention did not run")
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+			after := segmentFiles(t, dir, tp.name, 0)
+			if after >= before[tp.name] {
+				t.Errorf("%d segment files before retention, %d after: none deleted", before[tp.name], after)
+			}
+			if after < 1 {
+				t.Errorf("no segment file left: the active segment must stay")
+			}
+			ends, err := adm.ListEndOffsets(ctx, tp.name)
+			if err != nil {
+				t.Fatalf("list end offsets: %v", err)
+			}
+			if e, _ := ends.Lookup(tp.name, 0); e.Offset != n {
+				t.Fatalf("high watermark %d after retention, want %d", e.Offset, n)
+			}
+			got := consumeAll(t, b, tp.name)
+			if len(got) == 0 || got[0].offset != start {
+				t.Fatalf("reading from the earliest offset: got %d records starting at %v, want them from the log start %d", len(got), firstOffset(got), start)
+			}
+			for i, r := range got {
+				want := start + int64(i)
+				if r.offset != want || r.value != recordValue(want) {
+					t.Fatalf("record %d: offset %d value %.20q, want offset %d value %.20q", i, r.offset, r.value, want, recordValue(want))
+				}
+			}
+			if int64(len(got)) != n-start {
+				t.Fatalf("read %d records from %d to the end, want %d", len(got), start, n-start)
+			}
+			t.Logf("log start %d, %d of %d segment files left", start, after, before[tp.name])
+		})
+	}
+	b.stop()
+}
+
+func firstOffset(rs []consumed) any {
+	if len(rs) == 0 {
+		return "none"
+	}
+	return rs[0].offset
+}

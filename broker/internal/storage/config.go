@@ -88,7 +88,9 @@ const (
 
 // configSpecs lists the topic configs the store knows, sorted by name.
 // cleanup.policy=compact is accepted and stored but compaction is not
-// performed: such topics are retained by time and size like "delete" ones.
+// performed; a topic whose policy lacks "delete" keeps all its records (no
+// time or size retention), as a compacted topic keeps every key's latest
+// value.
 var configSpecs = []configSpec{
 	{"cleanup.policy", "delete", "LIST", cleanupPolicy, true},
 	{"compression.type", "producer", "STRING", oneOf("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"), false},
@@ -183,6 +185,17 @@ func (t TopicInfo) Config() TopicConfig {
 		CleanupPolicy:   get("cleanup.policy"),
 		TimestampType:   get("message.timestamp.type"),
 	}
+}
+
+// deletes reports whether the cleanup policy includes "delete", that is
+// whether retention.ms and retention.bytes apply.
+func (c *TopicConfig) deletes() bool {
+	for _, p := range strings.Split(c.CleanupPolicy, ",") {
+		if strings.TrimSpace(p) == "delete" {
+			return true
+		}
+	}
+	return false
 }
 
 // resolve returns a config's effective value and its source.

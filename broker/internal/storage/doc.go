@@ -144,8 +144,8 @@
 // still hold retention.bytes without them, or while they lie wholly below the
 // log start offset. The active segment is never deleted, so a partition
 // retains at least its active segment. cleanup.policy=compact is accepted and
-// stored but no compaction is performed: such topics are retained like
-// "delete" ones.
+// stored but no compaction is performed: a topic whose policy does not
+// include "delete" keeps every record (only DeleteRecords removes any).
 //
 // # Disk full
 //

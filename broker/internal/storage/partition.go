@@ -827,7 +827,7 @@ func (p *Partition) dropSegmentsLocked(now time.Time, cfg *TopicConfig) []*segme
 			break
 		}
 		ok := s.next <= p.logStart
-		if !ok && cfg != nil {
+		if !ok && cfg != nil && cfg.deletes() {
 			t := s.maxTs
 			if t < 0 {
 				t = s.created.UnixMilli()

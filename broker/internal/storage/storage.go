@@ -138,8 +138,9 @@ type Store struct {
 	// fsyncFile fsyncs a segment in a group-commit round; tests hook it.
 	fsyncFile func(f *os.File) error
 
-	fsyncs     atomic.Int64
-	syncRounds atomic.Int64
+	fsyncs        atomic.Int64
+	syncRounds    atomic.Int64
+	retentionRuns atomic.Int64
 
 	dirtyMu sync.Mutex
 	dirty   []*Partition
@@ -170,7 +171,7 @@ type TopicConfig struct {
 	SegmentBytes    int64  // segment.bytes, default 1073741824
 	SegmentMs       int64  // segment.ms, default 604800000
 	MaxMessageBytes int32  // max.message.bytes, default 1048588 (size of one produced batch)
-	CleanupPolicy   string // cleanup.policy, default "delete"; "compact" is accepted and stored, but no compaction is performed
+	CleanupPolicy   string // cleanup.policy, default "delete"; "compact" is stored but not performed: without "delete" nothing is retained away
 	TimestampType   string // message.timestamp.type, default "CreateTime"; with "LogAppendTime" the store stamps batches
 }
 
@@ -442,6 +443,7 @@ func (s *Store) retention() {
 			for _, p := range s.allPartitions() {
 				p.applyRetention(now)
 			}
+			s.retentionRuns.Add(1)
 		}
 	}
 }

@@ -235,6 +235,26 @@ func TestRetention(t *testing.T) {
 			},
 		},
 		{
+			name:    "compact keeps everything",
+			configs: map[string]string{"segment.bytes": "1000", "retention.bytes": "1000", "retention.ms": "1", "cleanup.policy": "compact"},
+			ts:      func(i int) int64 { return now - 2*3600*1000 },
+			check: func(t *testing.T, p *Partition) bool {
+				// Retention must have run several times meanwhile.
+				start := p.store.retentionRuns.Load()
+				deadline := time.Now().Add(60 * time.Second)
+				for p.store.retentionRuns.Load() < start+3 {
+					if time.Now().After(deadline) {
+						t.Fatal("retention did not run")
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				if ls := p.LogStartOffset(); ls != 0 {
+					t.Fatalf("compacted topic lost records: log start %d", ls)
+				}
+				return true
+			},
+		},
+		{
 			name:    "by bytes",
 			configs: map[string]string{"segment.bytes": "1000", "retention.bytes": "3000"},
 			ts:      func(i int) int64 { return now },

@@ -48,6 +48,7 @@ type Partition struct {
 	closed      bool
 }
 
+// String returns "<topic>-<partition>".
 func (p *Partition) String() string { return p.topic + "-" + strconv.Itoa(int(p.id)) }
 
 // Topic returns the partition's topic name.

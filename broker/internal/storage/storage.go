@@ -52,7 +52,7 @@ func (m SyncMode) String() string {
 	return fmt.Sprintf("SyncMode(%d)", int(m))
 }
 
-// ParseSyncMode parses "fsync", "interval" or "none".
+// ParseSyncMode parses "fsync" (also the empty string), "interval" or "none".
 func ParseSyncMode(s string) (SyncMode, error) {
 	switch s {
 	case "fsync", "":

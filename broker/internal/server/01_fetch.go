@@ -49,6 +49,7 @@ type fetchPart struct {
 	offset int64
 	max    int32
 	rp     *kmsg.FetchResponseTopicPartition
+	buf    *[]byte // pooled read buffer, nil until the first read with data
 }
 
 func handleFetch(s *Server, r *Request) (Reply, error) {
@@ -111,10 +112,20 @@ func handleFetch(s *Server, r *Request) (Reply, error) {
 		total = req.MaxBytes
 	}
 	maxWait := time.Duration(max(req.MaxWaitMillis, 0)) * time.Millisecond
-	return Reply{Later: func(ctx context.Context) kmsg.Response {
-		s.fetchLoop(ctx, parts, req.MinBytes, total, maxWait)
-		return resp
-	}}, nil
+	return Reply{
+		Later: func(ctx context.Context) kmsg.Response {
+			s.fetchLoop(ctx, parts, req.MinBytes, total, maxWait)
+			return resp
+		},
+		Done: func() {
+			for i := range parts {
+				if parts[i].buf != nil {
+					putBuf(parts[i].buf)
+					parts[i].buf = nil
+				}
+			}
+		},
+	}, nil
 }
 
 // fetchLoop reads every partition, and while fewer than minBytes came back
@@ -188,7 +199,13 @@ func (s *Server) fetchOnce(parts []fetchPart, total int32) (waits []<-chan struc
 			fp.rp.LogStartOffset = fp.p.LogStartOffset()
 			continue
 		}
-		rr, err := fp.p.Read(fp.offset, max(limit, 1))
+		if fp.buf == nil {
+			fp.buf = getBuf()
+		}
+		rr, err := fp.p.ReadInto((*fp.buf)[:0], fp.offset, max(limit, 1))
+		if cap(rr.Data) > cap(*fp.buf) {
+			*fp.buf = rr.Data[:0] // keep the larger buffer for the pool
+		}
 		if err != nil {
 			fp.rp.ErrorCode = errorCode(err)
 			fp.rp.HighWatermark = fp.p.HighWatermark()

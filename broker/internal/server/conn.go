@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"reflect"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,6 +50,7 @@ type pending struct {
 	corr         int32
 	start        time.Time
 	resp         kmsg.Response // nil: write nothing
+	done_        func()        // Reply.Done
 	outcome      string
 	done         chan struct{}
 }
@@ -191,8 +193,12 @@ func (c *conn) handle(frame []byte) (*pending, error) {
 	}
 	reply, err := handlers[r.Key].fn(c.s, r)
 	if err != nil {
+		if reply.Done != nil {
+			reply.Done()
+		}
 		return nil, fmt.Errorf("%s v%d: %w", kmsg.NameForKey(r.Key), r.Version, err)
 	}
+	p.done_ = reply.Done
 	switch {
 	case reply.Later != nil:
 		p.done = make(chan struct{})
@@ -228,38 +234,59 @@ func unsupportedVersionResponse(key, version int16) (kmsg.Response, bool) {
 }
 
 func (c *conn) writeLoop() {
-	var (
-		buf  []byte
-		dead bool
-	)
+	dead := false
 	for p := range c.queue {
 		select {
 		case <-p.done:
 		case <-c.ctx.Done():
 			<-p.done // handlers see ctx and return promptly
 		}
-		api := kmsg.NameForKey(p.key)
-		c.s.metrics.observeRequest(api, p.version, p.outcome, time.Since(p.start))
-		if p.resp == nil || dead {
-			continue
-		}
-		buf = append(buf[:0], 0, 0, 0, 0)
-		buf = binary.BigEndian.AppendUint32(buf, uint32(p.corr))
-		if p.resp.IsFlexible() && p.key != kmsg.ApiVersions.Int16() {
-			buf = append(buf, 0) // empty header tagged fields
-		}
-		buf = p.resp.AppendTo(buf)
-		p.resp = nil // do not retain fetched data
-		binary.BigEndian.PutUint32(buf[:4], uint32(len(buf)-4))
-		if _, err := c.nc.Write(buf); err != nil {
+		c.s.metrics.observeRequest(kmsg.NameForKey(p.key), p.version, p.outcome, time.Since(p.start))
+		if p.resp != nil && !dead && !c.write(p) {
 			dead = true
 			c.cancel()
 			c.nc.Close()
-			continue
 		}
-		c.s.metrics.bytesOut.Add(float64(len(buf)))
-		if cap(buf) > reusedFrameMax {
-			buf = nil
+		p.resp = nil // do not retain fetched data
+		if p.done_ != nil {
+			p.done_()
 		}
 	}
+}
+
+// write encodes and writes one response; false means the connection is dead.
+func (c *conn) write(p *pending) bool {
+	bp := getBuf()
+	defer putBuf(bp)
+	buf := append((*bp)[:0], 0, 0, 0, 0)
+	buf = binary.BigEndian.AppendUint32(buf, uint32(p.corr))
+	if p.resp.IsFlexible() && p.key != kmsg.ApiVersions.Int16() {
+		buf = append(buf, 0) // empty header tagged fields
+	}
+	buf = p.resp.AppendTo(buf)
+	*bp = buf
+	binary.BigEndian.PutUint32(buf[:4], uint32(len(buf)-4))
+	if _, err := c.nc.Write(buf); err != nil {
+		return false
+	}
+	c.s.metrics.bytesOut.Add(float64(len(buf)))
+	return true
+}
+
+// Buffers for encoded responses and fetched data are shared by all
+// connections through a pool, so an idle connection holds none and memory
+// follows the data in flight, not the data retained.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// maxPooledBuf is the largest buffer returned to the pool.
+const maxPooledBuf = 16 << 20
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) > maxPooledBuf {
+		return
+	}
+	*b = (*b)[:0]
+	bufPool.Put(b)
 }

@@ -286,6 +286,9 @@ type Reply struct {
 	// (while the connection handles further requests) and returns the
 	// response to write; ctx is done when the server shuts down hard.
 	Later func(ctx context.Context) kmsg.Response
+	// Done, if set, runs once the response has been written (or dropped
+	// because the connection died); handlers release buffers here.
+	Done func()
 }
 
 // HandlerFunc serves one API key. It runs on the connection's goroutine in

@@ -1,0 +1,312 @@
+package groupclients
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+)
+
+// member is one python consumer process.
+type member struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	out    string
+	stderr *bytes.Buffer
+	exited chan struct{}
+}
+
+func startMember(t *testing.T, py, lib, bootstrap, group, topic, dir, name string) *member {
+	t.Helper()
+	out := filepath.Join(dir, name+".out")
+	cmd := exec.Command(py, filepath.Join("testdata", "consumer.py"),
+		"--lib", lib, "--bootstrap", bootstrap, "--group", group, "--topic", topic,
+		"--out", out, "--session-ms", "3000")
+	m := &member{t: t, cmd: cmd, out: out, stderr: &bytes.Buffer{}, exited: make(chan struct{})}
+	cmd.Stderr = m.stderr // read only after the process exited
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s consumer: %v", lib, err)
+	}
+	go func() { _ = cmd.Wait(); close(m.exited) }()
+	t.Cleanup(func() {
+		m.killNow()
+		if t.Failed() {
+			t.Logf("%s stderr:\n%s", name, m.stderrText())
+		}
+	})
+	return m
+}
+
+// stderrText returns the process's stderr once it has exited.
+func (m *member) stderrText() string {
+	<-m.exited
+	return m.stderr.String()
+}
+
+func (m *member) exists(suffix string) bool {
+	_, err := os.Stat(m.out + suffix)
+	return err == nil
+}
+
+func (m *member) running() bool {
+	select {
+	case <-m.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// crash lets the member finish its current batch, then SIGKILLs it: it never
+// leaves the group, so only the session timeout removes it.
+func (m *member) crash() {
+	m.t.Helper()
+	if err := os.WriteFile(m.out+".pause", []byte("1"), 0o644); err != nil {
+		m.t.Fatal(err)
+	}
+	waitFor(m.t, "the member to pause", func() bool { return m.exists(".paused") || !m.running() })
+	m.killNow()
+}
+
+func (m *member) killNow() {
+	if m.running() {
+		_ = m.cmd.Process.Kill()
+	}
+	<-m.exited
+}
+
+// leave stops the member with SIGTERM: it closes its consumer and leaves.
+func (m *member) leave() {
+	m.t.Helper()
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-m.exited:
+	case <-time.After(60 * time.Second):
+		m.t.Fatalf("consumer did not exit within 60 s of SIGTERM")
+	}
+	if code := m.cmd.ProcessState.ExitCode(); code != 0 {
+		m.t.Fatalf("consumer exited with %d; stderr:\n%s", code, m.stderrText())
+	}
+}
+
+// committedLedger reads every member's ledger of committed records and
+// counts each value.
+func committedLedger(t *testing.T, members ...*member) map[string]int {
+	t.Helper()
+	seen := map[string]int{}
+	for _, m := range members {
+		b, err := os.ReadFile(m.out)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if line != "" {
+				seen[line]++
+			}
+		}
+	}
+	return seen
+}
+
+func hasAll(seen map[string]int, vals []string) bool {
+	for _, v := range vals {
+		if seen[v] == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func checkExactlyOnce(t *testing.T, seen map[string]int, want int) {
+	t.Helper()
+	if len(seen) != want {
+		t.Errorf("%d distinct records consumed, want %d", len(seen), want)
+	}
+	for v, n := range seen {
+		if n != 1 {
+			t.Errorf("record %s consumed %d times", v, n)
+		}
+	}
+}
+
+func describe(t *testing.T, adm *kadm.Client, group string) kadm.DescribedGroup {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ds, err := adm.DescribeGroups(ctx, group)
+	if err != nil {
+		t.Fatalf("describe: %v", err)
+	}
+	return ds[group]
+}
+
+// committedOffsets returns the group's committed offset per partition.
+func committedOffsets(t *testing.T, adm *kadm.Client, group string) map[int32]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	fo, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		t.Fatalf("fetch offsets: %v", err)
+	}
+	out := map[int32]int64{}
+	fo.Each(func(o kadm.OffsetResponse) { out[o.Partition] = o.At })
+	return out
+}
+
+func endOffsets(t *testing.T, adm *kadm.Client, topic string) map[int32]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lo, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatalf("end offsets: %v", err)
+	}
+	out := map[int32]int64{}
+	lo.Each(func(o kadm.ListedOffset) { out[o.Partition] = o.Offset })
+	return out
+}
+
+type adminView struct {
+	Groups    []string         `json:"groups"`
+	State     string           `json:"state"`
+	Members   int              `json:"members"`
+	Lag       int64            `json:"lag"`
+	Committed map[string]int64 `json:"committed"`
+}
+
+func runAdmin(t *testing.T, py, lib, bootstrap, group string) adminView {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, py, filepath.Join("testdata", "admin.py"), "--lib", lib, "--bootstrap", bootstrap, "--group", group)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("admin.py --lib %s: %v\n%s", lib, err, stderr.String())
+	}
+	var v adminView
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("admin.py output %q: %v", out, err)
+	}
+	return v
+}
+
+// TestPythonClientGroups runs two consumer processes of each Python client
+// family in one group against the real broker binary: they split the
+// partitions, one is killed (SIGKILL, no leave) and the other takes over,
+// every record is committed exactly once, the admin tools show the group and
+// its lag, and the committed offsets survive a broker restart (a clean one
+// for confluent-kafka, a SIGKILL for kafka-python) so a new member resumes
+// where the group stopped.
+func TestPythonClientGroups(t *testing.T) {
+	tests := []struct {
+		lib, module, pkg string
+		killBroker       bool
+	}{
+		{"confluent", "confluent_kafka", "python3-confluent-kafka", false},
+		{"kafka-python", "kafka", "python3-kafka", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.lib, func(t *testing.T) {
+			py := python(t, tt.module, tt.pkg)
+			kcat := needProgram(t, "kcat", "kcat")
+			dir := t.TempDir()
+			b := startBroker(t, filepath.Join(dir, "data"), "127.0.0.1:0")
+			topic, group := "sales-"+tt.lib, "group-"+tt.lib
+			adm := kadm.NewClient(b.client(t))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := adm.CreateTopic(ctx, 4, 1, nil, topic); err != nil {
+				t.Fatalf("create topic: %v", err)
+			}
+
+			// kcat -L lists the topic with its partitions.
+			out, err := exec.Command(kcat, "-L", "-b", b.addr, "-t", topic).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), `topic "`+topic+`" with 4 partitions`) {
+				t.Fatalf("kcat -L: %v\n%s", err, out)
+			}
+
+			first := b.produce(t, topic, "a", 200)
+			m1 := startMember(t, py, tt.lib, b.addr, group, topic, dir, "m1")
+			m2 := startMember(t, py, tt.lib, b.addr, group, topic, dir, "m2")
+			waitFor(t, "both members assigned", func() bool { return m1.exists(".ready") && m2.exists(".ready") })
+			waitFor(t, "the first records committed", func() bool { return hasAll(committedLedger(t, m1, m2), first) })
+			waitFor(t, "a stable group of two", func() bool {
+				d := describe(t, adm, group)
+				return d.State == "Stable" && len(d.Members) == 2
+			})
+
+			// Kill one member: the other takes over its partitions.
+			m2.crash()
+			second := b.produce(t, topic, "b", 200)
+			waitFor(t, "the survivor to take over", func() bool { return hasAll(committedLedger(t, m1, m2), second) })
+			d := describe(t, adm, group)
+			if d.State != "Stable" || len(d.Members) != 1 {
+				t.Fatalf("after the kill: %s with %d members, want Stable with 1", d.State, len(d.Members))
+			}
+
+			// The admin tools see the group, its member and, after more
+			// records arrive while nobody consumes, its lag.
+			m1.leave()
+			third := b.produce(t, topic, "c", 40)
+			view := runAdmin(t, py, tt.lib, b.addr, group)
+			if !contains(view.Groups, group) || view.State != "Empty" || view.Lag != 40 || len(view.Committed) != 4 {
+				t.Fatalf("admin view = %+v, want group %s Empty with lag 40 over 4 partitions", view, group)
+			}
+			checkExactlyOnce(t, committedLedger(t, m1, m2), 400)
+			before := committedOffsets(t, adm, group)
+
+			// Restart the broker on the same port and data dir.
+			port := b.addr
+			if tt.killBroker {
+				b.kill()
+			} else {
+				b.stop()
+			}
+			b = startBroker(t, filepath.Join(dir, "data"), port)
+			adm = kadm.NewClient(b.client(t))
+			if after := committedOffsets(t, adm, group); !equalOffsets(before, after) {
+				t.Fatalf("committed offsets %v before the restart, %v after", before, after)
+			}
+			m3 := startMember(t, py, tt.lib, b.addr, group, topic, dir, "m3")
+			waitFor(t, "the new member to resume", func() bool { return hasAll(committedLedger(t, m3), third) })
+			m3.leave()
+			checkExactlyOnce(t, committedLedger(t, m1, m2, m3), 440)
+			ends := endOffsets(t, adm, topic)
+			if got := committedOffsets(t, adm, group); !equalOffsets(got, ends) {
+				t.Fatalf("committed %v, end offsets %v", got, ends)
+			}
+		})
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func equalOffsets(a, b map[int32]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}

@@ -223,8 +223,11 @@ func (p *Postgres) initdb(ctx context.Context) error {
 		return fmt.Errorf("%s is not empty but holds no Postgres cluster (no PG_VERSION); move it away", p.PGData)
 	}
 	p.out.Printf("postgres", "creating a new cluster in %s", p.PGData)
-	if err := p.pg(ctx, "initdb", "-D", p.PGData, "-U", pgSuperuser, "--auth=trust",
-		"--encoding=UTF8", "--locale=C", "--no-instructions"); err != nil {
+	// initdb's progress report is long and says nothing useful unless it fails.
+	cmd := p.command(ctx, "initdb", "-D", p.PGData, "-U", pgSuperuser, "--auth=trust",
+		"--encoding=UTF8", "--locale=C", "--no-instructions")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		p.out.Line("postgres", string(b))
 		return fmt.Errorf("initdb: %w", err)
 	}
 	// TCP on the chosen address only; no Unix socket, so no /var/run/postgresql permissions

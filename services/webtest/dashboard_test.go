@@ -246,6 +246,25 @@ func TestDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The page reconnects by itself when the dashboard server restarts, and the server
+	// resumes when the broker restarts.
+	if ps := problems(); len(ps) > 0 {
+		t.Fatalf("the browser reported %d problems:\n%s", len(ps), strings.Join(ps, "\n"))
+	}
+	beforeRestart := len(problems())
+	p.webProc.stop()
+	waitJS(t, ctx, "page notices the server is gone", `document.querySelector('#live-status').textContent !== 'Live'`)
+	p.webProc.run(t)
+	waitHTTP(t, p.webProc, p.Web+"/readyz")
+	waitJS(t, ctx, "page reconnected", `document.querySelector('#live-status').textContent === 'Live'`)
+	p.brokerProc.restart(t)
+	waitHTTP(t, p.brokerProc, p.BrokerHTTP+"/readyz")
+	after, _ := postSale(t, p.POS, single, 1)
+	waitJS(t, ctx, "sale after the restarts in the ticker", fmt.Sprintf(`!!document.querySelector('#ticker li[data-sale=%q]')`, after))
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__noReload`)); err != nil || n != 42 {
+		t.Fatalf("the page reloaded (marker %d, %v)", n, err)
+	}
+
 	navigate(t, ctx, p.Web+"/")
 	waitJS(t, ctx, "chain view shows the sales", fmt.Sprintf(`!!document.querySelector('#ticker li[data-sale=%q]')`, saleID))
 	screenshot(t, ctx, "chain")
@@ -280,7 +299,15 @@ func TestDashboard(t *testing.T) {
 	waitJS(t, ctx, "every service healthy", `document.querySelectorAll('.health .kpi.ok').length === 3`)
 	screenshot(t, ctx, "system")
 
-	if ps := problems(); len(ps) > 0 {
-		t.Fatalf("the browser reported %d problems:\n%s", len(ps), strings.Join(ps, "\n"))
+	// While the server was down the browser may log its failed reconnection attempts; those
+	// are expected. Anything else is a problem.
+	var unexpected []string
+	for _, p := range problems()[beforeRestart:] {
+		if !strings.Contains(p, "WebSocket connection to") {
+			unexpected = append(unexpected, p)
+		}
+	}
+	if len(unexpected) > 0 {
+		t.Fatalf("the browser reported %d problems:\n%s", len(unexpected), strings.Join(unexpected, "\n"))
 	}
 }

@@ -86,6 +86,8 @@ func freeAddr(t testing.TB) string {
 // process is a platform binary running as a child process.
 type process struct {
 	name string
+	env  []string
+	args []string
 	cmd  *exec.Cmd
 	log  string // path of its combined output
 	done chan struct{}
@@ -95,39 +97,58 @@ type process struct {
 // then SIGKILL after 15 s) when the test ends, and its log is printed if the test failed.
 func start(t *testing.T, name string, env []string, args ...string) *process {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), name+".log")
-	f, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(filepath.Join(build(t), name), args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		t.Fatalf("start %s: %v", name, err)
-	}
-	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
+	p := &process{name: name, env: env, args: args, log: filepath.Join(t.TempDir(), name+".log")}
+	p.run(t)
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
+		p.stop()
 		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
+			b, _ := os.ReadFile(p.log)
 			t.Logf("--- %s log (last 4 KiB) ---\n%s", name, tail(b, 4096))
 		}
 	})
 	return p
+}
+
+// run starts the process, appending to its log.
+func (p *process) run(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(build(t), p.name), p.args...)
+	cmd.Env = append(os.Environ(), p.env...)
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		t.Fatalf("start %s: %v", p.name, err)
+	}
+	done := make(chan struct{})
+	p.cmd, p.done = cmd, done
+	go func() {
+		_ = cmd.Wait()
+		f.Close()
+		close(done)
+	}()
+}
+
+// stop sends SIGTERM and waits for the process to exit, killing it after 15 s.
+func (p *process) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// restart stops the process and starts it again with the same arguments.
+func (p *process) restart(t *testing.T) {
+	t.Helper()
+	p.stop()
+	p.run(t)
 }
 
 func tail(b []byte, n int) string {
@@ -178,6 +199,8 @@ const topicsJSON = `[
 // platform is a running broker, POS, inventory and dashboard.
 type platform struct {
 	Broker, BrokerHTTP, POS, Inventory, Web string // addresses (Broker) and base URLs
+
+	brokerProc, webProc *process
 }
 
 // startPlatform starts our broker, the POS and inventory services and the dashboard, each as
@@ -204,6 +227,7 @@ func startPlatform(t *testing.T, dsn string) platform {
 	waitHTTP(t, pos, p.POS+"/healthz")
 	waitHTTP(t, inv, p.Inventory+"/readyz")
 	waitHTTP(t, web, p.Web+"/readyz")
+	p.brokerProc, p.webProc = b, web
 	return p
 }
 

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
 )
 
 // Topics the dashboard reads.
@@ -26,6 +29,8 @@ type consumer struct {
 	log     *slog.Logger
 	rows    func(*StockLevel) StockRow
 	alert   func(*Alert) AlertRow
+	reg     *prometheus.Registry // kprom client metrics go here
+	lag     *prometheus.GaugeVec // records behind the partition's high watermark
 
 	records   atomic.Int64 // records handled
 	bad       atomic.Int64 // records that could not be decoded
@@ -42,6 +47,7 @@ func (c *consumer) run(ctx context.Context) error {
 		kgo.ConsumeTopics(topicSales),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AfterMilli(start.UnixMilli())),
 		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.WithHooks(kprom.NewMetrics("freshmart_web", kprom.Subsystem("sales"), kprom.Registry(c.reg))),
 	)
 	if err != nil {
 		return fmt.Errorf("dashboard: sales consumer: %w", err)
@@ -53,6 +59,7 @@ func (c *consumer) run(ctx context.Context) error {
 		kgo.ConsumeTopics(topicInventory, topicAlerts),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
 		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.WithHooks(kprom.NewMetrics("freshmart_web", kprom.Subsystem("updates"), kprom.Registry(c.reg))),
 	)
 	if err != nil {
 		return fmt.Errorf("dashboard: updates consumer: %w", err)
@@ -88,6 +95,12 @@ func (c *consumer) poll(ctx context.Context, cl *kgo.Client) {
 			}
 		})
 		c.connected.Store(ok)
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			if n := len(p.Records); n > 0 {
+				lag := p.HighWatermark - p.Records[n-1].Offset - 1
+				c.lag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(max(lag, 0)))
+			}
+		})
 		fs.EachRecord(c.handle)
 	}
 }

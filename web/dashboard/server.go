@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
 )
 
 //go:embed templates/*.html
@@ -87,21 +88,25 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ClientID("freshmart-web-admin"))
+	reg := prometheus.NewRegistry()
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ClientID("freshmart-web-admin"),
+		kgo.WithHooks(kprom.NewMetrics("freshmart_web", kprom.Subsystem("admin"), kprom.Registry(reg))))
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: admin client: %w", err)
 	}
 	s := &Server{
 		cfg: cfg, cat: cat, log: cfg.Logger, live: live, hub: NewHub(),
 		inv:   &inventoryClient{base: cfg.InventoryURL, client: &http.Client{Timeout: 5 * time.Second}},
-		admCl: admCl, adm: kadm.NewClient(admCl),
+		admCl: admCl, adm: kadm.NewClient(admCl), reg: reg,
 	}
 	s.sys = &system{adm: s.adm, client: &http.Client{Timeout: 2 * time.Second}, targets: []Health{
 		{Name: "broker", URL: cfg.BrokerHTTP},
 		{Name: "pos", URL: cfg.POSURL},
 		{Name: "inventory", URL: cfg.InventoryURL},
 	}}
-	s.cons = &consumer{brokers: cfg.Brokers, live: live, hub: s.hub, log: s.log, rows: s.stockRow, alert: s.alertRow}
+	s.cons = &consumer{brokers: cfg.Brokers, live: live, hub: s.hub, log: s.log, rows: s.stockRow, alert: s.alertRow,
+		reg: reg, lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "freshmart_web_consumer_lag",
+			Help: "Records the dashboard is behind each partition's high watermark."}, []string{"topic", "partition"})}
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -146,7 +151,7 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 }
 
 func (s *Server) metrics() {
-	s.reg = prometheus.NewRegistry()
+	s.reg.MustRegister(s.cons.lag)
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "freshmart_web_websocket_clients",

@@ -25,6 +25,22 @@ var keys = func() [][]byte {
 	return k
 }()
 
+// fetchStats counts the Fetch responses a consumer reads, to tell in the
+// log how the broker batches its answers.
+type fetchStats struct {
+	responses, bytes atomic.Int64
+	wait, read       atomic.Int64 // nanoseconds waiting for and reading responses
+}
+
+func (f *fetchStats) OnBrokerRead(_ kgo.BrokerMetadata, key int16, n int, wait, read time.Duration, err error) {
+	if key == 1 && err == nil {
+		f.responses.Add(1)
+		f.bytes.Add(int64(n))
+		f.wait.Add(int64(wait))
+		f.read.Add(int64(read))
+	}
+}
+
 // throughput is the result of one produce or consume run.
 type throughput struct {
 	records int64
@@ -133,10 +149,12 @@ func consume(ctx context.Context, t *target, topic string, want int64) (throughp
 		return throughput{}, err
 	}
 	start := time.Now()
+	var stats fetchStats
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(t.addr),
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.WithHooks(&stats),
 	)
 	if err != nil {
 		return throughput{}, fmt.Errorf("consumer: %w", err)
@@ -164,6 +182,10 @@ func consume(ctx context.Context, t *target, topic string, want int64) (throughp
 	cpu1, err := t.cpuTime()
 	if err != nil {
 		return throughput{}, err
+	}
+	if n := stats.responses.Load(); n > 0 {
+		logf("  %s: %d fetch responses, on average %.1f KiB, %v waiting for it, %v reading it", t.name, n,
+			float64(stats.bytes.Load())/float64(n)/1024, time.Duration(stats.wait.Load()/n), time.Duration(stats.read.Load()/n))
 	}
 	return throughput{records: got, bytes: bytes, elapsed: elapsed, cpu: cpu1 - cpu0}, nil
 }

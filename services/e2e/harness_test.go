@@ -145,7 +145,7 @@ type service struct {
 func startService(t *testing.T, name, bin string, env ...string) *service {
 	t.Helper()
 	addr := freeAddr(t)
-	p := start(t, name, bin, append(env, "HTTP_ADDR="+addr, "LOG_LEVEL=warn"))
+	p := start(t, name, bin, append(env, "HTTP_ADDR="+addr, "LOG_LEVEL=info"))
 	s := &service{proc: p, url: "http://" + addr}
 	waitFor(t, 60*time.Second, name+" /healthz", func() error {
 		select {

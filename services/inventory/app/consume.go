@@ -83,9 +83,9 @@ func (c *consumer) session(ctx context.Context) error {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.AdjustFetchOffsetsFn(c.adjustOffsets),
-		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { c.count(m, 1) }),
-		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { c.count(m, -1) }),
-		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { c.count(m, -1) }),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { c.count("assigned", m, 1) }),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { c.count("revoked", m, -1) }),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) { c.count("lost", m, -1) }),
 	}, c.opts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -125,10 +125,13 @@ func (c *consumer) session(ctx context.Context) error {
 	}
 }
 
-func (c *consumer) count(m map[string][]int32, sign int32) {
+func (c *consumer) count(what string, m map[string][]int32, sign int32) {
+	n := 0
 	for _, ps := range m {
-		c.assigned.Add(sign * int32(len(ps)))
+		n += len(ps)
 	}
+	c.assigned.Add(sign * int32(n))
+	c.log.Info("partitions "+what, "partitions", m, "now", c.assigned.Load())
 }
 
 // adjustOffsets replaces the broker's committed offsets with the ones stored in Postgres.

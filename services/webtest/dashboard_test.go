@@ -267,6 +267,8 @@ func TestDashboard(t *testing.T) {
 
 	navigate(t, ctx, p.Web+"/")
 	waitJS(t, ctx, "chain view shows the sales", fmt.Sprintf(`!!document.querySelector('#ticker li[data-sale=%q]')`, saleID))
+	waitJS(t, ctx, "chain view shows the alert", fmt.Sprintf(
+		`[...document.querySelectorAll('#alerts li.alert.low')].some(li => li.textContent.includes(%q))`, bulk.SKU))
 	screenshot(t, ctx, "chain")
 
 	// The system page lists every topic and every consumer group the broker knows.

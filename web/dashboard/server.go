@@ -12,7 +12,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -269,12 +271,9 @@ func (s *Server) render(w http.ResponseWriter, name string, data any) {
 
 func (s *Server) chainPage(w http.ResponseWriter, r *http.Request) {
 	rev := s.live.ChainRevenue()
-	var alerts []AlertRow
-	for _, a := range s.live.Alerts("") {
-		alerts = append(alerts, s.alertRow(&a))
-	}
+	alerts, alertsErr := s.chainAlerts(r.Context())
 	s.render(w, "chain", page{Title: "Chain overview", Active: "chain", Stores: s.stores(), Revenue: rev,
-		Ticker: s.live.Ticker(""), Alerts: alerts})
+		Ticker: s.live.Ticker(""), Alerts: alerts, AlertsErr: alertsErr})
 }
 
 func (s *Server) storePage(w http.ResponseWriter, r *http.Request) {
@@ -327,10 +326,45 @@ func (s *Server) alerts(ctx context.Context, storeID string) ([]AlertRow, string
 	}
 	var rows []AlertRow
 	for _, a := range as {
-		rows = append(rows, s.alertRow(&a))
+		row := s.alertRow(&a)
+		row.StoreName = "" // the page is the store's own
+		rows = append(rows, row)
 	}
 	if err != nil {
 		return rows, fmt.Sprintf("Alert history is unavailable right now (%v); showing alerts since the dashboard started.", err)
+	}
+	return rows, ""
+}
+
+// chainAlerts returns the newest alerts of every store, newest first, from the inventory API
+// (asked for each store at once), or what the broker delivered since start if it cannot answer.
+func (s *Server) chainAlerts(ctx context.Context) ([]AlertRow, string) {
+	stores := s.cat.Stores()
+	results := make([][]Alert, len(stores))
+	errs := make([]error, len(stores))
+	var wg sync.WaitGroup
+	for i, st := range stores {
+		wg.Go(func() { results[i], errs[i] = s.inv.alerts(ctx, st.StoreID, 10) })
+	}
+	wg.Wait()
+	var all []Alert
+	for i := range stores {
+		if errs[i] != nil {
+			all = s.live.Alerts("")
+			break
+		}
+		all = append(all, results[i]...)
+	}
+	slices.SortFunc(all, func(a, b Alert) int { return b.At.Compare(a.At) })
+	if len(all) > tickerLen {
+		all = all[:tickerLen]
+	}
+	rows := make([]AlertRow, 0, len(all))
+	for _, a := range all {
+		rows = append(rows, s.alertRow(&a))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return rows, "Alert history is unavailable right now; showing alerts since the dashboard started."
 	}
 	return rows, ""
 }

@@ -61,13 +61,7 @@ func TestMakeRunStartsServesStopsAndKeepsData(t *testing.T) {
 			env = append(env, kv)
 		}
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := run.StopPostgresAt(ctx, data); err != nil {
-			t.Logf("cleanup: %v", err)
-		}
-	})
+	t.Cleanup(func() { stopLeftoverPostgres(t, data) })
 
 	// First run: everything comes up; leave data in the broker and in Postgres.
 	r1 := startRun(t, root, env)
@@ -435,5 +429,14 @@ func pidOf(t *testing.T, path string) int {
 			t.Fatalf("want one process running %s, found %v", path, pids)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stopLeftoverPostgres stops the local cluster of a run that did not stop it (a failed test).
+func stopLeftoverPostgres(t *testing.T, data string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := run.StopPostgresAt(ctx, data); err != nil {
+		t.Logf("cleanup: %v", err)
 	}
 }

@@ -43,9 +43,9 @@ func New(cfg Config, out *Output, migrate Migrate) *Platform {
 	return &Platform{cfg: cfg, out: out, migrate: migrate}
 }
 
-// Run starts everything in order (Postgres, broker — or, with KAFKA_BROKERS, the FreshMart
-// topics created there —, migrations, services), prints where to look,
-// then waits for ctx to end and stops everything in reverse order: each process gets SIGTERM,
+// Run starts everything in order: Postgres, the broker (with KAFKA_BROKERS instead: the
+// FreshMart topics created on that cluster), the migrations, the services. It prints where to
+// look, waits for ctx to end, and stops everything in reverse order: each process gets SIGTERM,
 // then SIGKILL after Config.StopTimeout; Postgres last with pg_ctl stop. It returns an error if
 // something could not start; whatever had started is stopped first.
 func (p *Platform) Run(ctx context.Context) (err error) {
@@ -89,9 +89,7 @@ func (p *Platform) start(ctx context.Context) error {
 		}
 	} else {
 		pg, err := StartPostgres(ctx, c.DataDir, c.Host, p.out)
-		if pg != nil {
-			p.pg = pg
-		}
+		p.pg = pg // set even on error: a started server must be stopped
 		if err != nil {
 			return fmt.Errorf("local Postgres: %w", err)
 		}
@@ -205,6 +203,9 @@ func (p *Platform) stop() error {
 	services := append([]*Supervised(nil), p.services...)
 	broker := p.broker
 	p.mu.Unlock()
+	if len(services) == 0 && broker == nil && p.pg == nil {
+		return nil // nothing was started
+	}
 
 	var wg sync.WaitGroup
 	for i := len(services) - 1; i >= 0; i-- {

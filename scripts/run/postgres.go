@@ -59,7 +59,8 @@ type Postgres struct {
 
 // StartPostgres starts (first time: creates) the local cluster whose state lives under dataDir
 // (cluster in dataDir/postgres unless the postgres user cannot reach it), listening on host only,
-// and makes sure the database Database exists. Messages go to out under "[postgres]".
+// and makes sure the database Database exists. Messages go to out under "[postgres]". When it
+// fails after the server started, it returns the Postgres too, for the caller to Stop.
 func StartPostgres(ctx context.Context, dataDir, host string, out *Output) (*Postgres, error) {
 	binDir, err := findPostgresBin()
 	if errors.Is(err, ErrNoPostgres) {
@@ -93,8 +94,10 @@ func StartPostgres(ctx context.Context, dataDir, host string, out *Output) (*Pos
 		return nil, fmt.Errorf("postgres data dir: %w", err)
 	}
 
+	// initdb and pg_ctl start run to completion even when ctx ends, so an interrupt never
+	// leaves a half-made cluster or a server nobody stops.
 	if _, err := os.Stat(filepath.Join(p.PGData, "PG_VERSION")); errors.Is(err, fs.ErrNotExist) {
-		if err := p.initdb(ctx); err != nil {
+		if err := p.initdb(context.WithoutCancel(ctx)); err != nil {
 			return nil, err
 		}
 	} else if err != nil {
@@ -116,16 +119,17 @@ func StartPostgres(ctx context.Context, dataDir, host string, out *Output) (*Pos
 				return nil, err
 			}
 		}
-		if err := p.start(ctx); err != nil {
+		if err := p.start(context.WithoutCancel(ctx)); err != nil {
 			return nil, err
 		}
 	}
+	// From here on the server runs: return p with any error, so the caller can stop it.
 	st.Port = p.Port
 	if err := writePGState(statePath, st); err != nil {
-		return nil, err
+		return p, err
 	}
 	if err := p.ensureDatabase(ctx); err != nil {
-		return nil, err
+		return p, err
 	}
 	return p, nil
 }

@@ -62,7 +62,7 @@ type Proc struct {
 
 // Exit describes one exit of a supervised process.
 type Exit struct {
-	Name    string
+	Name    string        // the process name
 	Attempt int           // 1 for the first run, 2 for the first restart ...
 	Err     error         // nil for exit status 0; an *exec.ExitError or a start error otherwise
 	Uptime  time.Duration // how long it ran
@@ -93,7 +93,8 @@ type Supervised struct {
 // Supervise starts p and restarts it with backoff whenever it exits, until Stop is called. Its
 // stdout and stderr go to out, line by line, under p.Name. Each run is its own process group, so
 // a Ctrl-C at the terminal reaches only the supervisor, which then stops the children in order;
-// the children get SIGTERM if the supervisor dies without stopping them.
+// the children get SIGTERM if the supervisor dies without stopping them (Linux parent-death
+// signal).
 func Supervise(p Proc, out *Output, opts SuperviseOptions) *Supervised {
 	s := &Supervised{
 		proc: p,
@@ -221,14 +222,4 @@ func (s *Supervised) Stop(timeout time.Duration) {
 		}
 	}
 	<-s.done
-}
-
-// Kill sends SIGKILL to the running process group at once, without ending supervision (the
-// process is restarted like after a crash). Used by tests.
-func (s *Supervised) Kill() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-	}
 }

@@ -50,7 +50,7 @@ type Config struct {
 	Root         string        // repository root (default: the working directory)
 	DataDir      string        // FRESHMART_DATA_DIR (default Root/.data): Postgres cluster, broker data
 	BinDir       string        // FRESHMART_BIN_DIR (default Root/bin): where `make build` put the binaries
-	Host         string        // FRESHMART_HOST (default 127.0.0.1): the address every port binds to
+	Host         string        // FRESHMART_HOST (default 127.0.0.1): the IP address every port binds to
 	PortBase     int           // FRESHMART_PORT_BASE (default 0: the documented ports); see Port
 	LogLevel     string        // LOG_LEVEL (default info), passed to every process
 	DatabaseURL  string        // DATABASE_URL: use this database instead of a local cluster
@@ -89,6 +89,9 @@ func ConfigFromEnv(getenv func(string) string, root string) (Config, error) {
 		}
 	}
 	if v := getenv("FRESHMART_HOST"); v != "" {
+		if net.ParseIP(v) == nil {
+			return c, fmt.Errorf("FRESHMART_HOST %q: want an IP address such as 127.0.0.1", v)
+		}
 		c.Host = v
 	}
 	if v := getenv("FRESHMART_PORT_BASE"); v != "" {

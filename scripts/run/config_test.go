@@ -72,6 +72,7 @@ func TestConfigFromEnv(t *testing.T) {
 		},
 		{name: "bad port base", env: map[string]string{"FRESHMART_PORT_BASE": "80"}, wantErr: "FRESHMART_PORT_BASE"},
 		{name: "port base not a number", env: map[string]string{"FRESHMART_PORT_BASE": "x"}, wantErr: "FRESHMART_PORT_BASE"},
+		{name: "host not an IP address", env: map[string]string{"FRESHMART_HOST": "localhost; rm"}, wantErr: "FRESHMART_HOST"},
 		{name: "bad stop timeout", env: map[string]string{"FRESHMART_STOP_TIMEOUT": "-1s"}, wantErr: "FRESHMART_STOP_TIMEOUT"},
 	}
 	for _, tt := range tests {

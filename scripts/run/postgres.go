@@ -234,9 +234,9 @@ func (p *Postgres) initdb(ctx context.Context) error {
 		p.out.Line("postgres", string(b))
 		return fmt.Errorf("initdb: %w", err)
 	}
-	// TCP on the chosen address only; no Unix socket, so no /var/run/postgresql permissions
-	// matter. The port is given at start, so a changed port needs no config edit.
-	conf := "\n# added by make run\nlisten_addresses = '" + p.Host + "'\nunix_socket_directories = ''\n"
+	// TCP only, no Unix socket, so no /var/run/postgresql permissions matter. The address and
+	// port are given at each start, so changing them needs no config edit.
+	conf := "\n# added by make run\nunix_socket_directories = ''\n"
 	f, err := os.OpenFile(filepath.Join(p.PGData, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("postgresql.conf: %w", err)
@@ -255,7 +255,7 @@ func (p *Postgres) start(ctx context.Context) error {
 	logFile := filepath.Join(p.PGData, "server.log")
 	p.out.Printf("postgres", "starting on %s:%d (log: %s)", p.Host, p.Port, logFile)
 	err := p.pg(ctx, "pg_ctl", "start", "-D", p.PGData, "-l", logFile, "-w", "-t", "120",
-		"-o", "-p "+strconv.Itoa(p.Port))
+		"-o", "-p "+strconv.Itoa(p.Port)+" -c listen_addresses="+p.Host)
 	if err != nil {
 		if tail := fileTail(logFile, 20); tail != "" {
 			p.out.Line("postgres", tail)

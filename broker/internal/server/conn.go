@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -24,10 +26,14 @@ import (
 // id, tagged fields for flexible versions (except ApiVersions, whose
 // response header is always v0) and the body.
 
-// reusedFrameMax is the largest read or write buffer a connection keeps
-// between requests; larger frames get a one-off buffer, so an idle
-// connection never pins more than this.
-const reusedFrameMax = 1 << 20
+// frameFree lists the API keys whose handlers keep no reference to the
+// request frame once they return (kmsg decodes byte fields as slices of the
+// frame), so the frame's buffer can be reused. Keys not listed (the group
+// APIs keep member metadata) leave their frame to the garbage collector.
+var frameFree = map[int16]bool{
+	0: true, 1: true, 2: true, 3: true, 18: true, 19: true, 20: true, 21: true, 22: true,
+	23: true, 32: true, 33: true, 37: true, 44: true, 60: true,
+}
 
 // errMalformed marks a request that cannot be decoded; the connection is closed.
 var errMalformed = errors.New("malformed request")
@@ -41,7 +47,6 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	stop   atomic.Bool
-	rbuf   []byte
 }
 
 // pending is one request whose response is (or will be) ready when done closes.
@@ -100,15 +105,11 @@ func (c *conn) readLoop() error {
 			c.s.metrics.badFrames.Inc()
 			return fmt.Errorf("frame size %d outside 0..%d", n, c.s.cfg.MaxFrameBytes)
 		}
-		var body []byte
-		if n <= reusedFrameMax {
-			if cap(c.rbuf) < int(n) {
-				c.rbuf = make([]byte, n, max(int(n), 64<<10))
-			}
-			body = c.rbuf[:n]
-		} else {
-			body = make([]byte, n)
+		fb := getBuf()
+		if cap(*fb) < int(n) {
+			*fb = make([]byte, 0, n)
 		}
+		body := (*fb)[:n]
 		if _, err := io.ReadFull(c.nc, body); err != nil {
 			return fmt.Errorf("read frame of %d bytes: %w", n, err)
 		}
@@ -117,6 +118,9 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			c.s.metrics.badFrames.Inc()
 			return err
+		}
+		if frameFree[p.key] {
+			putBuf(fb)
 		}
 		c.queue <- p
 	}
@@ -256,6 +260,9 @@ func (c *conn) writeLoop() {
 
 // write encodes and writes one response; false means the connection is dead.
 func (c *conn) write(p *pending) bool {
+	if fr, ok := p.resp.(*kmsg.FetchResponse); ok {
+		return c.writeFetch(p, fr)
+	}
 	bp := getBuf()
 	defer putBuf(bp)
 	buf := append((*bp)[:0], 0, 0, 0, 0)
@@ -289,4 +296,83 @@ func putBuf(b *[]byte) {
 	}
 	*b = (*b)[:0]
 	bufPool.Put(b)
+}
+
+// spliceMin is the smallest record data writeFetch sends without copying.
+const spliceMin = 16 << 10
+
+// markerKey makes fetch markers unguessable, so no client-written bytes
+// (topic names, small inline record sets) can imitate one.
+var markerKey = func() [8]byte {
+	var k [8]byte
+	if _, err := rand.Read(k[:]); err != nil {
+		panic(fmt.Sprintf("server: random marker key: %v", err))
+	}
+	return k
+}()
+
+func fetchMarker(i int) []byte {
+	m := make([]byte, 0, 16)
+	m = append(m, markerKey[:]...)
+	return binary.BigEndian.AppendUint64(m, uint64(i))
+}
+
+// writeFetch writes a fetch response without copying large record data
+// into the encode buffer: each large partition's records are swapped for a
+// 16-byte marker, the response is encoded, and a vectored write sends the
+// encoding with every marker (and its length prefix) replaced by the
+// records and their real length prefix.
+func (c *conn) writeFetch(p *pending, resp *kmsg.FetchResponse) bool {
+	var datas [][]byte
+	for ti := range resp.Topics {
+		for pi := range resp.Topics[ti].Partitions {
+			rp := &resp.Topics[ti].Partitions[pi]
+			if len(rp.RecordBatches) >= spliceMin {
+				rp.RecordBatches, datas = fetchMarker(len(datas)), append(datas, rp.RecordBatches)
+			}
+		}
+	}
+	bp := getBuf()
+	defer putBuf(bp)
+	buf := append((*bp)[:0], 0, 0, 0, 0)
+	buf = binary.BigEndian.AppendUint32(buf, uint32(p.corr))
+	flexible := resp.IsFlexible()
+	if flexible {
+		buf = append(buf, 0) // empty header tagged fields
+	}
+	buf = resp.AppendTo(buf)
+	*bp = buf
+
+	markerPrefix := 4 // non-flexible bytes: int32 length
+	if flexible {
+		markerPrefix = 1 // compact bytes: uvarint(16+1)
+	}
+	out := make(net.Buffers, 0, 3*len(datas)+1)
+	size, pos := len(buf)-4, 0
+	for i, d := range datas {
+		m := fetchMarker(i)
+		at := bytes.Index(buf[pos:], m)
+		if at < markerPrefix {
+			c.s.log.Error("fetch response marker not found; closing connection", "marker", i)
+			return false
+		}
+		at += pos
+		var prefix []byte
+		if flexible {
+			prefix = binary.AppendUvarint(nil, uint64(len(d))+1)
+		} else {
+			prefix = binary.BigEndian.AppendUint32(nil, uint32(len(d)))
+		}
+		out = append(out, buf[pos:at-markerPrefix], prefix, d)
+		size += len(prefix) + len(d) - markerPrefix - len(m)
+		pos = at + len(m)
+	}
+	out = append(out, buf[pos:])
+	binary.BigEndian.PutUint32(buf[:4], uint32(size))
+	n, err := out.WriteTo(c.nc)
+	if err != nil {
+		return false
+	}
+	c.s.metrics.bytesOut.Add(float64(n))
+	return true
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // TestProduceConsumeEveryPartition produces with acks 0, 1 and all and
@@ -89,5 +91,52 @@ func TestProduceConsumeEveryPartition(t *testing.T) {
 				t.Fatalf("partition %d record %d: got %q, want %q", p, i, got[p][i], want[p][i])
 			}
 		}
+	}
+}
+
+// TestLargeFetches reads partitions holding more than the splice
+// threshold, with flexible (v16) and non-flexible (v11, v4) fetches, and
+// a total byte limit smaller than the data.
+func TestLargeFetches(t *testing.T) {
+	b := startBroker(t, "")
+	b.createTopic("big", 3, nil)
+	ctx := testCtx(t)
+	const perPart = 300
+	cl := b.client(kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DefaultProduceTopic("big"),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
+	var recs []*kgo.Record
+	for p := int32(0); p < 3; p++ {
+		for i := 0; i < perPart; i++ {
+			v := make([]byte, 1000)
+			copy(v, fmt.Sprintf("p%d-%04d", p, i))
+			recs = append(recs, &kgo.Record{Partition: p, Value: v})
+		}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	for _, fetchVersion := range []int16{16, 11, 4} {
+		t.Run(fmt.Sprintf("fetch v%d", fetchVersion), func(t *testing.T) {
+			vs := kversion.Stable()
+			vs.SetMaxKeyVersion(kmsg.Fetch.Int16(), fetchVersion)
+			cons := b.client(kgo.MaxVersions(vs), kgo.ConsumeTopics("big"),
+				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(100<<10))
+			next := map[int32]int{}
+			for n := 0; n < 3*perPart; {
+				fs := cons.PollFetches(ctx)
+				if err := ctx.Err(); err != nil {
+					t.Fatalf("consumed %d: %v", n, err)
+				}
+				fs.EachError(func(_ string, p int32, err error) { t.Fatalf("partition %d: %v", p, err) })
+				fs.EachRecord(func(r *kgo.Record) {
+					want := fmt.Sprintf("p%d-%04d", r.Partition, next[r.Partition])
+					if string(r.Value[:len(want)]) != want || len(r.Value) != 1000 {
+						t.Fatalf("got %q..., want %q", r.Value[:len(want)], want)
+					}
+					next[r.Partition]++
+					n++
+				})
+			}
+		})
 	}
 }

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -263,6 +266,9 @@ func TestPythonClientGroups(t *testing.T) {
 			if !contains(view.Groups, group) || view.State != "Empty" || view.Lag != 40 || len(view.Committed) != 4 {
 				t.Fatalf("admin view = %+v, want group %s Empty with lag 40 over 4 partitions", view, group)
 			}
+			if lag := metricsLag(t, b.http, group); lag != 40 {
+				t.Fatalf("broker_group_lag for %s in /metrics sums to %v, want 40", group, lag)
+			}
 			checkExactlyOnce(t, committedLedger(t, m1, m2), 400)
 			before := committedOffsets(t, adm, group)
 
@@ -288,6 +294,33 @@ func TestPythonClientGroups(t *testing.T) {
 			}
 		})
 	}
+}
+
+// metricsLag sums the broker_group_lag series of group in /metrics.
+func metricsLag(t *testing.T, httpAddr, group string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	prefix := `broker_group_lag{group="` + group + `",`
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, prefix) {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		sum += v
+	}
+	return sum
 }
 
 func contains(list []string, s string) bool {

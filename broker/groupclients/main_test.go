@@ -45,13 +45,17 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
-var listeningRE = regexp.MustCompile(`msg="?listening"? .*?\baddr=([0-9.:]+)`)
+var (
+	listeningRE = regexp.MustCompile(`msg="?listening"? .*?\baddr=([0-9.:]+)`)
+	httpRE      = regexp.MustCompile(`msg="http endpoints up" http=([0-9.:]+)`)
+)
 
 // broker is a running freshmart-broker process.
 type broker struct {
 	t       *testing.T
 	dataDir string
-	addr    string
+	addr    string // Kafka listener
+	http    string // /metrics
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	log     *lockedBuffer
@@ -86,7 +90,7 @@ func startBroker(t *testing.T, dataDir, listen string) *broker {
 	t.Helper()
 	cmd := exec.Command(brokerBin,
 		"--listen", listen,
-		"--http", "",
+		"--http", "127.0.0.1:0",
 		"--data-dir", dataDir,
 		"--group-min-session-timeout", "1s",
 		"--group-initial-rebalance-delay", "300ms",
@@ -110,9 +114,16 @@ func startBroker(t *testing.T, dataDir, listen string) *broker {
 		}
 	})
 	addr := make(chan string, 1)
+	httpAddr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
+			if m := httpRE.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case httpAddr <- m[1]:
+				default:
+				}
+			}
 			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case addr <- m[1]:
@@ -128,6 +139,11 @@ func startBroker(t *testing.T, dataDir, listen string) *broker {
 		t.Fatalf("broker exited before listening; log:\n%s", b.log.String())
 	case <-time.After(60 * time.Second):
 		t.Fatalf("broker did not log a listening line within 60 s; log:\n%s", b.log.String())
+	}
+	select {
+	case b.http = <-httpAddr: // logged before the listening line
+	default:
+		t.Fatalf("broker logged no http address before listening; log:\n%s", b.log.String())
 	}
 	waitFor(t, "the broker to answer Metadata", func() bool {
 		cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr), kgo.RequestRetries(0))

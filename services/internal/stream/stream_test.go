@@ -450,3 +450,71 @@ func TestRelayResendsSameIDsAfterCrash(t *testing.T) {
 		}
 	}
 }
+
+func TestFailedBatchIsRetriedBySameConsumer(t *testing.T) {
+	b := setupBroker(t)
+	e := newEnv(t, b)
+	e.produce(300, 5)
+	var calls atomic.Int64
+	inner := handler("a", nil)
+	c := e.consumer("retry", "a", func(ctx context.Context, tx *Tx, ev events.Event) error {
+		if calls.Add(1) == 150 {
+			return errors.New("postgres went away")
+		}
+		return inner(ctx, tx, ev)
+	})
+	stop := run(t, c)
+	e.waitFor("all events applied", func() bool { return e.count(`SELECT count(*) FROM streamtest.applied`) >= 300 })
+	stop()
+	if calls.Load() <= 300 {
+		t.Fatalf("handler ran %d times; the failed batch should have been retried", calls.Load())
+	}
+	e.checkExact()
+}
+
+// TestFenceDropsAppliedRecords hands the same records to apply twice, as a member that lost
+// its partitions without noticing would: the second time nothing is applied.
+func TestFenceDropsAppliedRecords(t *testing.T) {
+	e := newEnv(t, nil)
+	var seen atomic.Int64
+	c, err := New(Config{
+		Brokers: []string{"127.0.0.1:1"}, Group: "fence", Topics: []string{inTopic}, Schema: schema,
+		Pool: e.pool, Handler: handler("a", &seen), Registerer: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	var recs []*kgo.Record
+	for i := range 10 {
+		payload, _ := json.Marshal(events.StockAdjusted{AdjustmentID: uuid.NewString(), StoreID: "S001", SKU: "PRD-0001",
+			Delta: 1, Reason: "found", At: base})
+		r := events.NewRecord(inTopic, "S001", events.Envelope{ID: uuid.NewString(), Type: events.TypeStockAdjusted, Source: "t", Time: base}, payload)
+		r.Partition, r.Offset = 2, int64(i)
+		recs = append(recs, r)
+	}
+	// A record with a broken envelope is skipped, not applied, and does not stall the partition.
+	bad := &kgo.Record{Topic: inTopic, Partition: 2, Offset: 10, Value: []byte(`{}`)}
+	fetches := func(rs ...*kgo.Record) kgo.Fetches {
+		return kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: inTopic, Partitions: []kgo.FetchPartition{{Partition: 2, Records: rs}}}}}}
+	}
+	ctx := context.Background()
+	if err := c.apply(ctx, fetches(recs[:6]...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.apply(ctx, fetches(recs...)); err != nil { // 0-5 again, then 6-9
+		t.Fatal(err)
+	}
+	if err := c.apply(ctx, fetches(append(recs[8:10:10], bad)...)); err != nil { // 8-9 again, then 10
+		t.Fatal(err)
+	}
+	if seen.Load() != 10 {
+		t.Fatalf("handler ran %d times, want 10", seen.Load())
+	}
+	if n := e.count(`SELECT total FROM streamtest.totals WHERE store_id = 'S001' AND sku = 'PRD-0001'`); n != 10 {
+		t.Fatalf("total %d, want 10", n)
+	}
+	if n := e.count(`SELECT next_offset FROM streamtest.consumer_offsets WHERE group_id = 'fence' AND partition = 2`); n != 11 {
+		t.Fatalf("stored next offset %d, want 11", n)
+	}
+}

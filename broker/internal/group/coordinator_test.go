@@ -587,6 +587,12 @@ func TestOffsetFetchVersions(t *testing.T) {
 	if got := f.fetchAll("g"); len(got) != 1 {
 		t.Fatalf("fetch all after recreation = %v", got)
 	}
+	// TopicDeleted drops the offsets at once, before any cleanup.
+	wantCode(t, "commit", f.commit("g", "", -1, "other", 0, 8), nil)
+	f.c.TopicDeleted("other")
+	if got := f.fetchAll("g"); len(got) != 1 {
+		t.Fatalf("fetch all after TopicDeleted = %v", got)
+	}
 	// Multi-group fetch (v8) including an unknown group.
 	m := kmsg.NewPtrOffsetFetchRequest()
 	m.Version = 8

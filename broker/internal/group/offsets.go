@@ -346,3 +346,33 @@ func (g *group) expireOffsets(now time.Time) int {
 	}
 	return len(gone)
 }
+
+// TopicDeleted drops every group's committed offsets of topic at once (the
+// periodic cleanup would find them within Config.RetentionCheckInterval), so
+// a topic recreated under the same name starts without stale offsets.
+func (c *Coordinator) TopicDeleted(topic string) {
+	dropped := 0
+	for _, g := range c.sortedGroups() {
+		g.mu.Lock()
+		var recs []record
+		for k := range g.offsets {
+			if k.topic == topic {
+				recs = append(recs, record{kind: kindOffsetDelete, group: g.id, offset: offsetRecord{Topic: k.topic, Partition: k.partition}})
+			}
+		}
+		if len(recs) > 0 && !g.dead {
+			if _, err := c.store.append(recs...); err != nil {
+				c.log.Error("dropping offsets of a deleted topic not stored", "group", g.id, "topic", topic, "err", err)
+			} else {
+				for _, r := range recs {
+					delete(g.offsets, tp{r.offset.Topic, r.offset.Partition})
+				}
+				dropped += len(recs)
+			}
+		}
+		g.mu.Unlock()
+	}
+	if dropped > 0 {
+		c.log.Info("offsets of deleted topic dropped", "topic", topic, "offsets", dropped)
+	}
+}

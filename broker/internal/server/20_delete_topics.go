@@ -56,6 +56,9 @@ func handleDeleteTopics(s *Server, r *Request) (Reply, error) {
 				st.ErrorCode, st.ErrorMessage = errorCode(err), errorMessage(fmt.Errorf("delete %q: %w", info.Name, err))
 			} else {
 				s.log.Info("deleted topic", "topic", info.Name)
+				if c := s.coordinator(); c != nil {
+					c.TopicDeleted(info.Name)
+				}
 			}
 		}
 		resp.Topics = append(resp.Topics, st)

@@ -305,3 +305,28 @@ func TestGroupAdminWithKadm(t *testing.T) {
 		t.Fatalf("groups after deletion = %v, %v", listed, err)
 	}
 }
+
+func TestGroupOffsetsOfDeletedTopicsAreDropped(t *testing.T) {
+	b := startGroupBroker(t, "")
+	b.createTopic("temp", 2)
+	adm := b.admin()
+	ctx := testCtx(t)
+	var commit kadm.Offsets
+	commit.Add(kadm.Offset{Topic: "temp", Partition: 1, At: 7, LeaderEpoch: -1})
+	if resp, err := adm.CommitOffsets(ctx, "g", commit); err != nil || resp.Error() != nil {
+		t.Fatalf("commit: %v %v", err, resp.Error())
+	}
+	if _, err := adm.DeleteTopic(ctx, "temp"); err != nil {
+		t.Fatalf("delete topic: %v", err)
+	}
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "temp"); err != nil {
+		t.Fatalf("recreate topic: %v", err)
+	}
+	fo, err := adm.FetchOffsets(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := fo.Lookup("temp", 1); ok && o.At >= 0 {
+		t.Fatalf("the recreated topic inherited offset %d", o.At)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/freshmart/platform/schemas"
@@ -15,7 +16,8 @@ import (
 
 func TestProduceAgainstBroker(t *testing.T) {
 	b := brokertest.Start(t)
-	p, err := NewProducer(ProducerConfig{Brokers: []string{b.Addr}})
+	reg := prometheus.NewRegistry()
+	p, err := NewProducer(ProducerConfig{Brokers: []string{b.Addr}, Opts: []kgo.Opt{KafkaMetrics("producer", reg)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +73,25 @@ func TestProduceAgainstBroker(t *testing.T) {
 	s, err := Decode[SaleCompleted](ev)
 	if err != nil || s.StoreID != "S001" || len(s.Lines) != 2 || s.TotalCents != 1997 {
 		t.Fatalf("Decode: %+v, %v", s, err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() == "freshmart_kafka_produce_bytes_total" {
+			for _, m := range mf.GetMetric() {
+				found = found || m.GetCounter().GetValue() >= 1
+			}
+		}
+	}
+	if !found {
+		var names []string
+		for _, mf := range mfs {
+			names = append(names, mf.GetName())
+		}
+		t.Errorf("no freshmart_kafka_produce_bytes_total >= 1 among %v", names)
 	}
 }
 

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -530,6 +531,7 @@ func (b *bench) commitRate() (float64, error) {
 		go func(i int) {
 			defer wg.Done()
 			adm := kadm.NewClient(cl)
+			retries := 0
 			for off := int64(1); ctx.Err() == nil; off++ {
 				var os kadm.Offsets
 				os.Add(kadm.Offset{Topic: topic, Partition: int32(i), At: off, LeaderEpoch: -1})
@@ -541,9 +543,16 @@ func (b *bench) commitRate() (float64, error) {
 					return
 				}
 				if err := resp.Error(); err != nil {
+					// A just-created topic may not be known everywhere yet.
+					if errors.Is(err, kerr.UnknownTopicOrPartition) && retries < 100 {
+						retries++
+						time.Sleep(10 * time.Millisecond)
+						continue
+					}
 					firstErr.CompareAndSwap(nil, err)
 					return
 				}
+				retries = 0
 				total.Add(1)
 			}
 		}(i)

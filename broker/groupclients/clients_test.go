@@ -27,16 +27,69 @@ type member struct {
 	exited chan struct{}
 }
 
-func startMember(t *testing.T, py, lib, bootstrap, group, topic, dir, name string) *member {
+// family is one client library: how to start a member and run its admin tool.
+type family struct {
+	name   string
+	member func(bootstrap, group, topic, out string) *exec.Cmd
+	admin  func(bootstrap, group, topic string) *exec.Cmd
+}
+
+func pythonFamily(t *testing.T, lib, module, pkg string) family {
+	t.Helper()
+	py := python(t, module, pkg)
+	return family{
+		name: lib,
+		member: func(bootstrap, group, topic, out string) *exec.Cmd {
+			return exec.Command(py, filepath.Join("testdata", "consumer.py"),
+				"--lib", lib, "--bootstrap", bootstrap, "--group", group, "--topic", topic,
+				"--out", out, "--session-ms", "3000")
+		},
+		admin: func(bootstrap, group, _ string) *exec.Cmd {
+			return exec.Command(py, filepath.Join("testdata", "admin.py"), "--lib", lib, "--bootstrap", bootstrap, "--group", group)
+		},
+	}
+}
+
+// kafkajsFamily installs kafkajs from the committed lock file into a scratch
+// directory (the source tree stays clean) and runs testdata/kafkajs there.
+func kafkajsFamily(t *testing.T) family {
+	t.Helper()
+	node := needProgram(t, "node", "node 20")
+	npm := needProgram(t, "npm", "npm")
+	dir := t.TempDir()
+	for _, f := range []string{"package.json", "package-lock.json", "consumer.js", "admin.js"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "kafkajs", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	install := exec.Command(npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
+	install.Dir = dir
+	if out, err := install.CombinedOutput(); err != nil {
+		t.Fatalf("npm ci (kafkajs) in %s: %v\n%s", dir, err, out)
+	}
+	return family{
+		name: "kafkajs",
+		member: func(bootstrap, group, topic, out string) *exec.Cmd {
+			return exec.Command(node, filepath.Join(dir, "consumer.js"), bootstrap, group, topic, out, "3000")
+		},
+		admin: func(bootstrap, group, topic string) *exec.Cmd {
+			return exec.Command(node, filepath.Join(dir, "admin.js"), bootstrap, group, topic)
+		},
+	}
+}
+
+func startMember(t *testing.T, fam family, bootstrap, group, topic, dir, name string) *member {
 	t.Helper()
 	out := filepath.Join(dir, name+".out")
-	cmd := exec.Command(py, filepath.Join("testdata", "consumer.py"),
-		"--lib", lib, "--bootstrap", bootstrap, "--group", group, "--topic", topic,
-		"--out", out, "--session-ms", "3000")
+	cmd := fam.member(bootstrap, group, topic, out)
 	m := &member{t: t, cmd: cmd, out: out, stderr: &bytes.Buffer{}, exited: make(chan struct{})}
 	cmd.Stderr = m.stderr // read only after the process exited
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s consumer: %v", lib, err)
+		t.Fatalf("start %s consumer: %v", fam.name, err)
 	}
 	go func() { _ = cmd.Wait(); close(m.exited) }()
 	t.Cleanup(func() {
@@ -186,46 +239,50 @@ type adminView struct {
 	Committed map[string]int64 `json:"committed"`
 }
 
-func runAdmin(t *testing.T, py, lib, bootstrap, group string) adminView {
+func runAdmin(t *testing.T, fam family, bootstrap, group, topic string) adminView {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, py, filepath.Join("testdata", "admin.py"), "--lib", lib, "--bootstrap", bootstrap, "--group", group)
+	cmd := fam.admin(bootstrap, group, topic)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	timer := time.AfterFunc(90*time.Second, func() { _ = cmd.Process.Kill() })
+	defer timer.Stop()
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("admin.py --lib %s: %v\n%s", lib, err, stderr.String())
+		t.Fatalf("%s admin: %v\n%s", fam.name, err, stderr.String())
 	}
 	var v adminView
 	if err := json.Unmarshal(out, &v); err != nil {
-		t.Fatalf("admin.py output %q: %v", out, err)
+		t.Fatalf("%s admin output %q: %v", fam.name, out, err)
 	}
 	return v
 }
 
-// TestPythonClientGroups runs two consumer processes of each Python client
-// family in one group against the real broker binary: they split the
-// partitions, one is killed (SIGKILL, no leave) and the other takes over,
-// every record is committed exactly once, the admin tools show the group and
-// its lag, and the committed offsets survive a broker restart (a clean one
-// for confluent-kafka, a SIGKILL for kafka-python) so a new member resumes
-// where the group stopped.
-func TestPythonClientGroups(t *testing.T) {
+// TestClientFamilyGroups runs two consumer processes of each client family
+// not written in Go (confluent-kafka/librdkafka, kafka-python, kafkajs) in
+// one group against the real broker binary: they split the partitions, one is
+// killed (SIGKILL, no leave) and the other takes over, every record is
+// committed exactly once, the family's admin client shows the group and its
+// lag (as does /metrics), and the committed offsets survive a broker restart
+// (a clean one, or a SIGKILL) so a new member resumes where the group stopped.
+func TestClientFamilyGroups(t *testing.T) {
 	tests := []struct {
-		lib, module, pkg string
-		killBroker       bool
+		name       string
+		family     func(t *testing.T) family
+		killBroker bool
 	}{
-		{"confluent", "confluent_kafka", "python3-confluent-kafka", false},
-		{"kafka-python", "kafka", "python3-kafka", true},
+		{"confluent", func(t *testing.T) family {
+			return pythonFamily(t, "confluent", "confluent_kafka", "python3-confluent-kafka")
+		}, false},
+		{"kafka-python", func(t *testing.T) family { return pythonFamily(t, "kafka-python", "kafka", "python3-kafka") }, true},
+		{"kafkajs", kafkajsFamily, true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.lib, func(t *testing.T) {
-			py := python(t, tt.module, tt.pkg)
+		t.Run(tt.name, func(t *testing.T) {
+			fam := tt.family(t)
 			kcat := needProgram(t, "kcat", "kcat")
 			dir := t.TempDir()
 			b := startBroker(t, filepath.Join(dir, "data"), "127.0.0.1:0")
-			topic, group := "sales-"+tt.lib, "group-"+tt.lib
+			topic, group := "sales-"+tt.name, "group-"+tt.name
 			adm := kadm.NewClient(b.client(t))
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -240,8 +297,8 @@ func TestPythonClientGroups(t *testing.T) {
 			}
 
 			first := b.produce(t, topic, "a", 200)
-			m1 := startMember(t, py, tt.lib, b.addr, group, topic, dir, "m1")
-			m2 := startMember(t, py, tt.lib, b.addr, group, topic, dir, "m2")
+			m1 := startMember(t, fam, b.addr, group, topic, dir, "m1")
+			m2 := startMember(t, fam, b.addr, group, topic, dir, "m2")
 			waitFor(t, "both members assigned", func() bool { return m1.exists(".ready") && m2.exists(".ready") })
 			waitFor(t, "the first records committed", func() bool { return hasAll(committedLedger(t, m1, m2), first) })
 			waitFor(t, "a stable group of two", func() bool {
@@ -262,7 +319,7 @@ func TestPythonClientGroups(t *testing.T) {
 			// records arrive while nobody consumes, its lag.
 			m1.leave()
 			third := b.produce(t, topic, "c", 40)
-			view := runAdmin(t, py, tt.lib, b.addr, group)
+			view := runAdmin(t, fam, b.addr, group, topic)
 			if !contains(view.Groups, group) || view.State != "Empty" || view.Lag != 40 || len(view.Committed) != 4 {
 				t.Fatalf("admin view = %+v, want group %s Empty with lag 40 over 4 partitions", view, group)
 			}
@@ -284,7 +341,7 @@ func TestPythonClientGroups(t *testing.T) {
 			if after := committedOffsets(t, adm, group); !equalOffsets(before, after) {
 				t.Fatalf("committed offsets %v before the restart, %v after", before, after)
 			}
-			m3 := startMember(t, py, tt.lib, b.addr, group, topic, dir, "m3")
+			m3 := startMember(t, fam, b.addr, group, topic, dir, "m3")
 			waitFor(t, "the new member to resume", func() bool { return hasAll(committedLedger(t, m3), third) })
 			m3.leave()
 			checkExactlyOnce(t, committedLedger(t, m1, m2, m3), 440)

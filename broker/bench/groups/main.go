@@ -19,7 +19,7 @@
 // over a temp dir with fsync durability). -broker-addr targets an already
 // running freshmart-broker instead; -kfake=false skips kfake.
 //
-//	go run ./broker/bench/groups [-runs 3] [-session 2s] [-commit-seconds 5] [-broker-addr host:port]
+//	go run ./broker/bench/groups [-runs 3] [-session 2s] [-commit-for 5s] [-broker-addr host:port]
 package main
 
 import (
@@ -50,7 +50,7 @@ import (
 type options struct {
 	runs          int
 	session       time.Duration
-	commitSeconds time.Duration
+	commitFor time.Duration
 	committers    int
 	brokerAddr    string
 	useKfake      bool
@@ -62,7 +62,7 @@ func main() {
 	var o options
 	flag.IntVar(&o.runs, "runs", 3, "repetitions of the failover and join measurements (median reported)")
 	flag.DurationVar(&o.session, "session", 2*time.Second, "consumer session timeout")
-	flag.DurationVar(&o.commitSeconds, "commit-seconds", 5*time.Second, "duration of the commit-rate measurement")
+	flag.DurationVar(&o.commitFor, "commit-for", 5*time.Second, "duration of the commit-rate measurement")
 	flag.IntVar(&o.committers, "committers", 8, "concurrent committing clients")
 	flag.StringVar(&o.brokerAddr, "broker-addr", "", "measure this running freshmart-broker instead of an in-process one")
 	flag.BoolVar(&o.useKfake, "kfake", true, "also measure franz-go kfake")
@@ -509,7 +509,7 @@ func (b *bench) joinOne() (time.Duration, error) {
 	return time.Since(start), nil
 }
 
-// commitRate: concurrent clients send simple OffsetCommits for o.commitSeconds.
+// commitRate: concurrent clients send simple OffsetCommits for o.commitFor.
 func (b *bench) commitRate() (float64, error) {
 	topic := b.name("commits")
 	if err := b.createTopic(topic, int32(b.o.committers)); err != nil {
@@ -517,7 +517,7 @@ func (b *bench) commitRate() (float64, error) {
 	}
 	var total atomic.Int64
 	var firstErr atomic.Value
-	ctx, cancel := context.WithTimeout(context.Background(), b.o.commitSeconds)
+	ctx, cancel := context.WithTimeout(context.Background(), b.o.commitFor)
 	defer cancel()
 	var wg sync.WaitGroup
 	for i := 0; i < b.o.committers; i++ {

@@ -252,7 +252,7 @@ func inventoryLag(invURL string) (float64, error) {
 	var sum float64
 	seen := false
 	for _, line := range strings.Split(string(raw), "\n") {
-		if !strings.HasPrefix(line, "inventory_consumer_lag{") {
+		if !strings.HasPrefix(line, `freshmart_consumer_lag{group="inventory"`) {
 			continue
 		}
 		f := strings.Fields(line)
@@ -264,7 +264,7 @@ func inventoryLag(invURL string) (float64, error) {
 		seen = true
 	}
 	if !seen {
-		return -1, errors.New("no inventory_consumer_lag samples yet")
+		return -1, errors.New("no freshmart_consumer_lag samples for group inventory yet")
 	}
 	return sum, nil
 }

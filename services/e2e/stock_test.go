@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -358,8 +359,8 @@ func TestStockStaysExact(t *testing.T) {
 }
 
 // checkAlerts verifies that each low-stock crossing was alerted exactly once: the alerts in the
-// store-alerts topic (deduplicated by ce_id, as readers do) are exactly those in the service's
-// table, per item they alternate low_stock, restocked, low_stock..., and the last one agrees
+// store-alerts topic (a record re-sent by the relay repeats its ce_id; no alert appears under two
+// ce_ids) are exactly those in the service's table, per item they alternate low_stock, restocked, low_stock..., and the last one agrees
 // with the item's hysteresis flag.
 func checkAlerts(t *testing.T, pool *pgxpool.Pool, brokerAddr string) {
 	t.Helper()
@@ -440,7 +441,8 @@ func checkAlerts(t *testing.T, pool *pgxpool.Pool, brokerAddr string) {
 		t.Fatal(err)
 	}
 	defer rd.Close()
-	topic := map[string]alert{}
+	topic := map[string]alert{}  // by alert_id
+	ceIDs := map[string]string{} // ce_id -> alert_id
 	records := 0
 	pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -451,16 +453,31 @@ func checkAlerts(t *testing.T, pool *pgxpool.Pool, brokerAddr string) {
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			records++
-			var id, typ string
+			var ceID, typ string
 			for _, h := range r.Headers {
 				switch h.Key {
 				case "ce_id":
-					id = string(h.Value)
+					ceID = string(h.Value)
 				case "ce_type":
 					typ = string(h.Value)
 				}
 			}
-			topic[id] = alert{typ: typ}
+			var payload struct {
+				AlertID string `json:"alert_id"`
+				StoreID string `json:"store_id"`
+				SKU     string `json:"sku"`
+			}
+			if err := json.Unmarshal(r.Value, &payload); err != nil {
+				t.Fatalf("store-alerts record %d/%d: %v", r.Partition, r.Offset, err)
+			}
+			if prev, seen := ceIDs[ceID]; seen && prev != payload.AlertID {
+				t.Fatalf("ce_id %s carries alerts %s and %s", ceID, prev, payload.AlertID)
+			}
+			if _, dup := topic[payload.AlertID]; dup && ceIDs[ceID] == "" {
+				t.Fatalf("alert %s emitted twice under different ids", payload.AlertID)
+			}
+			ceIDs[ceID] = payload.AlertID
+			topic[payload.AlertID] = alert{typ: typ, store: payload.StoreID, sku: payload.SKU}
 			end, _ := ends.Lookup("store-alerts", r.Partition)
 			if r.Offset+1 == end.Offset {
 				remaining--
@@ -471,8 +488,8 @@ func checkAlerts(t *testing.T, pool *pgxpool.Pool, brokerAddr string) {
 		t.Fatalf("store-alerts holds %d distinct alerts (%d records), the table %d", len(topic), records, len(table))
 	}
 	for id, a := range table {
-		if got, ok := topic[id]; !ok || got.typ != a.typ {
-			t.Fatalf("alert %s (%s %s/%s) missing from store-alerts or of another type (%q)", id, a.typ, a.store, a.sku, got.typ)
+		if got, ok := topic[id]; !ok || got != a {
+			t.Fatalf("alert %s (%v) missing from store-alerts or different there (%v)", id, a, got)
 		}
 	}
 	t.Logf("%d alerts (%d low-stock) in %d records, each crossing once", len(table), lows, records)

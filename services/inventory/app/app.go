@@ -1,6 +1,7 @@
-// Package app wires the inventory service: the exactly-once consumer that folds pos-sales,
-// vendor-deliveries and the counts in inventory-updates into stock tables in Postgres, the
-// outbox relay that produces stock.level, alert.low_stock / alert.restocked and stock.badge,
+// Package app wires the inventory service: the exactly-once consumer (services/internal/stream)
+// that folds pos-sales, vendor-deliveries and the counts in inventory-updates into stock tables
+// in Postgres, the outbox relay that produces stock.level, alert.low_stock / alert.restocked and
+// stock.badge,
 // the HTTP API (GET /v1/stock, GET /v1/alerts, /healthz, /readyz, /metrics) and the rebuild
 // command. The stock rules themselves live in package inventory.
 //
@@ -29,6 +30,7 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/freshmart/platform/services/catalog"
+	"github.com/freshmart/platform/services/internal/stream"
 )
 
 // Config configures the inventory service.
@@ -52,8 +54,10 @@ type App struct {
 	reg  *prometheus.Registry
 
 	producer *kgo.Client
-	consumer *consumer
-	relay    *relay
+	folder   *Folder
+	events   *prometheus.CounterVec
+	consumer *stream.Consumer
+	relay    *stream.Relay
 
 	mu   sync.Mutex
 	addr net.Addr
@@ -98,15 +102,31 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		pool.Close()
 		return nil, fmt.Errorf("inventory: producer: %w", err)
 	}
-	a := &App{cfg: cfg, log: cfg.Logger, ref: ref, pool: pool, reg: reg, producer: producer}
-	a.consumer = &consumer{
-		pool: pool, folder: NewFolder(ref, "inventory"), log: cfg.Logger, metrics: newMetrics(reg),
-		opts: []kgo.Opt{
-			kgo.SeedBrokers(cfg.Brokers...),
+	a := &App{cfg: cfg, log: cfg.Logger, ref: ref, pool: pool, reg: reg, producer: producer,
+		folder: NewFolder(ref, "inventory"), events: newEventsCounter(reg)}
+	a.consumer, err = stream.New(stream.Config{
+		Brokers:    cfg.Brokers,
+		Group:      Group,
+		Topics:     []string{TopicSales, TopicDeliveries, TopicUpdates},
+		Schema:     "inventory",
+		Pool:       pool,
+		Handler:    a.handle,
+		Log:        cfg.Logger,
+		Registerer: reg,
+		ClientOpts: []kgo.Opt{
+			// A killed instance's partitions move to the others after this long.
+			kgo.SessionTimeout(10 * time.Second),
 			kgo.WithHooks(kprom.NewMetrics("inventory", kprom.Registry(reg), kprom.Subsystem("consumer"))),
 		},
+	})
+	if err == nil {
+		a.relay, err = stream.NewRelay(stream.RelayConfig{Schema: "inventory", Pool: pool, Client: producer, Log: cfg.Logger, Registerer: reg})
 	}
-	a.relay = &relay{pool: pool, producer: producer, log: cfg.Logger}
+	if err != nil {
+		producer.Close()
+		pool.Close()
+		return nil, fmt.Errorf("inventory: %w", err)
+	}
 	return a, nil
 }
 
@@ -134,8 +154,8 @@ func (a *App) Run(ctx context.Context) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
-	wg.Go(func() { errs <- a.consumer.run(ctx) })
-	wg.Go(func() { errs <- a.relay.run(ctx) })
+	wg.Go(func() { errs <- a.consumer.Run(ctx) })
+	wg.Go(func() { errs <- a.relay.Run(ctx) })
 	wg.Go(func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			errs <- fmt.Errorf("inventory: serve: %w", err)
@@ -178,8 +198,8 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	if err := a.producer.Ping(ctx); err != nil {
 		checks["broker"], ok = err.Error(), false
 	}
-	if a.consumer.assigned.Load() <= 0 {
-		checks["consumer"], ok = "no partitions assigned", false
+	if !a.consumer.Ready() {
+		checks["consumer"], ok = "not in a group session with an assignment", false
 	}
 	if !ok {
 		w.Header().Set("Retry-After", "1")

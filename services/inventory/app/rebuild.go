@@ -138,7 +138,7 @@ func Rebuild(ctx context.Context, cfg Config, progress io.Writer) (RebuildReport
 			if len(batch) == 0 {
 				continue
 			}
-			if _, err := applyRecords(ctx, pool, folder, "rebuild", batch, cfg.Logger); err != nil {
+			if err := applyRecords(ctx, pool, folder, batch, cfg.Logger); err != nil {
 				return rep, fmt.Errorf("rebuild: %w", err)
 			}
 			rep.Records += len(batch)

@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/freshmart/platform/schemas"
+	"github.com/freshmart/platform/services/internal/events"
 	"github.com/freshmart/platform/services/inventory"
 )
 
@@ -46,13 +46,10 @@ type Reference interface {
 	HasStore(id string) bool
 }
 
-// Record is one consumed Kafka record, as far as the fold cares.
-type Record struct {
-	Topic     string
-	Partition int32
-	Offset    int64
-	Type      string // ce_type header
-	Value     []byte
+// Emitter appends an event caused by the one being applied to the outbox, in the same
+// transaction: *stream.Tx in the live service, a validating sink in the rebuild.
+type Emitter interface {
+	Emit(ctx context.Context, topic, key, eventType, source string, payload any) (string, error)
 }
 
 // Outcome says what Apply did with a record.
@@ -88,9 +85,6 @@ func NewFolder(ref Reference, schema string) *Folder {
 	f.q["after"] = `SELECT coalesce(sum(delta), 0) FROM ` + s + `.movements WHERE store_id = $1 AND sku = $2 AND at > $3`
 	f.q["alert"] = `INSERT INTO ` + s + `.alerts (alert_id, type, store_id, sku, on_hand, threshold, at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`
-	f.q["outbox"] = `INSERT INTO ` + s + `.outbox (topic, key, headers, value) VALUES ($1, $2, $3, $4)`
-	f.q["offset"] = `INSERT INTO ` + s + `.consumer_offsets (group_id, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (group_id, topic, partition) DO UPDATE SET next_offset = GREATEST(` + s + `.consumer_offsets.next_offset, $4)`
 	return f
 }
 
@@ -112,9 +106,10 @@ type event struct {
 // ErrBadEvent is wrapped by Apply's error for a record it rejects; the caller skips it.
 var ErrBadEvent = errors.New("bad event")
 
-// Apply folds one record into the stock tables inside tx and appends the events it causes to
-// the outbox. It does not record the consumer offset (SaveOffsets does, once per batch).
-func (f *Folder) Apply(ctx context.Context, tx pgx.Tx, r Record) (Outcome, error) {
+// Apply folds one event into the stock tables inside tx and hands the events it causes to em.
+// It rejects a bad event (ErrBadEvent) before writing anything, so the caller may skip it
+// and carry on with the same transaction.
+func (f *Folder) Apply(ctx context.Context, tx pgx.Tx, em Emitter, r events.Event) (Outcome, error) {
 	var kind, id string
 	var at time.Time
 	sign := int64(-1)
@@ -129,7 +124,7 @@ func (f *Folder) Apply(ctx context.Context, tx pgx.Tx, r Record) (Outcome, error
 		return Ignored, nil
 	}
 	var ev event
-	if err := json.Unmarshal(r.Value, &ev); err != nil {
+	if err := json.Unmarshal(r.Data, &ev); err != nil {
 		return Rejected, fmt.Errorf("%w: %s at %s/%d/%d: %v", ErrBadEvent, r.Type, r.Topic, r.Partition, r.Offset, err)
 	}
 	switch kind {
@@ -173,14 +168,14 @@ func (f *Folder) Apply(ctx context.Context, tx pgx.Tx, r Record) (Outcome, error
 	}
 	slices.Sort(skus)
 	for _, sku := range skus {
-		if err := f.applyItem(ctx, tx, r, kind, id, ev.StoreID, sku, qty[sku], at.UTC()); err != nil {
+		if err := f.applyItem(ctx, tx, em, r, kind, id, ev.StoreID, sku, qty[sku], at.UTC()); err != nil {
 			return 0, fmt.Errorf("%s %s sku %s: %w", kind, id, sku, err)
 		}
 	}
 	return Applied, nil
 }
 
-func (f *Folder) applyItem(ctx context.Context, tx pgx.Tx, r Record, kind, id, store, sku string, n int64, at time.Time) error {
+func (f *Folder) applyItem(ctx context.Context, tx pgx.Tx, em Emitter, r events.Event, kind, id, store, sku string, n int64, at time.Time) error {
 	p, _ := f.ref.Product(sku)
 	item := inventory.NewItem(p.InitialStock, p.Threshold)
 	var countedAt *time.Time
@@ -214,72 +209,30 @@ func (f *Folder) applyItem(ctx context.Context, tx pgx.Tx, r Record, kind, id, s
 	if _, err := tx.Exec(ctx, f.q["save"], store, sku, c.After.OnHand, c.After.Threshold, c.After.Low, cAt, at); err != nil {
 		return fmt.Errorf("save: %w", err)
 	}
-	// Derived ids: the same input position always yields the same event ids.
-	derive := func(typ string) uuid.UUID {
-		return uuid.NewSHA1(idSpace, fmt.Appendf(nil, "%s/%d/%d/%s/%s", r.Topic, r.Partition, r.Offset, sku, typ))
-	}
 	if c.Applied {
 		lvl := map[string]any{"store_id": store, "sku": sku, "on_hand": c.After.OnHand, "threshold": c.After.Threshold,
 			"cause": map[string]string{"type": kind, "id": id}, "at": at}
-		if err := f.emit(ctx, tx, TopicUpdates, store, "stock.level", derive("stock.level"), at, lvl); err != nil {
+		if _, err := em.Emit(ctx, TopicUpdates, store, "stock.level", Source, lvl); err != nil {
 			return err
 		}
 	}
 	if c.Alert != inventory.AlertNone {
-		aid := derive(string(c.Alert))
+		// The alert id, like the event ids, is derived from the input position, so a replay
+		// raises the same alert.
+		aid := uuid.NewSHA1(idSpace, fmt.Appendf(nil, "%s/%d/%d/%s/%s", r.Topic, r.Partition, r.Offset, sku, c.Alert))
 		if _, err := tx.Exec(ctx, f.q["alert"], aid, string(c.Alert), store, sku, c.After.OnHand, c.After.Threshold, at); err != nil {
 			return fmt.Errorf("record alert: %w", err)
 		}
 		a := map[string]any{"alert_id": aid.String(), "store_id": store, "sku": sku, "on_hand": c.After.OnHand,
 			"threshold": c.After.Threshold, "at": at}
-		if err := f.emit(ctx, tx, TopicAlerts, store, string(c.Alert), aid, at, a); err != nil {
+		if _, err := em.Emit(ctx, TopicAlerts, store, string(c.Alert), Source, a); err != nil {
 			return err
 		}
 	}
 	if c.BadgeChanged {
 		b := map[string]any{"store_id": store, "sku": sku, "badge": c.After.Status().Badge(), "on_hand": c.After.OnHand, "at": at}
-		if err := f.emit(ctx, tx, TopicDisplay, store, "stock.badge", derive("stock.badge"), at, b); err != nil {
+		if _, err := em.Emit(ctx, TopicDisplay, store, "stock.badge", Source, b); err != nil {
 			return err
-		}
-	}
-	return nil
-}
-
-// emit validates an event against its schema and appends it to the outbox with CloudEvents
-// headers.
-func (f *Folder) emit(ctx context.Context, tx pgx.Tx, topic, key, typ string, id uuid.UUID, at time.Time, payload any) error {
-	value, err := json.Marshal(payload)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", typ, err)
-	}
-	if err := schemas.Validate(typ, value); err != nil {
-		return fmt.Errorf("emit %s: %w", typ, err)
-	}
-	headers := map[string]string{
-		"ce_specversion": "1.0",
-		"ce_id":          id.String(),
-		"ce_type":        typ,
-		"ce_source":      Source,
-		"ce_time":        at.UTC().Format(time.RFC3339Nano),
-		"content-type":   "application/json",
-	}
-	h, err := json.Marshal(headers)
-	if err != nil {
-		return fmt.Errorf("encode headers: %w", err)
-	}
-	if _, err := tx.Exec(ctx, f.q["outbox"], topic, []byte(key), h, value); err != nil {
-		return fmt.Errorf("outbox %s: %w", typ, err)
-	}
-	return nil
-}
-
-// SaveOffsets records, in tx, the next offset to consume for each partition of a batch.
-func (f *Folder) SaveOffsets(ctx context.Context, tx pgx.Tx, group string, next map[string]map[int32]int64) error {
-	for topic, ps := range next {
-		for p, o := range ps {
-			if _, err := tx.Exec(ctx, f.q["offset"], group, topic, p, o); err != nil {
-				return fmt.Errorf("save offset %s/%d: %w", topic, p, err)
-			}
 		}
 	}
 	return nil

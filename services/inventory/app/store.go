@@ -106,55 +106,75 @@ type event struct {
 // ErrBadEvent is wrapped by Apply's error for a record it rejects; the caller skips it.
 var ErrBadEvent = errors.New("bad event")
 
+// change is an event the fold applies, decoded and checked.
+type change struct {
+	kind, id, store string
+	at              time.Time
+	qty             map[string]int64 // per SKU: signed movement, or counted quantity
+}
+
+// decode parses and checks an event's payload against the catalog. It returns ok=false for
+// events the fold does not apply (other types, or a known type on another topic) and an error
+// wrapping ErrBadEvent for payloads it cannot apply.
+func (f *Folder) decode(r events.Event) (c change, ok bool, err error) {
+	sign := int64(-1)
+	switch {
+	case r.Type == "sale.completed" && r.Topic == TopicSales:
+		c.kind = "sale"
+	case r.Type == "delivery.received" && r.Topic == TopicDeliveries:
+		c.kind, sign = "delivery", 1
+	case r.Type == "stock.counted" && r.Topic == TopicUpdates:
+		c.kind = "count"
+	default:
+		return c, false, nil
+	}
+	var ev event
+	if err := json.Unmarshal(r.Data, &ev); err != nil {
+		return c, true, fmt.Errorf("%w: %s at %s/%d/%d: %v", ErrBadEvent, r.Type, r.Topic, r.Partition, r.Offset, err)
+	}
+	switch c.kind {
+	case "sale":
+		c.id, c.at = ev.SaleID, ev.OccurredAt
+	case "delivery":
+		c.id, c.at = ev.DeliveryID, ev.ReceivedAt
+	default:
+		c.id, c.at = ev.CountID, ev.CountedAt
+	}
+	c.store, c.at = ev.StoreID, c.at.UTC()
+	if c.id == "" || len(c.id) > 128 || c.at.IsZero() || !f.ref.HasStore(ev.StoreID) {
+		return c, true, fmt.Errorf("%w: %s at %s/%d/%d: missing or overlong id, missing time, or unknown store %q",
+			ErrBadEvent, r.Type, r.Topic, r.Partition, r.Offset, ev.StoreID)
+	}
+	// Sum (or, for a count, take the last of) the lines per SKU.
+	c.qty = map[string]int64{}
+	for _, l := range ev.Lines {
+		if _, ok := f.ref.Product(l.SKU); !ok {
+			return c, true, fmt.Errorf("%w: %s %s: unknown SKU %q", ErrBadEvent, c.kind, c.id, l.SKU)
+		}
+		if l.Qty < 0 || (l.Qty == 0 && c.kind != "count") || l.Qty > 1_000_000 {
+			return c, true, fmt.Errorf("%w: %s %s: SKU %s: quantity %d out of range", ErrBadEvent, c.kind, c.id, l.SKU, l.Qty)
+		}
+		if c.kind == "count" {
+			c.qty[l.SKU] = l.Qty
+		} else {
+			c.qty[l.SKU] += sign * l.Qty
+		}
+	}
+	return c, true, nil
+}
+
 // Apply folds one event into the stock tables inside tx and hands the events it causes to em.
 // It rejects a bad event (ErrBadEvent) before writing anything, so the caller may skip it
 // and carry on with the same transaction.
 func (f *Folder) Apply(ctx context.Context, tx pgx.Tx, em Emitter, r events.Event) (Outcome, error) {
-	var kind, id string
-	var at time.Time
-	sign := int64(-1)
+	c, ok, err := f.decode(r)
 	switch {
-	case r.Type == "sale.completed" && r.Topic == TopicSales:
-		kind = "sale"
-	case r.Type == "delivery.received" && r.Topic == TopicDeliveries:
-		kind, sign = "delivery", 1
-	case r.Type == "stock.counted" && r.Topic == TopicUpdates:
-		kind = "count"
-	default:
+	case !ok:
 		return Ignored, nil
+	case err != nil:
+		return Rejected, err
 	}
-	var ev event
-	if err := json.Unmarshal(r.Data, &ev); err != nil {
-		return Rejected, fmt.Errorf("%w: %s at %s/%d/%d: %v", ErrBadEvent, r.Type, r.Topic, r.Partition, r.Offset, err)
-	}
-	switch kind {
-	case "sale":
-		id, at = ev.SaleID, ev.OccurredAt
-	case "delivery":
-		id, at = ev.DeliveryID, ev.ReceivedAt
-	default:
-		id, at = ev.CountID, ev.CountedAt
-	}
-	if id == "" || at.IsZero() || !f.ref.HasStore(ev.StoreID) {
-		return Rejected, fmt.Errorf("%w: %s at %s/%d/%d: missing id or time, or unknown store %q",
-			ErrBadEvent, r.Type, r.Topic, r.Partition, r.Offset, ev.StoreID)
-	}
-	// Sum (or, for a count, take the last of) the lines per SKU, in SKU order so that row locks
-	// are always taken in the same order.
-	qty := map[string]int64{}
-	for _, l := range ev.Lines {
-		if _, ok := f.ref.Product(l.SKU); !ok {
-			return Rejected, fmt.Errorf("%w: %s %s: unknown SKU %q", ErrBadEvent, kind, id, l.SKU)
-		}
-		if l.Qty < 0 || (l.Qty == 0 && kind != "count") || l.Qty > 1_000_000 {
-			return Rejected, fmt.Errorf("%w: %s %s: SKU %s: quantity %d out of range", ErrBadEvent, kind, id, l.SKU, l.Qty)
-		}
-		if kind == "count" {
-			qty[l.SKU] = l.Qty
-		} else {
-			qty[l.SKU] += sign * l.Qty
-		}
-	}
+	kind, id, qty := c.kind, c.id, c.qty
 	tag, err := tx.Exec(ctx, f.q["dedupe"], kind, id)
 	if err != nil {
 		return 0, fmt.Errorf("dedupe %s %s: %w", kind, id, err)
@@ -166,9 +186,9 @@ func (f *Folder) Apply(ctx context.Context, tx pgx.Tx, em Emitter, r events.Even
 	for sku := range qty {
 		skus = append(skus, sku)
 	}
-	slices.Sort(skus)
+	slices.Sort(skus) // row locks always in the same order
 	for _, sku := range skus {
-		if err := f.applyItem(ctx, tx, em, r, kind, id, ev.StoreID, sku, qty[sku], at.UTC()); err != nil {
+		if err := f.applyItem(ctx, tx, em, r, kind, id, c.store, sku, qty[sku], c.at); err != nil {
 			return 0, fmt.Errorf("%s %s sku %s: %w", kind, id, sku, err)
 		}
 	}

@@ -48,14 +48,14 @@ import (
 )
 
 type options struct {
-	runs          int
-	session       time.Duration
-	commitFor time.Duration
-	committers    int
-	brokerAddr    string
-	useKfake      bool
-	groupSync     bool
-	initialDelay  time.Duration
+	runs         int
+	session      time.Duration
+	commitFor    time.Duration
+	committers   int
+	brokerAddr   string
+	useKfake     bool
+	groupSync    bool
+	initialDelay time.Duration
 }
 
 func main() {

@@ -776,3 +776,36 @@ func TestRebalanceTimeoutRemovesSilentMembers(t *testing.T) {
 	}
 	wantCode(t, "silent member", f.heartbeat("g", ids[1], r0.Generation, ""), kerr.UnknownMemberID)
 }
+
+func TestLimits(t *testing.T) {
+	f := newFixture(t, func(c *Config) {
+		c.MaxGroupSize = 2
+		c.MaxAssignmentBytes = 16
+	})
+	ids, gen := f.stableGroup("g", 2, joinOpts{})
+	// A third member does not fit.
+	r := await(t, f.joinAsync(joinRequest("g", "", joinOpts{})))
+	wantCode(t, "join beyond the group size", r.ErrorCode, kerr.GroupMaxSizeReached)
+	wantCode(t, "members unaffected", f.heartbeat("g", ids[0], gen, ""), nil)
+
+	// The leader hands out an oversized assignment: it is refused and the
+	// group starts over instead of handing it out.
+	leave := kmsg.NewPtrLeaveGroupRequest()
+	leave.Version = 3
+	leave.Group = "g"
+	leave.Members = []kmsg.LeaveGroupRequestMember{{MemberID: ids[1]}}
+	wantCode(t, "leave", f.c.LeaveGroup(leave).Members[0].ErrorCode, nil)
+	j := await(t, f.joinAsync(joinRequest("g", ids[0], joinOpts{})))
+	wantCode(t, "rejoin", j.ErrorCode, nil)
+	s := await(t, f.sync("g", ids[0], j.Generation, map[string]string{ids[0]: strings.Repeat("x", 17)}))
+	wantCode(t, "oversized assignment", s.ErrorCode, kerr.InvalidRequest)
+	if st := f.describe("g").State; st != string(StatePreparingRebalance) {
+		t.Fatalf("state after a refused assignment = %s, want PreparingRebalance", st)
+	}
+	j = await(t, f.joinAsync(joinRequest("g", ids[0], joinOpts{})))
+	wantCode(t, "rejoin after refusal", j.ErrorCode, nil)
+	s = await(t, f.sync("g", ids[0], j.Generation, map[string]string{ids[0]: "ok"}))
+	if s.ErrorCode != 0 || string(s.MemberAssignment) != "ok" {
+		t.Fatalf("sync after refusal: %d %q", s.ErrorCode, s.MemberAssignment)
+	}
+}

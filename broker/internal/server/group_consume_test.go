@@ -330,3 +330,34 @@ func TestGroupOffsetsOfDeletedTopicsAreDropped(t *testing.T) {
 		t.Fatalf("the recreated topic inherited offset %d", o.At)
 	}
 }
+
+// TestGroupSurvivesRestartWhileConsuming restarts the broker under a running
+// two-member group: the members carry on (the group comes back Stable from
+// disk) and every record is still consumed exactly once.
+func TestGroupSurvivesRestartWhileConsuming(t *testing.T) {
+	b := startGroupBroker(t, "")
+	b.createTopic("live", 4)
+	adm := b.admin()
+	l := &ledger{seen: map[string]int{}}
+	first := b.produce("live", "a", 80)
+	m1 := startConsumer(t, b, l, "live-group", "live")
+	m2 := startConsumer(t, b, l, "live-group", "live")
+	waitUntil(t, "the first records", func() bool { return l.has(first) })
+	waitUntil(t, "a stable group of two", func() bool {
+		d := describe(t, adm, "live-group")
+		return d.State == "Stable" && len(d.Members) == 2
+	})
+	waitUntil(t, "commits to reach the end offsets", func() bool { return committedEqualsEnd(t, adm, "live-group", "live") })
+
+	b.restart()
+	adm = b.admin()
+	d := describe(t, adm, "live-group")
+	if len(d.Members) != 2 {
+		t.Fatalf("after restart the group has %d members, want the 2 restored from disk", len(d.Members))
+	}
+	second := b.produce("live", "b", 80)
+	waitUntil(t, "consumption after the restart", func() bool { return l.has(second) })
+	m1.stop()
+	m2.stop()
+	l.exactlyOnce(t, 160)
+}

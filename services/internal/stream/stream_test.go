@@ -43,6 +43,7 @@ type env struct {
 	dsn    string
 	want   map[string]int64 // store/sku -> sum of deltas
 	inputs int
+	reg    *prometheus.Registry // the consumers' metrics
 }
 
 func newEnv(t *testing.T, b *brokertest.Broker) *env {
@@ -70,7 +71,7 @@ func newEnv(t *testing.T, b *brokertest.Broker) *env {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	return &env{t: t, b: b, pool: pool, dsn: dsn, want: map[string]int64{}}
+	return &env{t: t, b: b, pool: pool, dsn: dsn, want: map[string]int64{}, reg: prometheus.NewRegistry()}
 }
 
 // produce writes n stock.adjusted events spread over stores and SKUs and records the fold.
@@ -144,7 +145,7 @@ func (e *env) consumer(group, name string, h Handler) *Consumer {
 	e.t.Helper()
 	c, err := New(Config{
 		Brokers: []string{e.b.Addr}, Group: group, Topics: []string{inTopic}, Schema: schema,
-		Pool: e.pool, Handler: h, MaxPollRecords: 100, Registerer: prometheus.NewRegistry(),
+		Pool: e.pool, Handler: h, MaxPollRecords: 100, Registerer: e.reg,
 		Log:        slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("consumer", name),
 		MinBackoff: 100 * time.Millisecond,
 	})
@@ -174,6 +175,31 @@ func run(t *testing.T, c interface{ Run(context.Context) error }) (stop func()) 
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// lag returns the freshmart_consumer_lag series of group, by partition.
+func (e *env) lag(group string) map[string]float64 {
+	e.t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "freshmart_consumer_lag" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["group"] == group && labels["topic"] == inTopic {
+				out[labels["partition"]] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	return out
 }
 
 func (e *env) count(q string) int64 {
@@ -287,7 +313,23 @@ func TestCrashMidBatchResumesExactly(t *testing.T) {
 	// More input after catching up is applied too.
 	e.produce(100, 2)
 	e.waitFor("new events applied", func() bool { return e.count(`SELECT count(*) FROM streamtest.applied`) >= 700 })
+	// Caught up: every assigned partition reports a lag of zero.
+	e.waitFor("lag 0 on 4 partitions", func() bool {
+		lag := e.lag("crash")
+		if len(lag) != 4 {
+			return false
+		}
+		for _, v := range lag {
+			if v != 0 {
+				return false
+			}
+		}
+		return true
+	})
 	stop()
+	if lag := e.lag("crash"); len(lag) != 0 {
+		t.Errorf("lag series left after the consumer stopped: %v", lag)
+	}
 	e.checkExact()
 }
 

@@ -32,6 +32,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -68,8 +69,22 @@ func main() {
 	flag.BoolVar(&o.useKfake, "kfake", true, "also measure franz-go kfake")
 	flag.BoolVar(&o.groupSync, "group-sync", true, "in-process broker: fsync offset commits before answering")
 	flag.DurationVar(&o.initialDelay, "initial-delay", 300*time.Millisecond, "in-process broker: group initial rebalance delay (0 disables)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "groups bench:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "groups bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(o); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "groups bench:", err)
 		os.Exit(1)
 	}

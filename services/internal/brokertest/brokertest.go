@@ -13,7 +13,6 @@ package brokertest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -62,7 +61,6 @@ type Broker struct {
 var (
 	buildMu sync.Mutex
 	built   = map[string]string{} // package -> binary
-	binDir  string
 )
 
 // Start builds (once per test binary) and starts a broker, stopped when the test ends. It fails
@@ -97,7 +95,9 @@ func Start(t testing.TB) *Broker {
 	return b
 }
 
-// build compiles pkg of the workspace into a per-process temporary directory (once).
+// build compiles pkg of the workspace (once per test binary) into a per-user cache directory,
+// so test binaries do not leave copies behind. It builds to a temporary name and renames, so
+// test binaries building at the same time never run a half-written file.
 func build(pkg string) (string, error) {
 	buildMu.Lock()
 	defer buildMu.Unlock()
@@ -108,18 +108,28 @@ func build(pkg string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if binDir == "" {
-		// Per test binary; removed by the OS's temp cleaning, small (one binary per kind).
-		binDir, err = os.MkdirTemp("", "brokertest-bin-")
-		if err != nil {
-			return "", fmt.Errorf("temp dir: %w", err)
-		}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
 	}
-	bin := filepath.Join(binDir, filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	dir := filepath.Join(cache, "freshmart-brokertest")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("cache dir: %w", err)
+	}
+	bin := filepath.Join(dir, filepath.Base(pkg))
+	tmp, err := os.CreateTemp(dir, filepath.Base(pkg)+".tmp-")
+	if err != nil {
+		return "", fmt.Errorf("cache dir: %w", err)
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	cmd := exec.Command("go", "build", "-o", tmp.Name(), pkg)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
+	}
+	if err := os.Rename(tmp.Name(), bin); err != nil {
+		return "", fmt.Errorf("install %s: %w", bin, err)
 	}
 	built[pkg] = bin
 	return bin, nil
@@ -314,5 +324,5 @@ func (b *Broker) CreateTopic(t testing.TB, name string, partitions int32) {
 	}
 }
 
-// HasLine reports whether the broker's log contains s (for tests of the harness itself).
-func (b *Broker) hasLine(s string) bool { return bytes.Contains([]byte(b.Log()), []byte(s)) }
+// hasLine reports whether the broker's log contains s (for tests of the harness itself).
+func (b *Broker) hasLine(s string) bool { return strings.Contains(b.Log(), s) }

@@ -29,8 +29,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -129,10 +131,15 @@ func StartCluster() (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	reapStale(bin)
 	c := &Cluster{bin: bin}
 	c.dir, err = os.MkdirTemp("", "pgtest-")
 	if err != nil {
 		return nil, fmt.Errorf("temp dir: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(c.dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(c.dir)
+		return nil, fmt.Errorf("owner file: %w", err)
 	}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
@@ -173,6 +180,38 @@ func StartCluster() (*Cluster, error) {
 		}
 	}
 	return c, nil
+}
+
+// ownerFile holds the pid of the test binary that owns a cluster directory.
+const ownerFile = "owner.pid"
+
+// reapStale stops and removes the clusters of test binaries that died without cleaning up
+// (killed by a test timeout, say), so they do not pile up.
+func reapStale(bin string) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "pgtest-*"))
+	for _, dir := range dirs {
+		raw, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue // not ours, or still being set up
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+		if err != nil || pid <= 0 || processAlive(pid) {
+			continue
+		}
+		c := &Cluster{dir: dir, bin: bin}
+		if os.Geteuid() == 0 {
+			c.asUser = "postgres"
+		}
+		if _, err := os.Stat(filepath.Join(dir, "data", "postmaster.pid")); err == nil {
+			c.run("pg_ctl", "-D", filepath.Join(dir, "data"), "-m", "immediate", "-w", "stop") //nolint:errcheck // best effort
+		}
+		os.RemoveAll(dir)
+	}
+}
+
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // DSN returns the connection string of database db in the cluster.

@@ -3,6 +3,9 @@ package pgtest
 import (
 	"context"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -38,4 +41,32 @@ func TestDatabasesAreSeparate(t *testing.T) {
 		t.Fatalf("server_version %q: %v", version, err)
 	}
 	t.Logf("Postgres %s", version)
+}
+
+func TestReapStale(t *testing.T) {
+	// A directory left by a test binary that has exited.
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "pgtest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// And the live cluster of this test binary.
+	mu.Lock()
+	live := current.dir
+	mu.Unlock()
+	reapStale(current.bin)
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("stale directory still there: %v", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Fatalf("live cluster directory removed: %v", err)
+	}
+	New(t) // and the live cluster still works
 }

@@ -175,3 +175,17 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkValidateSale(b *testing.B) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "valid", "sale.completed.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if err := Validate("sale.completed", raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

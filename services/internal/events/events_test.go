@@ -193,3 +193,14 @@ func counterValue(t *testing.T, c interface{ Write(*dto.Metric) error }) float64
 	}
 	return m.GetCounter().GetValue()
 }
+
+func BenchmarkParse(b *testing.B) {
+	env := Envelope{ID: "3f1c2a7e-5b8d-4c1e-9a2f-0d6e8b7c5a41", Type: TypeSaleCompleted, Source: "freshmart/pos", Time: time.Now()}
+	rec := NewRecord(TopicPOSSales, "S001", env, []byte(`{}`))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

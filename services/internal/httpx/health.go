@@ -101,7 +101,9 @@ func (h *Health) ready(w http.ResponseWriter, r *http.Request) {
 }
 
 // Pinger is anything with a Ping method: *pgxpool.Pool, *kgo.Client.
-type Pinger interface{ Ping(ctx context.Context) error }
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
 
 // PingCheck is a Check that pings p.
 func PingCheck(p Pinger) Check { return func(ctx context.Context) error { return p.Ping(ctx) } }

@@ -167,7 +167,9 @@ func TestHealthAndServe(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
 	done := make(chan error, 1)
-	go func() { done <- Serve(ctx, "127.0.0.1:0", Log(slog.Default(), mux), slog.Default(), func(a net.Addr) { addrc <- a }) }()
+	go func() {
+		done <- Serve(ctx, "127.0.0.1:0", Log(slog.Default(), mux), slog.Default(), func(a net.Addr) { addrc <- a })
+	}()
 	var base string
 	select {
 	case a := <-addrc:

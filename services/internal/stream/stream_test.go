@@ -157,7 +157,10 @@ func (e *env) consumer(group, name string, h Handler) *Consumer {
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Logf("%s", bytes.TrimSpace(p)); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Logf("%s", bytes.TrimSpace(p))
+	return len(p), nil
+}
 
 // run runs c in the background; the returned stop cancels it and waits for it.
 func run(t *testing.T, c interface{ Run(context.Context) error }) (stop func()) {

@@ -7,8 +7,9 @@
 // always produce the same stream: ids come from the seeded generator, times from a simulated clock.
 //
 // Generator keeps its own model of each store's shelves. Sales take from it, so a lane never sells
-// what the model says is gone; deliveries replace what was sold since the vendor's last visit
-// (rounded up to the vendor's packs, and topped up to the opening stock); warehouse counts report
+// what the model says is gone; deliveries bring each of the vendor's SKUs up to half as much again
+// as shoppers asked for since its last delivery (rounded up to the vendor's packs, and at least
+// to the opening stock); warehouse counts report
 // the model's figure, now and then a unit or two short to stand for shrinkage. Stock therefore
 // drifts the way a real store's does and low-stock alerts happen by themselves. The model starts at
 // the catalog's initial stock, so after a restart the first counts bring the inventory view back

@@ -105,8 +105,10 @@ type vendorGroup struct {
 
 type storeState struct {
 	store     Store
-	onHand    []int
-	soldSince []int // units sold since the product's last delivery
+	onHand []int
+	wanted []int // units shoppers asked for since the product's last delivery, sold or not
+
+	nextVendor int // rotation for top-up deliveries
 }
 
 // New checks cfg and returns a Generator at the start of its stream.
@@ -175,7 +177,7 @@ func New(cfg Config) (*Generator, error) {
 		if s.Location == nil {
 			s.Location = time.UTC
 		}
-		st := &storeState{store: s, onHand: make([]int, len(g.products)), soldSince: make([]int, len(g.products))}
+		st := &storeState{store: s, onHand: make([]int, len(g.products)), wanted: make([]int, len(g.products))}
 		for i, p := range g.products {
 			st.onHand[i] = max(p.InitialStock, 0)
 		}
@@ -281,12 +283,13 @@ func (g *Generator) sale(st *storeState, at time.Time) *Event {
 		// A shopper skips what is not on the shelf and picks something else, a few times.
 		for range 4 {
 			p := g.pickProduct()
+			want := g.lineQty()
+			st.wanted[p] += want
 			if st.onHand[p] <= 0 {
 				continue
 			}
-			q := min(g.lineQty(), st.onHand[p])
+			q := min(want, st.onHand[p])
 			st.onHand[p] -= q
-			st.soldSince[p] += q
 			if li, ok := lineOf[p]; ok {
 				s.Lines[li].Qty += q
 			} else {
@@ -335,11 +338,11 @@ func (g *Generator) count(st *storeState, at time.Time) *Event {
 }
 
 // need is how many units product p of st should receive: enough to reach its opening stock, or
-// half as much again as it sold since the last delivery, whichever is more. A SKU that sold out
-// between visits thus gets a bigger order each time until its stock covers the time to the next
-// visit, the way a store manager adjusts orders.
+// to cover half as much again as shoppers asked for since the last delivery (sold or not),
+// whichever is more. Demand the shelf could not meet counts too, so a SKU that sold out between
+// visits is ordered up to what would have lasted, the way a store manager adjusts orders.
 func (g *Generator) need(st *storeState, p int) int {
-	target := max(g.products[p].InitialStock, st.soldSince[p]*3/2)
+	target := max(g.products[p].InitialStock, st.wanted[p]*3/2)
 	return max(target-st.onHand[p], 0)
 }
 
@@ -354,8 +357,12 @@ func (g *Generator) delivery(st *storeState, at time.Time) *Event {
 			best, bestNeed = vi, total
 		}
 	}
-	if best < 0 {
-		return nil // nothing to replenish
+	topUp := best < 0
+	if topUp {
+		// Nothing is short: the scheduled truck still comes, from the next vendor in turn, with a
+		// pack of each of its products.
+		best = st.nextVendor % len(g.vendors)
+		st.nextVendor++
 	}
 	v := g.vendors[best]
 	d := &Delivery{
@@ -367,13 +374,16 @@ func (g *Generator) delivery(st *storeState, at time.Time) *Event {
 	}
 	for _, p := range v.products {
 		need := g.need(st, p)
+		if topUp {
+			need = 1
+		}
 		if need == 0 {
 			continue
 		}
 		pack := max(g.products[p].ReorderQty, 1)
 		q := (need + pack - 1) / pack * pack
 		st.onHand[p] += q
-		st.soldSince[p] = 0
+		st.wanted[p] = 0
 		d.Lines = append(d.Lines, DeliveryLine{SKU: g.products[p].SKU, Qty: q})
 	}
 	return &Event{At: at, Kind: KindDelivery, StoreID: st.store.ID, Delivery: d}

@@ -121,7 +121,6 @@
     badge.textContent = LABEL[row.status] || row.status;
     const upd = tr.querySelector(".updated");
     if (upd && row.updated) upd.textContent = row.updated;
-    countStock();
   }
   function countStock() {
     const table = $("#stock-table");
@@ -176,6 +175,7 @@
     const sales = [];
     let rev = null;
     let chain = null;
+    let stockChanged = false;
     for (const m of batch) {
       switch (m.type) {
         case "snapshot":
@@ -192,6 +192,7 @@
           break;
         case "stock":
           updateStock(m.stock);
+          stockChanged = true;
           break;
         case "alert":
           addAlert(m.alert);
@@ -200,6 +201,7 @@
     }
     addSales(sales);
     renderRevenue(rev || chain);
+    if (stockChanged) countStock();
   }
 
   // The websocket, reconnecting by itself with a growing pause.

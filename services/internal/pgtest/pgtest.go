@@ -299,7 +299,7 @@ func findBin() (string, error) {
 			return d, nil
 		}
 	}
-	return "", errors.New("Postgres binaries (initdb, pg_ctl) not found on PATH or in /usr/lib/postgresql/*/bin: install them, e.g. apt-get install postgresql")
+	return "", errors.New("the Postgres binaries (initdb, pg_ctl) were not found on PATH or in /usr/lib/postgresql/*/bin: install them, e.g. apt-get install postgresql")
 }
 
 func freePort() (int, error) {

@@ -142,8 +142,12 @@ func produce(ctx context.Context, t *target, topic string, size int, max int64, 
 }
 
 // consume reads want records of topic from the start of every partition
-// with a fresh franz-go consumer (no group) and times it.
+// with a fresh franz-go consumer (no group) and times it. It gives up after
+// two minutes: a broker that stops serving fails the run instead of hanging
+// it.
 func consume(ctx context.Context, t *target, topic string, want int64) (throughput, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
 	cpu0, err := t.cpuTime()
 	if err != nil {
 		return throughput{}, err

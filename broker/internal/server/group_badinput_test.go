@@ -160,7 +160,7 @@ func TestGroupJoinDoesNotBlockItsConnection(t *testing.T) {
 	first, gen := stableRawGroup(t, c, "g", 30*time.Second)
 
 	join2 := c.send(rawJoin("g", "", 30*time.Second, []byte("2"))) // waits for first to rejoin
-	hb := c.send(rawHeartbeat("g", first, gen))                      // tells first to rejoin
+	hb := c.send(rawHeartbeat("g", first, gen))                    // tells first to rejoin
 	rejoin := c.send(rawJoin("g", first, 30*time.Second, []byte("m")))
 
 	j2 := kmsg.NewPtrJoinGroupResponse()

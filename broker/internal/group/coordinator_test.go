@@ -2,6 +2,7 @@ package group
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -807,5 +808,25 @@ func TestLimits(t *testing.T) {
 	s = await(t, f.sync("g", ids[0], j.Generation, map[string]string{ids[0]: "ok"}))
 	if s.ErrorCode != 0 || string(s.MemberAssignment) != "ok" {
 		t.Fatalf("sync after refusal: %d %q", s.ErrorCode, s.MemberAssignment)
+	}
+}
+
+func TestPeriodicCompaction(t *testing.T) {
+	f := newFixture(t, func(c *Config) {
+		c.RetentionCheckInterval = 20 * time.Millisecond
+		c.CompactBytes = 1
+	})
+	for i := int64(1); i <= 20; i++ {
+		wantCode(t, "commit", f.commit("g", "", -1, "orders", int32(i%3), i), nil)
+	}
+	f.waitFor(func() bool { return f.c.store.logSize() == 0 }, "the log to be compacted")
+	wantCode(t, "commit after compaction", f.commit("g", "", -1, "orders", 0, 100), nil)
+	if err := f.c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.open(nil)
+	want := map[tp]int64{{"orders", 0}: 100, {"orders", 1}: 19, {"orders", 2}: 20}
+	if got := f.fetchAll("g"); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("offsets after compaction and reopen = %v, want %v", got, want)
 	}
 }

@@ -93,8 +93,9 @@ for np in "${procs[@]}"; do
   peak[$np]=0
 done
 start=$(date +%s.%N)
-# Sample RSS every 2 s over the window; stop sampling shortly before the simulator ends.
-end=$(python3 -c "print($(date +%s) + $secs - $warm - 2)")
+# Sample RSS every 2 s over the window; stop a few seconds before the simulator ends, so every
+# process is still there for the second CPU reading.
+end=$(python3 -c "print($(date +%s) + $secs - $warm - 6)")
 while [ "$(date +%s)" -lt "${end%.*}" ]; do
   for np in "${procs[@]}"; do
     n=${np%%:*} p=${np##*:} mode=""

@@ -27,10 +27,9 @@ fi
 "$bin/broker-bench" "${broker_args[@]}" -kfake-bin "$bin/kfakeserver" -out artifacts/bench-broker.md "$@"
 
 if [ -d broker/bench/groups ] && [ -n "$(ls broker/bench/groups/*.go 2>/dev/null)" ]; then
+  # It starts freshmart-broker and kfake inside its own process; see its package doc.
   echo >&2
   echo "consumer group benchmark (broker/bench/groups)" >&2
   $GO build -o "$bin/groups-bench" ./broker/bench/groups
-  groups_args=(-kfake-bin "$bin/kfakeserver")
-  if [ "${#broker_args[@]}" -gt 0 ]; then groups_args+=("${broker_args[@]}"); fi
-  "$bin/groups-bench" "${groups_args[@]}" | tee artifacts/bench-broker-groups.md
+  "$bin/groups-bench" | tee artifacts/bench-broker-groups.md
 fi

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,7 +132,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 }
 
 // httpHandler serves /healthz (the process is up), /readyz (the Kafka
-// listener accepts clients) and /metrics.
+// listener accepts clients), /metrics and /debug/pprof/.
 func httpHandler(m *server.Metrics, ready *atomic.Bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -148,6 +149,10 @@ func httpHandler(m *server.Metrics, ready *atomic.Bool) http.Handler {
 		fmt.Fprintln(w, "ready")
 	})
 	mux.Handle("GET /metrics", m.Handler())
+	// Profiles for operators; the HTTP listener is loopback by default.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return mux
 }
 

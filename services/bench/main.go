@@ -5,7 +5,8 @@
 //     with -clients concurrent lanes for -duration, and the p50/p99 of the 202;
 //   - freshness: at a steady -rate sales per second (default 200) for -duration, the time from a
 //     sale's 202 to its stock change being visible in GET /v1/stock, p50/p99, over the probed
-//     sales (every -probe-every'th sale is polled every -poll).
+//     sales (every -probe-every'th sale is polled every -poll, backing off to a tenth of the time
+//     waited so far).
 //
 // Target: -pos and -inventory name a running platform (for example `make run`: the defaults
 // http://127.0.0.1:8081 and :8082 are used when both answer /healthz). Otherwise, or with
@@ -31,7 +32,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -108,9 +108,11 @@ func run() error {
 		return err
 	}
 	fmt.Fprintln(os.Stderr, "bench: waiting for the inventory to catch up")
-	if err := waitCaughtUp(o.invURL, 5*time.Minute); err != nil {
+	t0 := time.Now()
+	if err := waitCaughtUp(o, stores, skus, 10*time.Minute); err != nil {
 		return err
 	}
+	catchUp := time.Since(t0)
 	fmt.Fprintf(os.Stderr, "bench: freshness phase: %d sales/s for %s\n", o.rate, o.duration)
 	fr, err := freshness(o, stores, skus)
 	if err != nil {
@@ -124,11 +126,12 @@ func run() error {
 	row(fmt.Sprintf("POS sales accepted/s (acks=all, %d clients, %s)", o.clients, o.duration), fmt.Sprintf("%.0f", tp.perSec))
 	row("POS 202 latency p50 / p99 (throughput phase)", fmt.Sprintf("%s / %s", ms(tp.p50), ms(tp.p99)))
 	row("POS non-202 answers / transport errors", fmt.Sprintf("%d / %d", tp.rejected, tp.errors))
+	row("inventory catch-up after the throughput phase", catchUp.Round(100*time.Millisecond).String())
 	row(fmt.Sprintf("steady rate (target %d/s), achieved", o.rate), fmt.Sprintf("%.1f sales/s", fr.achieved))
 	row("POS 202 latency p50 / p99 (steady rate)", fmt.Sprintf("%s / %s", ms(fr.post50), ms(fr.post99)))
 	row("sale 202 -> visible in GET /v1/stock p50 / p99", fmt.Sprintf("%s / %s", ms(fr.p50), ms(fr.p99)))
 	row("freshness probes (seen / sent)", fmt.Sprintf("%d / %d", fr.seen, fr.probes))
-	row("probe resolution (poll interval)", o.poll.String())
+	row("probe resolution", fmt.Sprintf("%s, then 10%% of the wait", o.poll))
 	return nil
 }
 
@@ -224,49 +227,32 @@ func throughput(o options, stores, skus []string) (tpResult, error) {
 	return r, nil
 }
 
-// waitCaughtUp waits until the inventory's consumer lag (from /metrics) is zero.
-func waitCaughtUp(invURL string, d time.Duration) error {
+// waitCaughtUp posts one sale per store and waits until each is visible in GET /v1/stock: a
+// store's sales share one partition, so then the inventory has caught up with everything posted
+// before.
+func waitCaughtUp(o options, stores, skus []string, d time.Duration) error {
 	deadline := time.Now().Add(d)
-	for {
-		lag, err := inventoryLag(invURL)
-		if err == nil && lag == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("inventory did not catch up within %s (lag %v, %v)", d, lag, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-func inventoryLag(invURL string) (float64, error) {
-	resp, err := hc.Get(invURL + "/metrics")
-	if err != nil {
-		return -1, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return -1, err
-	}
-	var sum float64
-	seen := false
-	for _, line := range strings.Split(string(raw), "\n") {
-		if !strings.HasPrefix(line, `freshmart_consumer_lag{group="inventory"`) {
-			continue
-		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+	for i, store := range stores {
+		sku := skus[i%len(skus)]
+		before, err := onHand(o.invURL, store, sku)
 		if err != nil {
-			return -1, fmt.Errorf("metrics line %q: %w", line, err)
+			return err
 		}
-		sum += v
-		seen = true
+		if code, err := postSale(o.posURL, sale(store, sku, 1)); err != nil || code != http.StatusAccepted {
+			return fmt.Errorf("catch-up sale for %s: %d %v", store, code, err)
+		}
+		for {
+			v, err := onHand(o.invURL, store, sku)
+			if err == nil && v <= before-1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("inventory did not catch up within %s (store %s)", d, store)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	}
-	if !seen {
-		return -1, errors.New("no freshmart_consumer_lag samples for group inventory yet")
-	}
-	return sum, nil
+	return nil
 }
 
 type frResult struct {
@@ -335,7 +321,9 @@ func freshness(o options, stores, skus []string) (frResult, error) {
 			if !probe {
 				return
 			}
-			for deadline := acked.Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(o.poll) {
+			// Poll every -poll at first, then back off to a tenth of the time waited so far, so
+			// that slow answers do not multiply the polling load and slow the inventory further.
+			for deadline := acked.Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(max(o.poll, min(time.Since(acked)/10, 250*time.Millisecond))) {
 				if v, err := onHand(o.invURL, store, sku); err == nil && v <= before-1 {
 					mu.Lock()
 					vis = append(vis, time.Since(acked))

@@ -257,6 +257,10 @@ func TestDashboard(t *testing.T) {
 	p.webProc.run(t)
 	waitHTTP(t, p.webProc, p.Web+"/readyz")
 	waitJS(t, ctx, "page reconnected", `document.querySelector('#live-status').textContent === 'Live'`)
+	// A restarted dashboard rebuilds revenue today from the broker (ListOffsets by timestamp).
+	waitJS(t, ctx, "revenue after the dashboard restart", fmt.Sprintf(
+		`document.querySelector('#rev-total').textContent.replace(/[$,]/g, '') === %q`,
+		fmt.Sprintf("%d.%02d", (want+int64(qty)*bulk.PriceCents)/100, (want+int64(qty)*bulk.PriceCents)%100)))
 	p.brokerProc.restart(t)
 	waitHTTP(t, p.brokerProc, p.BrokerHTTP+"/readyz")
 	after, _ := postSale(t, p.POS, single, 1)

@@ -44,6 +44,12 @@ func run() error {
 	probeURL := flag.String("probe", "", "dashboard websocket to measure sale-to-dashboard latency on, e.g. ws://127.0.0.1:8080/ws")
 	flag.Parse()
 
+	if *rate <= 0 {
+		return fmt.Errorf("-rate %v: want a positive multiplier (1 = normal day, 100 = Black Friday)", *rate)
+	}
+	if *workers <= 0 {
+		return fmt.Errorf("-workers %d: want at least 1", *workers)
+	}
 	level := slog.LevelInfo
 	if err := level.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
 		return fmt.Errorf("LOG_LEVEL: %w", err)

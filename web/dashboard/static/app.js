@@ -257,7 +257,17 @@
       if (resp.ok) box.innerHTML = await resp.text();
     } catch (e) { /* offline */ }
   }
-  function refreshFragments() { refreshStock(); refreshAlerts(); }
+  // Chain page: the per-store rows, which the snapshot does not carry.
+  async function refreshStores() {
+    if (store || page !== "chain") return;
+    try {
+      const resp = await fetch("/api/live");
+      if (!resp.ok) return;
+      const live = await resp.json();
+      (live.stores || []).forEach((s) => updateStoreRow(s.Revenue));
+    } catch (e) { /* offline */ }
+  }
+  function refreshFragments() { refreshStock(); refreshAlerts(); refreshStores(); }
   if (filter) {
     filter.addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(refreshStock, 250); });
     filter.addEventListener("change", refreshStock);

@@ -157,7 +157,7 @@ func TestRunServesAndRestarts(t *testing.T) {
 		}
 	}
 	code, body := httpGet(t, "http://"+httpAddr+"/metrics")
-	for _, want := range []string{`broker_requests_total{api="Produce"`, `broker_records_appended_total{topic="pos-sales"} 1`, "go_goroutines", "broker_partition_high_watermark"} {
+	for _, want := range []string{`broker_requests_total{api="Produce"`, `broker_records_appended_total{topic="pos-sales"} 1`, "go_goroutines", "broker_partition_high_watermark", "broker_store_fsyncs_total"} {
 		if code != http.StatusOK || !strings.Contains(body, want) {
 			t.Fatalf("/metrics (%d) lacks %s", code, want)
 		}

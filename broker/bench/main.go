@@ -47,6 +47,7 @@ type config struct {
 	rate        int
 	latencyTime time.Duration
 	readme      string
+	groups      string
 	out         string
 }
 
@@ -61,6 +62,7 @@ func main() {
 	flag.IntVar(&c.rate, "rate", 5000, "records/s of the latency run")
 	flag.DurationVar(&c.latencyTime, "latency-time", 10*time.Second, "how long the latency run produces")
 	flag.StringVar(&c.readme, "readme", "", `Markdown file whose "## Benchmark" section is replaced by the table`)
+	flag.StringVar(&c.groups, "groups", "", "output of the consumer group benchmark (broker/bench/groups) to put under the table in -readme")
 	flag.StringVar(&c.out, "out", "", "also write the table to this file")
 	flag.Parse()
 	if err := run(c); err != nil {
@@ -177,7 +179,15 @@ func run(c config) error {
 		}
 	}
 	if c.readme != "" {
-		if err := replaceSection(c.readme, "Benchmark", table); err != nil {
+		section := "`make bench-broker` (scripts/bench-broker.sh) measured, on the project's 2-core machine shared with other work:\n\n" + table
+		if c.groups != "" {
+			g, err := os.ReadFile(c.groups)
+			if err != nil {
+				return fmt.Errorf("groups table: %w", err)
+			}
+			section += "\nConsumer groups (broker/bench/groups):\n\n```\n" + strings.TrimSpace(string(g)) + "\n```\n"
+		}
+		if err := replaceSection(c.readme, "Benchmark", section); err != nil {
 			return err
 		}
 		logf("wrote the table into the Benchmark section of %s", filepath.Clean(c.readme))

@@ -139,13 +139,13 @@
     const li = el("li", "alert new " + a.kind);
     li.dataset.alert = a.alert_id;
     const what = el("span", "what");
-    what.append(el("strong", "", a.name), document.createTextNode(" "), el("span", "sku", a.sku));
-    if (!store && a.store_name) what.append(document.createTextNode(" · " + a.store_name));
+    let qty = a.on_hand + " on hand · threshold " + a.threshold;
+    if (!store && a.store_name) qty += " · " + a.store_name;
+    what.append(el("strong", "", a.name), document.createTextNode(" "), el("span", "sku", a.sku), el("span", "qty", qty));
     const t = el("time", "", a.local_time);
     t.dateTime = a.at;
     if (store) { try { t.textContent = alertTimeFmt.format(new Date(a.at)); } catch (e) { /* keep the server's text */ } }
-    li.append(el("span", "badge " + a.kind, a.label), what,
-      el("span", "qty", a.on_hand + " on hand · threshold " + a.threshold), t);
+    li.append(el("span", "badge " + a.kind, a.label), what, t);
     list.insertBefore(li, list.firstChild);
     while (list.children.length > 50) list.removeChild(list.lastChild);
   }

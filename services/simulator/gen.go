@@ -104,7 +104,7 @@ type vendorGroup struct {
 }
 
 type storeState struct {
-	store     Store
+	store  Store
 	onHand []int
 	wanted []int // units shoppers asked for since the product's last delivery, sold or not
 

@@ -178,14 +178,31 @@ func TestRestartAfterCleanStop(t *testing.T) {
 	b.stop()
 }
 
-// TestRestartAfterKill9 kills the broker with SIGKILL while an idempotent
-// acks=all producer streams records into it, restarts it on the same data
-// directory, and checks every acknowledged record is there, in order, once.
-// It does so twice over the same directory, so the second recovery also
-// starts from a recovered log.
-func TestRestartAfterKill9(t *testing.T) {
+// TestRestartMidStream stops the broker while an idempotent acks=all
+// producer streams records into it, restarts it on the same data directory,
+// and checks every acknowledged record is there, in order, once. With
+// SIGKILL the process gets no chance to flush anything; with SIGTERM it must
+// finish what it acknowledged and exit 0. Each case stops and restarts twice
+// over the same directory, so the second recovery starts from a recovered
+// log.
+func TestRestartMidStream(t *testing.T) {
+	tests := []struct {
+		name string
+		stop func(*broker)
+	}{
+		{"SIGKILL", (*broker).kill},
+		{"SIGTERM", (*broker).stop},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			restartMidStream(t, tc.stop)
+		})
+	}
+}
+
+func restartMidStream(t *testing.T, stop func(*broker)) {
 	dir := t.TempDir()
-	const topic = "restart-kill"
+	const topic = "restart-mid-stream"
 	var acked []ackedRecord
 	var seq int64
 	b := startBroker(t, dir)
@@ -202,7 +219,7 @@ func TestRestartAfterKill9(t *testing.T) {
 				seq++
 			}
 		}()
-		// Kill once a good number of records are acknowledged and more
+		// Stop once a good number of records are acknowledged and more
 		// are in flight.
 		target := int64(4000 * round)
 		deadline := time.Now().Add(60 * time.Second)
@@ -213,12 +230,12 @@ func TestRestartAfterKill9(t *testing.T) {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		b.kill()
+		stop(b)
 		cancel()
 		<-stopped
 		prod.Close() // fails whatever was still buffered or in flight
 		acked = append(acked, ledger.snapshot()...)
-		t.Logf("round %d: killed with %d acknowledged, %d failed, %d sent in total", round, ledger.count.Load(), ledger.failed.Load(), seq)
+		t.Logf("round %d: stopped with %d acknowledged, %d failed, %d sent in total", round, ledger.count.Load(), ledger.failed.Load(), seq)
 
 		b = startBroker(t, dir)
 		got := consumeAll(t, b, topic)

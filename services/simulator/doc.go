@@ -7,13 +7,16 @@
 // always produce the same stream: ids come from the seeded generator, times from a simulated clock.
 //
 // Generator keeps its own model of each store's shelves. Sales take from it, so a lane never sells
-// what the model says is gone; deliveries bring each of the vendor's SKUs up to half as much again
-// as shoppers asked for since its last delivery (rounded up to the vendor's packs, and at least
-// to the opening stock); warehouse counts report
-// the model's figure, now and then a unit or two short to stand for shrinkage. Stock therefore
-// drifts the way a real store's does and low-stock alerts happen by themselves. The model starts at
-// the catalog's initial stock, so after a restart the first counts bring the inventory view back
-// to the model's figures.
+// what the model says is gone. Each delivery comes from the vendor whose products are shortest and
+// brings each of them up to half as much again as shoppers asked for since its last delivery
+// (sold or not; rounded up to the vendor's packs, and at least to the opening stock); when nothing
+// is short the scheduled truck brings a pack of each product of the next vendor in turn.
+// Warehouse counts report the model's figure, now and then a unit or two short to stand for
+// shrinkage. Stock therefore drifts the way a real store's does: busy evenings sell some items
+// out, low-stock alerts happen by themselves, and the next truck restocks. The model starts at the
+// catalog's initial stock, so after a restart the first counts bring the inventory view back to
+// the model's figures. Counts and sales are posted concurrently, so a count may land just before a
+// sale the model had already applied, as on a real shop floor.
 //
 // Runner is the transport half: it paces the stream against the wall clock and posts each event to
 // the POS service's public API (POST /v1/sales, /v1/deliveries, /v1/stock-counts) with a pool of

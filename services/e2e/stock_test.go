@@ -1,5 +1,3 @@
-// Package e2e holds the end-to-end tests of the POS and inventory services: the real binaries
-// as child processes, the FreshMart broker over TCP and a real Postgres (pgtest).
 package e2e
 
 import (

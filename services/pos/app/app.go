@@ -12,7 +12,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -260,5 +259,3 @@ func (r *recent) put(id string, v accepted) {
 	r.order = append(r.order, id)
 	r.byID[id] = v
 }
-
-var errNotJSON = errors.New("not JSON")

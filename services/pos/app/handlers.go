@@ -29,6 +29,9 @@ func problem(w http.ResponseWriter, status int, detail string, fields []pos.Fiel
 	_ = json.NewEncoder(w).Encode(problemBody{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Errors: fields})
 }
 
+// errNotJSON is returned by readBody for a content type other than application/json.
+var errNotJSON = errors.New("not JSON")
+
 // readBody enforces the content type and the size limit.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))

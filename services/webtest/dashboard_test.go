@@ -24,7 +24,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Start(m)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Start(m)
+	if binDir != "" {
+		_ = os.RemoveAll(binDir) // the binaries built for this run
+	}
+	os.Exit(code)
+}
 
 // chromium is Debian's Chromium, which CI installs.
 const chromium = "/usr/bin/chromium"

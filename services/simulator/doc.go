@@ -14,8 +14,8 @@
 // Warehouse counts report the model's figure, now and then a unit or two short to stand for
 // shrinkage. Stock therefore drifts the way a real store's does: busy evenings sell some items
 // out, low-stock alerts happen by themselves, and the next truck restocks. The model starts at the
-// catalog's initial stock, so after a restart the first counts bring the inventory view back to
-// the model's figures. Counts and sales are posted concurrently, so a count may land just before a
+// catalog's initial stock unless LoadStock first takes over the inventory service's figures (the
+// command does by default), so a restarted simulator carries on from the real shelves. Counts and sales are posted concurrently, so a count may land just before a
 // sale the model had already applied, as on a real shop floor.
 //
 // Runner is the transport half: it paces the stream against the wall clock and posts each event to

@@ -430,3 +430,20 @@ func (a *arrivals) Pop() any {
 	*a = old[:len(old)-1]
 	return x
 }
+
+// SetOnHand sets the model's stock of a SKU in a store, e.g. from the inventory service's view
+// before a run, so that a restarted simulator carries on from the stores' real shelves. It
+// reports whether the store and SKU are known.
+func (g *Generator) SetOnHand(storeID, sku string, onHand int) bool {
+	p := sort.Search(len(g.products), func(i int) bool { return g.products[i].SKU >= sku })
+	if p == len(g.products) || g.products[p].SKU != sku {
+		return false
+	}
+	for _, st := range g.stores {
+		if st.store.ID == storeID {
+			st.onHand[p] = max(onHand, 0)
+			return true
+		}
+	}
+	return false
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/freshmart/platform/services/catalog"
 	"github.com/freshmart/platform/services/internal/pgtest"
+	"github.com/freshmart/platform/services/simulator"
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -229,6 +230,8 @@ func TestDashboard(t *testing.T) {
 	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`window.__noReload`)); err != nil || n != 42 {
 		t.Fatalf("the page reloaded (marker %d, %v)", n, err)
 	}
+	// The simulator can start from the inventory's shelves instead of the catalog's.
+	checkLoadStock(t, p.Inventory, cat, bulk, bulk.InitialStock-qty)
 	// Search narrows the stock table to the product.
 	if err := chromedp.Do(ctx, chromedp.SendKeys(`#stock-filter input[name=q]`, bulk.SKU)); err != nil {
 		t.Fatal(err)
@@ -321,5 +324,26 @@ func TestDashboard(t *testing.T) {
 	}
 	if len(unexpected) > 0 {
 		t.Fatalf("the browser reported %d problems:\n%s", len(unexpected), strings.Join(unexpected, "\n"))
+	}
+}
+
+// checkLoadStock takes the inventory service's stock into a simulator and checks the figure of
+// one product at S001.
+func checkLoadStock(t *testing.T, inventoryURL string, cat *catalog.Catalog, p catalog.Product, want int) {
+	t.Helper()
+	stores, products, err := simulator.FromCatalog(cat, []string{"S001"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := simulator.New(simulator.Config{Stores: stores, Products: products, Seed: 1, Start: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := simulator.LoadStock(context.Background(), &http.Client{Timeout: 10 * time.Second}, inventoryURL, g)
+	if err != nil || n < len(products) {
+		t.Fatalf("LoadStock took %d figures of %d: %v", n, len(products), err)
+	}
+	if got, ok := g.OnHand("S001", p.SKU); !ok || got != want {
+		t.Fatalf("simulator stock of %s = %d, want the inventory's %d", p.SKU, got, want)
 	}
 }

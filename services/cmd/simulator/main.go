@@ -6,6 +6,10 @@
 //	simulator [-rate 1] [-stores S001,S002] [-seed N] [-duration 0] [-start RFC3339] [-workers 16]
 //	          [-probe ws://127.0.0.1:8080/ws]
 //
+// By default it first takes each store's stock from the inventory service (INVENTORY_URL,
+// default http://127.0.0.1:8082), so a restart carries on from the real shelves; -sync-stock=false
+// starts from the catalog's initial stock (what a repeatable seeded run wants).
+//
 // With -probe it also watches the dashboard's live websocket and reports, at exit, how long
 // accepted sales took from the POS's 202 to their appearance on the dashboard (p50, p99, max).
 package main
@@ -16,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -41,6 +46,7 @@ func run() error {
 	start := flag.String("start", "", "simulated clock start, RFC3339 (default: now)")
 	workers := flag.Int("workers", 16, "requests in flight at most")
 	report := flag.Duration("report", 10*time.Second, "how often to log progress")
+	syncStock := flag.Bool("sync-stock", true, "start from the inventory service's stock (INVENTORY_URL) when it answers; false starts from the catalog's initial stock")
 	probeURL := flag.String("probe", "", "dashboard websocket to measure sale-to-dashboard latency on, e.g. ws://127.0.0.1:8080/ws")
 	flag.Parse()
 
@@ -83,6 +89,17 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *syncStock {
+		inv := env("INVENTORY_URL", "http://127.0.0.1:8082")
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		n, err := simulator.LoadStock(lctx, &http.Client{Timeout: 5 * time.Second}, inv, gen)
+		cancel()
+		if err != nil {
+			log.Warn("starting from the catalog's initial stock: inventory did not answer", "inventory_url", inv, "err", err)
+		} else {
+			log.Info("starting from the inventory's stock", "inventory_url", inv, "figures", n)
+		}
+	}
 	pos := env("POS_URL", "http://127.0.0.1:8081")
 	log.Info("simulating", "pos_url", pos, "stores", len(ss), "products", len(ps), "rate", *rate, "seed", *seed,
 		"start", t0.Format(time.RFC3339), "duration", duration.String())

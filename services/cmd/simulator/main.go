@@ -91,9 +91,16 @@ func run() error {
 	defer stop()
 	if *syncStock {
 		inv := env("INVENTORY_URL", "http://127.0.0.1:8082")
-		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		n, err := simulator.LoadStock(lctx, &http.Client{Timeout: 5 * time.Second}, inv, gen)
-		cancel()
+		// The inventory service may still be starting next to us: give it half a minute.
+		var n int
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			n, err = simulator.LoadStock(ctx, &http.Client{Timeout: 5 * time.Second}, inv, gen)
+			if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(time.Second)
+		}
 		if err != nil {
 			log.Warn("starting from the catalog's initial stock: inventory did not answer", "inventory_url", inv, "err", err)
 		} else {

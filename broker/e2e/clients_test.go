@@ -112,6 +112,31 @@ func produceGo(t *testing.T, b *broker, topic string, codec kgo.CompressionCodec
 	return values
 }
 
+// produceLarge writes n uncompressed records of about 1 KiB with franz-go,
+// so that fetches return megabytes per partition (the broker sends large
+// record sets differently from small ones), and returns their values.
+func produceLarge(t *testing.T, b *broker, topic string, n int) []string {
+	t.Helper()
+	cl := b.client(kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	recs := make([]*kgo.Record, n)
+	values := make([]string, n)
+	for i := range recs {
+		v := fmt.Sprintf("large-%d-", i)
+		values[i] = v + strings.Repeat(strconv.Itoa(i%10), 1000-len(v))
+		recs[i] = &kgo.Record{Key: []byte("large-" + strconv.Itoa(i%5)), Value: []byte(values[i])}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("franz-go produce to %s: %v", topic, err)
+	}
+	return values
+}
+
+// largeRecords is how many 1 KiB records the large-fetch cases read: about
+// 2 MiB per partition of a 2-partition topic.
+const largeRecords = 4000
+
 // sameValues fails unless got holds exactly the values of want, each once.
 func sameValues(t *testing.T, what string, got, want []string) {
 	t.Helper()
@@ -221,6 +246,15 @@ func TestKcat(t *testing.T) {
 		})
 	}
 
+	t.Run("large-fetch", func(t *testing.T) {
+		const topic = "kcat-large"
+		b.createTopic(topic, 2, nil)
+		want := produceLarge(t, b, topic, largeRecords)
+		out := runCmd(t, 120*time.Second, nil, kcat,
+			"-b", b.addr, "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%s\n")
+		sameValues(t, "kcat reading megabytes per partition", strings.Split(strings.TrimSuffix(out, "\n"), "\n"), want)
+	})
+
 	out := runCmd(t, 30*time.Second, nil, kcat, "-b", b.addr, "-L", "-J")
 	var md struct {
 		Topics []struct {
@@ -292,6 +326,13 @@ func TestKafkaPython(t *testing.T) {
 			}
 		})
 	}
+	t.Run("large-fetch", func(t *testing.T) {
+		const topic = "python-large"
+		b.createTopic(topic, 2, nil)
+		want := produceLarge(t, b, topic, largeRecords)
+		out := runCmd(t, 120*time.Second, nil, py, script, "--bootstrap", b.addr, "--topic", topic, "--count", "0")
+		sameValues(t, "kafka-python reading megabytes per partition", parseJSONRecords(t, out), want)
+	})
 }
 
 // TestKafkaJS produces with kafkajs's idempotent producer (plain and gzip)
@@ -340,4 +381,12 @@ func TestKafkaJS(t *testing.T) {
 			}
 		})
 	}
+	t.Run("large-fetch", func(t *testing.T) {
+		const topic = "kafkajs-large"
+		b.createTopic(topic, 2, nil)
+		want := produceLarge(t, b, topic, largeRecords)
+		out := runCmd(t, 120*time.Second, nil, node, filepath.Join(dir, "roundtrip.js"),
+			b.addr, topic, "0", "unused", "none", "e2e-kafkajs-large")
+		sameValues(t, "kafkajs reading megabytes per partition", parseJSONRecords(t, out), want)
+	})
 }

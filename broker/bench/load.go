@@ -85,8 +85,11 @@ func randomValue(size int) []byte {
 
 // produce writes records of size bytes to topic as fast as the client
 // allows, until max records or until d has passed, then waits for every
-// acknowledgement. Every record must be acknowledged.
+// acknowledgement. Every record must be acknowledged, within two minutes
+// after the producing stops.
 func produce(ctx context.Context, t *target, topic string, size int, max int64, d time.Duration) (throughput, error) {
+	ctx, cancel := context.WithTimeout(ctx, d+2*time.Minute)
+	defer cancel()
 	cl, err := kgo.NewClient(producerOpts(t.addr, topic)...)
 	if err != nil {
 		return throughput{}, fmt.Errorf("producer: %w", err)
@@ -220,6 +223,8 @@ func (l latencyResult) quantile(q float64) time.Duration {
 // that tails the topic in the same process. The first 8 bytes of each
 // value carry the send time relative to the run's start (monotonic clock).
 func latency(ctx context.Context, t *target, topic string, size int, rate int, d time.Duration) (latencyResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, d+2*time.Minute)
+	defer cancel()
 	if size < 8 {
 		return latencyResult{}, errors.New("latency: records must hold at least 8 bytes")
 	}

@@ -132,8 +132,8 @@ func TestBadInputsChangeNothing(t *testing.T) {
 			422, []string{"lines[0].qty", "lines[1].sku"}},
 		{"count: malformed", "POST", "/v1/stock-counts", "application/json", `{"count_id":}`, 400, nil},
 		{"stock: no store", "GET", "inv:/v1/stock", "", "", 422, []string{"store_id"}},
-		{"stock: unknown store, SKU, bad low", "GET", "inv:/v1/stock?store_id=S999&sku=NOPE&low=maybe", "", "", 422,
-			[]string{"store_id", "sku", "low"}},
+		{"stock: unknown store, SKU, department, bad low", "GET", "inv:/v1/stock?store_id=S999&sku=NOPE&low=maybe&department=toys",
+			"", "", 422, []string{"store_id", "sku", "low", "department"}},
 		{"alerts: no store, bad limit", "GET", "inv:/v1/alerts?limit=0", "", "", 422, []string{"store_id", "limit"}},
 		{"alerts: limit not a number", "GET", "inv:/v1/alerts?store_id=S001&limit=ten", "", "", 422, []string{"limit"}},
 	}
@@ -190,6 +190,33 @@ func TestBadInputsChangeNothing(t *testing.T) {
 	for _, tp := range topics {
 		if n := endOffsetSum(t, broker.Addr, tp); n != before[tp] {
 			t.Fatalf("%s grew from %d to %d records after bad inputs", tp, before[tp], n)
+		}
+	}
+
+	// The stock filters: department, search, low only (nothing is low at the initial stock).
+	for _, f := range []struct {
+		query string
+		check func(name, dept, status string) bool
+		min   int
+	}{
+		{"department=produce", func(_, d, _ string) bool { return d == "produce" }, 5},
+		{"q=banana", func(n, _, _ string) bool { return strings.Contains(strings.ToLower(n), "banana") }, 1},
+		{"low=true", func(_, _, st string) bool { return st != "ok" }, 0},
+		{"sku=PRD-0001", func(string, string, string) bool { return true }, 1},
+	} {
+		var resp struct {
+			Items []struct{ Name, Department, Status string } `json:"items"`
+		}
+		if code, err := getJSON(invURL+"/v1/stock?store_id=S001&"+f.query, &resp); err != nil || code != http.StatusOK {
+			t.Fatalf("GET /v1/stock?%s: %d %v", f.query, code, err)
+		}
+		if len(resp.Items) < f.min {
+			t.Fatalf("GET /v1/stock?%s: %d items, want at least %d", f.query, len(resp.Items), f.min)
+		}
+		for _, it := range resp.Items {
+			if !f.check(it.Name, it.Department, it.Status) {
+				t.Fatalf("GET /v1/stock?%s returned %+v", f.query, it)
+			}
 		}
 	}
 

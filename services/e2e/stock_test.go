@@ -354,6 +354,19 @@ func TestStockStaysExact(t *testing.T) {
 	if !strings.Contains(string(out), "rebuilt view equals the live view") {
 		t.Fatalf("inventory rebuild did not report equality:\n%s", tail(string(out), 4096))
 	}
+
+	// The comparison is not vacuous: a live row changed behind the service's back is reported.
+	if _, err := pool.Exec(context.Background(), `UPDATE inventory.stock SET on_hand = on_hand + 1
+		WHERE (store_id, sku) = (SELECT store_id, sku FROM inventory.stock ORDER BY store_id, sku LIMIT 1)`); err != nil {
+		t.Fatal(err)
+	}
+	invA.stop(syscall.SIGTERM) // so the tampered row stays as it is
+	rebuild = exec.Command(bins.inventory, "rebuild")
+	rebuild.Env = append(rebuild.Environ(), env...)
+	out, err = rebuild.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "differs from the live view in 1 store/SKUs") {
+		t.Fatalf("inventory rebuild after tampering: %v\n%s", err, tail(string(out), 4096))
+	}
 }
 
 // checkAlerts verifies that each low-stock crossing was alerted exactly once: the alerts in the

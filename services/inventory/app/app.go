@@ -216,11 +216,13 @@ type reference struct {
 	products []Product
 	bySKU    map[string]Product
 	stores   map[string]bool
+	depts    map[string]bool
 }
 
 func (r *reference) Product(sku string) (Product, bool) { p, ok := r.bySKU[sku]; return p, ok }
 func (r *reference) Products() []Product                { return r.products }
 func (r *reference) HasStore(id string) bool            { return r.stores[id] }
+func (r *reference) HasDepartment(id string) bool       { return r.depts[id] }
 
 // LoadReference loads the embedded catalog as a Reference.
 func LoadReference() (Reference, error) {
@@ -228,7 +230,10 @@ func LoadReference() (Reference, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inventory: catalog: %w", err)
 	}
-	r := &reference{bySKU: map[string]Product{}, stores: map[string]bool{}}
+	r := &reference{bySKU: map[string]Product{}, stores: map[string]bool{}, depts: map[string]bool{}}
+	for _, d := range c.Departments() {
+		r.depts[d.ID] = true
+	}
 	for _, p := range c.Products() {
 		q := Product{SKU: p.SKU, Name: p.Name, Department: p.Department,
 			Threshold: int64(p.LowStockThreshold), InitialStock: int64(p.InitialStock)}

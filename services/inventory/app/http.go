@@ -87,6 +87,9 @@ func (a *App) getStock(w http.ResponseWriter, r *http.Request) {
 		lowOnly = b
 	}
 	dept := q.Get("department")
+	if dept != "" && !a.ref.HasDepartment(dept) {
+		bad = append(bad, fieldError{"department", fmt.Sprintf("unknown department %q", dept)})
+	}
 	if len(bad) > 0 {
 		problem(w, http.StatusUnprocessableEntity, "invalid query parameters", bad...)
 		return

@@ -44,6 +44,8 @@ type Reference interface {
 	Products() []Product
 	// HasStore reports whether the store exists.
 	HasStore(id string) bool
+	// HasDepartment reports whether the department id exists.
+	HasDepartment(id string) bool
 }
 
 // Emitter appends an event caused by the one being applied to the outbox, in the same

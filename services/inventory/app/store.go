@@ -78,13 +78,14 @@ func NewFolder(ref Reference, schema string) *Folder {
 	f := &Folder{ref: ref, schema: schema, q: map[string]string{}}
 	s := pgx.Identifier{schema}.Sanitize()
 	f.q["dedupe"] = `INSERT INTO ` + s + `.processed (kind, id) VALUES ($1, $2) ON CONFLICT DO NOTHING`
-	f.q["load"] = `SELECT on_hand, threshold, low, counted_at FROM ` + s + `.stock WHERE store_id = $1 AND sku = $2 FOR UPDATE`
+	f.q["load"] = `SELECT sku, on_hand, threshold, low, counted_at FROM ` + s + `.stock
+		WHERE store_id = $1 AND sku = ANY($2) ORDER BY sku FOR UPDATE`
 	f.q["save"] = `INSERT INTO ` + s + `.stock (store_id, sku, on_hand, threshold, low, counted_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (store_id, sku) DO UPDATE SET on_hand = $3, threshold = $4, low = $5, counted_at = $6,
 		updated_at = GREATEST(` + s + `.stock.updated_at, $7)`
 	f.q["move"] = `INSERT INTO ` + s + `.movements (store_id, sku, at, delta) VALUES ($1, $2, $3, $4)`
-	f.q["after"] = `SELECT coalesce(sum(delta), 0) FROM ` + s + `.movements WHERE store_id = $1 AND sku = $2 AND at > $3`
+	f.q["after"] = `SELECT sku, sum(delta) FROM ` + s + `.movements WHERE store_id = $1 AND sku = ANY($2) AND at > $3 GROUP BY sku`
 	f.q["alert"] = `INSERT INTO ` + s + `.alerts (alert_id, type, store_id, sku, on_hand, threshold, at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`
 	return f
@@ -188,73 +189,117 @@ func (f *Folder) Apply(ctx context.Context, tx pgx.Tx, em Emitter, r events.Even
 	for sku := range qty {
 		skus = append(skus, sku)
 	}
-	slices.Sort(skus) // row locks always in the same order
-	for _, sku := range skus {
-		if err := f.applyItem(ctx, tx, em, r, kind, id, c.store, sku, qty[sku], c.at); err != nil {
-			return 0, fmt.Errorf("%s %s sku %s: %w", kind, id, sku, err)
-		}
+	slices.Sort(skus)
+	if err := f.applyLines(ctx, tx, em, r, c, skus); err != nil {
+		return 0, fmt.Errorf("%s %s: %w", kind, id, err)
 	}
 	return Applied, nil
 }
 
-func (f *Folder) applyItem(ctx context.Context, tx pgx.Tx, em Emitter, r events.Event, kind, id, store, sku string, n int64, at time.Time) error {
-	p, _ := f.ref.Product(sku)
-	item := inventory.NewItem(p.InitialStock, p.Threshold)
-	var countedAt *time.Time
-	err := tx.QueryRow(ctx, f.q["load"], store, sku).Scan(&item.OnHand, &item.Threshold, &item.Low, &countedAt)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-	case err != nil:
+// applyLines folds the lines of one event: one query loads (and locks) the items, one for a
+// count sums the movements after it, one batch writes movements, items and alerts, and then
+// the caused events are emitted, SKU by SKU in order (so a replay emits them identically).
+func (f *Folder) applyLines(ctx context.Context, tx pgx.Tx, em Emitter, r events.Event, c change, skus []string) error {
+	if len(skus) == 0 {
+		return nil
+	}
+	items := make(map[string]inventory.Item, len(skus))
+	for _, sku := range skus {
+		p, _ := f.ref.Product(sku)
+		items[sku] = inventory.NewItem(p.InitialStock, p.Threshold)
+	}
+	rows, err := tx.Query(ctx, f.q["load"], c.store, skus)
+	if err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
-	if countedAt != nil {
-		item.CountedAt = countedAt.UTC()
+	for rows.Next() {
+		var sku string
+		var it inventory.Item
+		var countedAt *time.Time
+		if err := rows.Scan(&sku, &it.OnHand, &it.Threshold, &it.Low, &countedAt); err != nil {
+			rows.Close()
+			return fmt.Errorf("load: %w", err)
+		}
+		if countedAt != nil {
+			it.CountedAt = countedAt.UTC()
+		}
+		items[sku] = it
 	}
-	var c inventory.Change
-	if kind == "count" {
-		var after int64
-		if err := tx.QueryRow(ctx, f.q["after"], store, sku, at).Scan(&after); err != nil {
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	after := map[string]int64{}
+	if c.kind == "count" {
+		rows, err := tx.Query(ctx, f.q["after"], c.store, skus, c.at)
+		if err != nil {
 			return fmt.Errorf("movements after count: %w", err)
 		}
-		c = inventory.Count(item, n, at, after)
-	} else {
-		if _, err := tx.Exec(ctx, f.q["move"], store, sku, at, n); err != nil {
-			return fmt.Errorf("record movement: %w", err)
+		for rows.Next() {
+			var sku string
+			var sum int64
+			if err := rows.Scan(&sku, &sum); err != nil {
+				rows.Close()
+				return fmt.Errorf("movements after count: %w", err)
+			}
+			after[sku] = sum
 		}
-		c = inventory.Move(item, n, at)
-	}
-	var cAt *time.Time
-	if !c.After.CountedAt.IsZero() {
-		t := c.After.CountedAt
-		cAt = &t
-	}
-	if _, err := tx.Exec(ctx, f.q["save"], store, sku, c.After.OnHand, c.After.Threshold, c.After.Low, cAt, at); err != nil {
-		return fmt.Errorf("save: %w", err)
-	}
-	if c.Applied {
-		lvl := map[string]any{"store_id": store, "sku": sku, "on_hand": c.After.OnHand, "threshold": c.After.Threshold,
-			"cause": map[string]string{"type": kind, "id": id}, "at": at}
-		if _, err := em.Emit(ctx, TopicUpdates, store, "stock.level", Source, lvl); err != nil {
-			return err
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("movements after count: %w", err)
 		}
 	}
-	if c.Alert != inventory.AlertNone {
-		// The alert id, like the event ids, is derived from the input position, so a replay
-		// raises the same alert.
-		aid := uuid.NewSHA1(idSpace, fmt.Appendf(nil, "%s/%d/%d/%s/%s", r.Topic, r.Partition, r.Offset, sku, c.Alert))
-		if _, err := tx.Exec(ctx, f.q["alert"], aid, string(c.Alert), store, sku, c.After.OnHand, c.After.Threshold, at); err != nil {
-			return fmt.Errorf("record alert: %w", err)
+
+	changes := make([]inventory.Change, len(skus))
+	alertIDs := make([]uuid.UUID, len(skus))
+	b := &pgx.Batch{}
+	for i, sku := range skus {
+		n := c.qty[sku]
+		if c.kind == "count" {
+			changes[i] = inventory.Count(items[sku], n, c.at, after[sku])
+		} else {
+			b.Queue(f.q["move"], c.store, sku, c.at, n)
+			changes[i] = inventory.Move(items[sku], n, c.at)
 		}
-		a := map[string]any{"alert_id": aid.String(), "store_id": store, "sku": sku, "on_hand": c.After.OnHand,
-			"threshold": c.After.Threshold, "at": at}
-		if _, err := em.Emit(ctx, TopicAlerts, store, string(c.Alert), Source, a); err != nil {
-			return err
+		ch := changes[i]
+		var cAt *time.Time
+		if !ch.After.CountedAt.IsZero() {
+			t := ch.After.CountedAt
+			cAt = &t
+		}
+		b.Queue(f.q["save"], c.store, sku, ch.After.OnHand, ch.After.Threshold, ch.After.Low, cAt, c.at)
+		if ch.Alert != inventory.AlertNone {
+			// The alert id, like the event ids, is derived from the input position, so a
+			// replay raises the same alert.
+			alertIDs[i] = uuid.NewSHA1(idSpace, fmt.Appendf(nil, "%s/%d/%d/%s/%s", r.Topic, r.Partition, r.Offset, sku, ch.Alert))
+			b.Queue(f.q["alert"], alertIDs[i], string(ch.Alert), c.store, sku, ch.After.OnHand, ch.After.Threshold, c.at)
 		}
 	}
-	if c.BadgeChanged {
-		b := map[string]any{"store_id": store, "sku": sku, "badge": c.After.Status().Badge(), "on_hand": c.After.OnHand, "at": at}
-		if _, err := em.Emit(ctx, TopicDisplay, store, "stock.badge", Source, b); err != nil {
-			return err
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("write stock: %w", err)
+	}
+
+	for i, sku := range skus {
+		ch := changes[i]
+		if ch.Applied {
+			lvl := map[string]any{"store_id": c.store, "sku": sku, "on_hand": ch.After.OnHand, "threshold": ch.After.Threshold,
+				"cause": map[string]string{"type": c.kind, "id": c.id}, "at": c.at}
+			if _, err := em.Emit(ctx, TopicUpdates, c.store, "stock.level", Source, lvl); err != nil {
+				return err
+			}
+		}
+		if ch.Alert != inventory.AlertNone {
+			a := map[string]any{"alert_id": alertIDs[i].String(), "store_id": c.store, "sku": sku, "on_hand": ch.After.OnHand,
+				"threshold": ch.After.Threshold, "at": c.at}
+			if _, err := em.Emit(ctx, TopicAlerts, c.store, string(ch.Alert), Source, a); err != nil {
+				return err
+			}
+		}
+		if ch.BadgeChanged {
+			bd := map[string]any{"store_id": c.store, "sku": sku, "badge": ch.After.Status().Badge(), "on_hand": ch.After.OnHand, "at": c.at}
+			if _, err := em.Emit(ctx, TopicDisplay, c.store, "stock.badge", Source, bd); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -179,7 +179,8 @@ func run(c config) error {
 		}
 	}
 	if c.readme != "" {
-		section := "`make bench-broker` (scripts/bench-broker.sh) measured, on the project's 2-core machine shared with other work:\n\n" + table
+		section := "Output of `make bench-broker` (scripts/bench-broker.sh). The 2-core machine it ran on is shared with other\n" +
+			"work, so figures move between runs (up to 2× for throughput): compare the columns of one run, not runs.\n\n" + table
 		if c.groups != "" {
 			g, err := os.ReadFile(c.groups)
 			if err != nil {

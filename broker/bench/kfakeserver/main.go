@@ -31,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/freshmart/platform/broker"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -116,7 +117,7 @@ func parseTopics(spec string) ([]topicDef, error) {
 		return nil, nil
 	}
 	if spec == "freshmart" {
-		return freshmartTopics(), nil
+		return freshmartTopics()
 	}
 	var defs []topicDef
 	for _, item := range strings.Split(spec, ",") {
@@ -133,23 +134,22 @@ func parseTopics(spec string) ([]topicDef, error) {
 	return defs, nil
 }
 
-// freshmartTopics lists the FreshMart topics as the platform design
-// describes them: the store-keyed topics have 12 partitions, the daily
-// report 1; the system-of-record topics are kept forever.
-func freshmartTopics() []topicDef {
-	keep := "-1"
-	week := strconv.FormatInt((7 * 24 * time.Hour).Milliseconds(), 10)
-	quarter := strconv.FormatInt((90 * 24 * time.Hour).Milliseconds(), 10)
-	ret := func(v string) map[string]*string { return map[string]*string{"retention.ms": &v} }
-	return []topicDef{
-		{"pos-sales", 12, ret(keep)},
-		{"inventory-updates", 12, ret(keep)},
-		{"customer-complaints", 12, ret(keep)},
-		{"vendor-deliveries", 12, ret(keep)},
-		{"display-updates", 12, ret(week)},
-		{"daily-sales-report", 1, ret(keep)},
-		{"store-alerts", 12, ret(quarter)},
+// freshmartTopics returns the FreshMart topics as freshmart-broker creates
+// them on first start (its embedded topics.json).
+func freshmartTopics() ([]topicDef, error) {
+	defs, err := broker.DefaultTopics()
+	if err != nil {
+		return nil, fmt.Errorf("FreshMart topics: %w", err)
 	}
+	out := make([]topicDef, 0, len(defs))
+	for _, d := range defs {
+		configs := make(map[string]*string, len(d.Configs))
+		for k, v := range d.Configs {
+			configs[k] = &v
+		}
+		out = append(out, topicDef{name: d.Name, partitions: d.Partitions, configs: configs})
+	}
+	return out, nil
 }
 
 // createTopics creates the topics that do not exist yet (a restart over the

@@ -252,7 +252,58 @@ func waitCaughtUp(o options, stores, skus []string, d time.Duration) error {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+	// The inventory also reads back its own stock.level events (inventory-updates): wait until
+	// the outbox is relayed and every partition's lag is zero, twice in a row.
+	zero := 0
+	for zero < 2 {
+		pending, lag, err := backlog(o.invURL)
+		if err == nil && pending == 0 && lag == 0 {
+			zero++
+		} else {
+			zero = 0
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("inventory backlog not worked off within %s (outbox %v, lag %v, %v)", d, pending, lag, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 	return nil
+}
+
+// backlog reads the inventory's unsent outbox rows and total consumer lag from /metrics.
+func backlog(invURL string) (pending, lag float64, err error) {
+	resp, err := hc.Get(invURL + "/metrics")
+	if err != nil {
+		return -1, -1, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return -1, -1, err
+	}
+	seen := 0
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(f[1], &v); err != nil {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(line, `freshmart_outbox_pending{schema="inventory"}`):
+			pending += v
+			seen |= 1
+		case strings.HasPrefix(line, `freshmart_consumer_lag{group="inventory"`):
+			lag += v
+			seen |= 2
+		}
+	}
+	if seen != 3 {
+		return -1, -1, errors.New("outbox or lag metrics missing")
+	}
+	return pending, lag, nil
 }
 
 type frResult struct {

@@ -37,7 +37,6 @@ type results struct {
 	rows    []string
 	units   map[string]unit
 	values  map[string]map[*target][]float64
-	rate    int
 }
 
 func newResults(ts []*target) *results {

@@ -122,6 +122,7 @@ func (c *conn) readLoop() error {
 		if frameFree[p.key] {
 			putBuf(fb)
 		}
+		c.s.metrics.inFlight.Inc()
 		c.queue <- p
 	}
 }
@@ -246,6 +247,7 @@ func (c *conn) writeLoop() {
 			<-p.done // handlers see ctx and return promptly
 		}
 		c.s.metrics.observeRequest(kmsg.NameForKey(p.key), p.version, p.outcome, time.Since(p.start))
+		c.s.metrics.inFlight.Dec()
 		if p.resp != nil && !dead && !c.write(p) {
 			dead = true
 			c.cancel()

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ type testBroker struct {
 	srv   *Server
 	addr  string
 	done  chan error
+	once  sync.Once
 }
 
 type brokerOpt func(*Config, *storage.Options)
@@ -67,10 +69,9 @@ func startBroker(t *testing.T, dir string, opts ...brokerOpt) *testBroker {
 }
 
 // stop shuts the broker down and closes its store; it is idempotent.
-func (b *testBroker) stop() {
-	if b.srv == nil {
-		return
-	}
+func (b *testBroker) stop() { b.once.Do(b.shutdown) }
+
+func (b *testBroker) shutdown() {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := b.srv.Shutdown(ctx); err != nil {
@@ -82,7 +83,6 @@ func (b *testBroker) stop() {
 	if err := b.store.Close(); err != nil {
 		b.t.Errorf("close store: %v", err)
 	}
-	b.srv = nil
 }
 
 // client returns a kgo client for the broker, closed when the test ends.

@@ -21,6 +21,7 @@ type Metrics struct {
 	Registry *prometheus.Registry
 
 	connections      prometheus.Gauge
+	inFlight         prometheus.Gauge
 	connectionsTotal prometheus.Counter
 	badFrames        prometheus.Counter
 	requests         *prometheus.CounterVec
@@ -41,6 +42,9 @@ func NewMetrics() *Metrics {
 		Registry: prometheus.NewRegistry(),
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "broker_connections", Help: "Open client connections.",
+		}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "broker_requests_in_flight", Help: "Requests read whose responses are not written yet (long polls and fsync waits included).",
 		}),
 		connectionsTotal: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "broker_connections_accepted_total", Help: "Client connections accepted.",
@@ -78,7 +82,7 @@ func NewMetrics() *Metrics {
 		}, []string{"error"}),
 	}
 	m.Registry.MustRegister(
-		m.connections, m.connectionsTotal, m.badFrames, m.requests, m.latency, m.bytesIn, m.bytesOut,
+		m.connections, m.inFlight, m.connectionsTotal, m.badFrames, m.requests, m.latency, m.bytesIn, m.bytesOut,
 		m.records, m.appendBytes, m.syncLatency, m.produceErrors,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -255,3 +255,29 @@ func assertServing(t *testing.T, b *testBroker) {
 		t.Fatalf("broker stopped serving: %v", err)
 	}
 }
+
+func TestUnsupportedVersionResponse(t *testing.T) {
+	tests := []struct {
+		name         string
+		key, version int16
+		ok           bool
+	}{
+		{"describe acls v1 has a top-level error", kmsg.DescribeACLs.Int16(), 1, true},
+		{"add partitions to txn v3 has none", kmsg.AddPartitionsToTxn.Int16(), 3, false},
+		{"add partitions to txn v4 has one", kmsg.AddPartitionsToTxn.Int16(), 4, true},
+		{"produce has none", kmsg.Produce.Int16(), 12, false},
+		{"beyond kmsg", kmsg.DescribeCluster.Int16(), 99, false},
+		{"unknown key", 999, 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, ok := unsupportedVersionResponse(tc.key, tc.version)
+			if ok != tc.ok {
+				t.Fatalf("ok = %v, want %v", ok, tc.ok)
+			}
+			if ok && resp.GetVersion() != tc.version {
+				t.Fatalf("response version %d", resp.GetVersion())
+			}
+		})
+	}
+}

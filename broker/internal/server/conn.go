@@ -221,8 +221,9 @@ func (c *conn) handle(frame []byte) (*pending, error) {
 
 // unsupportedVersionResponse builds, for a key and version kmsg can encode
 // but this broker does not serve, a response whose top-level error code is
-// UNSUPPORTED_VERSION. Responses without a top-level error code cannot carry
-// the error; ok is false and the connection is closed instead (as Kafka does).
+// UNSUPPORTED_VERSION. Responses without a top-level error code at that
+// version cannot carry the error; ok is false and the connection is closed
+// instead (as Kafka does).
 func unsupportedVersionResponse(key, version int16) (kmsg.Response, bool) {
 	kreq := kmsg.RequestForKey(key)
 	if kreq == nil || version < 0 || version > kreq.MaxVersion() {
@@ -234,7 +235,11 @@ func unsupportedVersionResponse(key, version int16) (kmsg.Response, bool) {
 	if !f.IsValid() || f.Kind() != reflect.Int16 || !f.CanSet() {
 		return nil, false
 	}
+	without := resp.AppendTo(nil)
 	f.SetInt(int64(kerr.UnsupportedVersion.Code))
+	if bytes.Equal(without, resp.AppendTo(nil)) {
+		return nil, false // the field is not encoded at this version
+	}
 	return resp, true
 }
 

@@ -32,7 +32,6 @@ import (
 const (
 	DefaultMaxFrameBytes = 100 << 20 // 100 MiB
 	DefaultMaxInFlight   = 64        // pipelined requests per connection
-	DefaultNodeID        = 0
 	DefaultClusterID     = "freshmart-broker"
 )
 
@@ -42,7 +41,8 @@ type Config struct {
 	// picks a free port (see Server.Addr).
 	Addr string
 	// AdvertisedAddr is the host:port clients are told to connect to in
-	// Metadata and DescribeCluster; default the bound listen address.
+	// Metadata and DescribeCluster; default the bound listen address (with
+	// 127.0.0.1 for a wildcard host such as 0.0.0.0).
 	AdvertisedAddr string
 	// Store holds the topics and their data. Required.
 	Store *storage.Store

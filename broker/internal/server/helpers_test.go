@@ -17,7 +17,7 @@ import (
 
 // testBroker is a server on 127.0.0.1:0 over a store in a temp dir.
 type testBroker struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	store *storage.Store
 	srv   *Server
@@ -38,7 +38,7 @@ func withMaxFrame(n int32) brokerOpt {
 
 // startBroker starts a broker over dir (a new temp dir if empty) and stops
 // it when the test ends.
-func startBroker(t *testing.T, dir string, opts ...brokerOpt) *testBroker {
+func startBroker(t testing.TB, dir string, opts ...brokerOpt) *testBroker {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -116,7 +116,7 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))

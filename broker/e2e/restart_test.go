@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -305,5 +308,88 @@ func TestIdempotentProducerAcrossCrash(t *testing.T) {
 		t.Fatalf("read back %d records, want each of the %d exactly once", len(got), n)
 	}
 	t.Logf("acknowledged before each kill: %v, in the end: %d", killedAt, ledger.count.Load())
+	b.stop()
+}
+
+// TestRestartAfterTornWrite stops the broker cleanly, then appends the first
+// bytes of a record batch to the partition's active segment, as a crash in
+// the middle of a write leaves it. The broker must start, drop the torn
+// tail, keep every acknowledged record and append after them.
+func TestRestartAfterTornWrite(t *testing.T) {
+	dir := t.TempDir()
+	const topic = "torn-write"
+	b := startBroker(t, dir)
+	b.createTopic(topic, 1, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ledger := &ackLedger{}
+	prod := producer(b, topic)
+	produceSeqs := func(from, to int64) {
+		t.Helper()
+		for seq := from; seq < to; seq++ {
+			prod.Produce(ctx, &kgo.Record{Key: recordKey(seq), Value: []byte(recordValue(seq))}, ledger.promise)
+		}
+		if err := prod.Flush(ctx); err != nil {
+			t.Fatalf("flush: %v", err)
+		}
+		if f := ledger.failed.Load(); f != 0 {
+			t.Fatalf("%d records failed", f)
+		}
+	}
+	produceSeqs(0, 1000)
+	prod.Close()
+	b.stop()
+
+	// The active segment is the partition's .log file with the highest
+	// base offset (the names are zero-padded, so the last in order).
+	var segs []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".log") && filepath.Base(filepath.Dir(path)) == topic+"-0" {
+			segs = append(segs, path)
+		}
+		return nil
+	})
+	if err != nil || len(segs) == 0 {
+		t.Fatalf("no segment of %s-0 under %s (%v)", topic, dir, err)
+	}
+	slices.Sort(segs)
+	active := segs[len(segs)-1]
+	data, err := os.ReadFile(active)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) < 61 {
+		t.Fatalf("active segment %s holds only %d bytes", active, len(data))
+	}
+	// The header of the first batch claims a length the file no longer
+	// holds: a torn write.
+	f, err := os.OpenFile(active, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(data[:61]); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b = startBroker(t, dir)
+	got := consumeAll(t, b, topic)
+	if len(got) != 1000 {
+		t.Fatalf("read back %d records after recovering from a torn write, want the 1000 acknowledged", len(got))
+	}
+	checkLog(t, got, ledger.snapshot())
+
+	prod = producer(b, topic)
+	produceSeqs(1000, 1100)
+	got = consumeAll(t, b, topic)
+	if len(got) != 1100 {
+		t.Fatalf("read back %d records after appending past the recovered tail, want 1100", len(got))
+	}
+	checkLog(t, got, ledger.snapshot())
 	b.stop()
 }

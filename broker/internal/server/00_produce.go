@@ -81,7 +81,7 @@ func handleProduce(s *Server, r *Request) (Reply, error) {
 			code, part, res := s.produceOne(req, rt.Topic, rp)
 			if code != 0 {
 				sp.ErrorCode = code
-				s.metrics.produceErrors.WithLabelValues(kerr.ErrorForCode(code).Error()).Inc()
+				s.metrics.produceErrors.WithLabelValues(errorName(code)).Inc()
 				if failed == nil {
 					failed = fmt.Errorf("topic %s partition %d: %w", rt.Topic, rp.Partition, kerr.ErrorForCode(code))
 				}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -190,6 +191,12 @@ func TestErrorAnswers(t *testing.T) {
 	}
 	if hwm := p.HighWatermark(); hwm != 0 {
 		t.Fatalf("high watermark %d after rejected produces, want 0", hwm)
+	}
+	if got := testutil.ToFloat64(b.srv.metrics.produceErrors.WithLabelValues("CORRUPT_MESSAGE")); got != 2 {
+		t.Fatalf("CORRUPT_MESSAGE produce errors counted %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(b.srv.metrics.requests.WithLabelValues("DescribeCluster", "2", "unsupported_version")); got != 1 {
+		t.Fatalf("unsupported DescribeCluster v2 requests counted %v, want 1", got)
 	}
 	assertServing(t, b)
 }

@@ -55,3 +55,11 @@ func errorMessage(err error) *string {
 	s := err.Error()
 	return &s
 }
+
+// errorName returns the Kafka name of an error code (e.g. CORRUPT_MESSAGE).
+func errorName(code int16) string {
+	if e := kerr.TypedErrorForCode(code); e != nil {
+		return e.Message
+	}
+	return "UNKNOWN_SERVER_ERROR"
+}

@@ -116,6 +116,7 @@ func TestCompareAndFormat(t *testing.T) {
 		{"higher rate is better", compare(unitRate, 200, 100), "2.00× better"},
 		{"lower rate is worse", compare(unitRate, 50, 100), "0.50× worse"},
 		{"lower latency is better", compare(unitMillis, 5, 10), "2.00× better"},
+		{"disk size is not compared", compare(unitDisk, 5, 10), "-"},
 		{"zero is not compared", compare(unitMillis, 0, 10), "-"},
 		{"thousands", format(unitRate, 1234567.4), "1,234,567"},
 		{"small rate", format(unitRate, 999), "999"},

@@ -168,7 +168,15 @@ func run(c config) error {
 		if err != nil {
 			return err
 		}
-		res.set(t, rowRSS, float64(rss))
+		res.set(t, rowRSS, unitBytes, float64(rss))
+	}
+	// The data each broker holds by now, which its RSS should not follow.
+	for _, t := range targets {
+		size, err := dirSize(t.dataDir)
+		if err != nil {
+			return err
+		}
+		res.set(t, rowDisk, unitDisk, float64(size))
 	}
 
 	table := res.table(c)
@@ -194,6 +202,28 @@ func run(c config) error {
 		logf("wrote the table into the Benchmark section of %s", filepath.Clean(c.readme))
 	}
 	return nil
+}
+
+// dirSize adds up the sizes of the regular files under dir.
+func dirSize(dir string) (int64, error) {
+	var total int64
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			total += info.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("size of %s: %w", dir, err)
+	}
+	return total, nil
 }
 
 func rotate(ts []*target, n int) []*target {

@@ -19,6 +19,7 @@ const (
 	unitMicros             // microseconds, lower is better
 	unitMillis             // milliseconds, lower is better
 	unitBytes              // bytes, lower is better
+	unitDisk               // bytes on disk: shown, not compared
 )
 
 func (u unit) higherIsBetter() bool { return u == unitRate || u == unitMBps }
@@ -29,6 +30,7 @@ const (
 	rowLatP99 = "end-to-end latency p99 (100 B at %d records/s)"
 	rowLatCPU = "broker CPU per record, latency run"
 	rowRSS    = "broker peak RSS (VmHWM)"
+	rowDisk   = "data directory size at the end"
 )
 
 // results collects every figure per target, in the order rows appear.
@@ -53,7 +55,7 @@ func (r *results) add(t *target, row string, u unit, v float64) {
 }
 
 // set records a figure measured once per run (not per round).
-func (r *results) set(t *target, row string, v float64) { r.add(t, row, unitBytes, v) }
+func (r *results) set(t *target, row string, u unit, v float64) { r.add(t, row, u, v) }
 
 func (r *results) addThroughput(t *target, phase string, p throughput) {
 	r.add(t, phase+", records/s", unitRate, p.recordsPerSec())
@@ -92,7 +94,7 @@ func format(u unit, v float64) string {
 		return fmt.Sprintf("%.2f µs", v)
 	case unitMillis:
 		return fmt.Sprintf("%.1f ms", v)
-	case unitBytes:
+	case unitBytes, unitDisk:
 		return fmt.Sprintf("%.1f MiB", v/(1<<20))
 	}
 	return fmt.Sprint(v)
@@ -154,7 +156,7 @@ func (r *results) table(c config) string {
 // compare says how the first figure fares against the second: a factor > 1
 // is better, whatever the direction of the unit.
 func compare(u unit, a, b float64) string {
-	if math.IsNaN(a) || math.IsNaN(b) || a <= 0 || b <= 0 {
+	if u == unitDisk || math.IsNaN(a) || math.IsNaN(b) || a <= 0 || b <= 0 {
 		return "-"
 	}
 	f := a / b

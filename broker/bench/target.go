@@ -28,6 +28,7 @@ const clockTicks = 100
 type target struct {
 	name    string // column title
 	addr    string // Kafka listener, host:port
+	dataDir string
 	cmd     *exec.Cmd
 	logPath string
 	exited  chan struct{} // closed when the process has exited
@@ -89,6 +90,7 @@ func startTarget(ctx context.Context, name, work, bin string, args []string) (*t
 	t := &target{
 		name:    name,
 		addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		dataDir: dir,
 		cmd:     cmd,
 		logPath: logPath,
 		exited:  make(chan struct{}),

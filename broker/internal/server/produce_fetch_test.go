@@ -115,7 +115,7 @@ func TestLargeFetches(t *testing.T) {
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	for _, fetchVersion := range []int16{16, 11, 4} {
+	for _, fetchVersion := range []int16{16, 11, 4, 0} {
 		t.Run(fmt.Sprintf("fetch v%d", fetchVersion), func(t *testing.T) {
 			vs := kversion.Stable()
 			vs.SetMaxKeyVersion(kmsg.Fetch.Int16(), fetchVersion)
@@ -135,6 +135,51 @@ func TestLargeFetches(t *testing.T) {
 					}
 					next[r.Partition]++
 					n++
+				})
+			}
+		})
+	}
+}
+
+// TestOldProtocolVersions produces and consumes with clients pinned to the
+// versions older Kafka releases speak (kafkajs, kafka-python and sarama
+// negotiate down to such sets).
+func TestOldProtocolVersions(t *testing.T) {
+	b := startBroker(t, "")
+	ctx := testCtx(t)
+	for _, tc := range []struct {
+		name string
+		vs   *kversion.Versions
+	}{
+		{"0.11", kversion.V0_11_0()},
+		{"1.1", kversion.V1_1_0()},
+		{"2.4", kversion.V2_4_0()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			topic := "old-" + tc.name
+			b.createTopic(topic, 2, nil)
+			opts := []kgo.Opt{kgo.MaxVersions(tc.vs), kgo.DefaultProduceTopic(topic)}
+			cl := b.client(opts...)
+			var recs []*kgo.Record
+			for i := 0; i < 50; i++ {
+				recs = append(recs, &kgo.Record{Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprintf("%s-%d", tc.name, i))})
+			}
+			if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+				t.Fatalf("produce: %v", err)
+			}
+			cons := b.client(kgo.MaxVersions(tc.vs), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+			seen := map[string]bool{}
+			for len(seen) < len(recs) {
+				fs := cons.PollFetches(ctx)
+				if err := ctx.Err(); err != nil {
+					t.Fatalf("consumed %d of %d: %v", len(seen), len(recs), err)
+				}
+				fs.EachError(func(_ string, p int32, err error) { t.Fatalf("partition %d: %v", p, err) })
+				fs.EachRecord(func(r *kgo.Record) {
+					if seen[string(r.Value)] {
+						t.Fatalf("duplicate %s", r.Value)
+					}
+					seen[string(r.Value)] = true
 				})
 			}
 		})

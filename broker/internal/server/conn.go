@@ -55,7 +55,7 @@ type pending struct {
 	corr         int32
 	start        time.Time
 	resp         kmsg.Response // nil: write nothing
-	done_        func()        // Reply.Done
+	release      func()        // Reply.Done
 	outcome      string
 	done         chan struct{}
 }
@@ -203,7 +203,7 @@ func (c *conn) handle(frame []byte) (*pending, error) {
 		}
 		return nil, fmt.Errorf("%s v%d: %w", kmsg.NameForKey(r.Key), r.Version, err)
 	}
-	p.done_ = reply.Done
+	p.release = reply.Done
 	switch {
 	case reply.Later != nil:
 		p.done = make(chan struct{})
@@ -259,8 +259,8 @@ func (c *conn) writeLoop() {
 			c.nc.Close()
 		}
 		p.resp = nil // do not retain fetched data
-		if p.done_ != nil {
-			p.done_()
+		if p.release != nil {
+			p.release()
 		}
 	}
 }

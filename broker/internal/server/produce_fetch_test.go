@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -183,5 +184,28 @@ func TestOldProtocolVersions(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// TestLogAppendTime checks a LogAppendTime topic answers produces with the
+// broker's timestamp and serves records stamped with it.
+func TestLogAppendTime(t *testing.T) {
+	b := startBroker(t, "")
+	b.createTopic("stamped", 1, map[string]string{"message.timestamp.type": "LogAppendTime"})
+	ctx := testCtx(t)
+	before := time.Now().Add(-time.Minute)
+	c := dialRaw(t, b.addr)
+	resp := request[*kmsg.ProduceResponse](c, produceReq(9, 1, "stamped", 0, makeBatchAt(1_000_000, -1, -1, -1, 2, 10)))
+	if got := partResp(resp); got.ErrorCode != 0 || got.LogAppendTime < before.UnixMilli() {
+		t.Fatalf("produce answered error %d, log append time %d", got.ErrorCode, got.LogAppendTime)
+	}
+	cons := b.client(kgo.ConsumeTopics("stamped"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	fs := cons.PollFetches(ctx)
+	if err := fs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	recs := fs.Records()
+	if len(recs) != 2 || recs[0].Timestamp.Before(before) || recs[0].Attrs.TimestampType() != 1 {
+		t.Fatalf("consumed %+v", recs)
 	}
 }

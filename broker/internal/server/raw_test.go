@@ -122,7 +122,11 @@ func isReset(err error) bool {
 // makeBatch builds a valid record batch v2 of n records with values of
 // valueSize bytes, for producer id pid (-1: not idempotent).
 func makeBatch(pid int64, epoch int16, seq int32, n, valueSize int) []byte {
-	now := time.Now().UnixMilli()
+	return makeBatchAt(time.Now().UnixMilli(), pid, epoch, seq, n, valueSize)
+}
+
+// makeBatchAt is makeBatch with every record stamped now (Unix ms).
+func makeBatchAt(now, pid int64, epoch int16, seq int32, n, valueSize int) []byte {
 	var recs []byte
 	for i := 0; i < n; i++ {
 		r := kmsg.Record{OffsetDelta: int32(i), Value: make([]byte, valueSize), Key: []byte(fmt.Sprint(i))}

@@ -112,7 +112,7 @@ func handleProduce(s *Server, r *Request) (Reply, error) {
 		start := time.Now()
 		for _, ps := range syncs {
 			if err := ps.p.Sync(ctx, ps.last); err != nil {
-				ps.rp.ErrorCode = errorCode(err)
+				ps.rp.ErrorCode = s.partitionErrorCode(ps.p, err)
 				s.log.Warn("produce sync failed", "err", err)
 			}
 		}
@@ -139,7 +139,7 @@ func (s *Server) produceOne(req *kmsg.ProduceRequest, topic string, rp kmsg.Prod
 	}
 	res, err := part.Append(rp.Records)
 	if err != nil {
-		if code := errorCode(err); code != kerr.KafkaStorageError.Code {
+		if code := s.partitionErrorCode(part, err); code != kerr.KafkaStorageError.Code {
 			return code, nil, none
 		}
 		s.log.Error("append failed", "topic", topic, "partition", rp.Partition, "err", err)

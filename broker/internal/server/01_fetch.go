@@ -207,7 +207,7 @@ func (s *Server) fetchOnce(parts []fetchPart, total int32) (waits []<-chan struc
 			*fp.buf = rr.Data[:0] // keep the larger buffer for the pool
 		}
 		if err != nil {
-			fp.rp.ErrorCode = errorCode(err)
+			fp.rp.ErrorCode = s.partitionErrorCode(fp.p, err)
 			fp.rp.HighWatermark = fp.p.HighWatermark()
 			fp.rp.LastStableOffset = fp.rp.HighWatermark
 			fp.rp.LogStartOffset = fp.p.LogStartOffset()

@@ -47,6 +47,18 @@ func errorCode(err error) int16 {
 	return kerr.KafkaStorageError.Code
 }
 
+// partitionErrorCode is errorCode for an error from a partition the request
+// resolved earlier: a partition closed because its topic was deleted
+// meanwhile answers UNKNOWN_TOPIC_OR_PARTITION, as Kafka does.
+func (s *Server) partitionErrorCode(p *storage.Partition, err error) int16 {
+	if errors.Is(err, storage.ErrClosed) {
+		if _, ok := s.store.Topic(p.Topic()); !ok {
+			return kerr.UnknownTopicOrPartition.Code
+		}
+	}
+	return errorCode(err)
+}
+
 // errorMessage returns err's text for responses that carry a message, or nil.
 func errorMessage(err error) *string {
 	if err == nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -79,5 +80,24 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestDeleteTopicAnswersParkedFetch deletes a topic while a fetch waits on
+// it: the fetch is answered UNKNOWN_TOPIC_OR_PARTITION, not left hanging.
+func TestDeleteTopicAnswersParkedFetch(t *testing.T) {
+	b := startBroker(t, "")
+	b.createTopic("doomed", 1, nil)
+	c := dialRaw(t, b.addr)
+	corr := c.send(longPollFetch("doomed", 10*60*1000))
+	waitFor(t, "the fetch to be in flight", func() bool { return testutil.ToFloat64(b.srv.metrics.inFlight) == 1 })
+	if err := b.store.DeleteTopic("doomed"); err != nil {
+		t.Fatal(err)
+	}
+	resp := kmsg.NewPtrFetchResponse()
+	resp.Version = 11
+	c.recv(resp, corr)
+	if got := resp.Topics[0].Partitions[0].ErrorCode; got != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("error %v, want UNKNOWN_TOPIC_OR_PARTITION", kerr.ErrorForCode(got))
 	}
 }

@@ -34,6 +34,9 @@ package server
 //   - Throttling and quotas: ThrottleMillis is always 0.
 //   - Request timeouts: acks=all produces wait for the fsync however long
 //     it takes; CreateTopics/DeleteTopics act synchronously.
+//   - No broker-wide cap on request memory (Kafka's queued.max.request.bytes):
+//     each connection may hold one request frame of up to MaxFrameBytes
+//     while reading it, plus its in-flight responses.
 //   - Known cost: kmsg's decoder loops once per declared tagged field even
 //     past the end of the frame, so a flexible request declaring ~2^32
 //     tagged fields costs seconds of CPU before it is rejected (the frame

@@ -4,7 +4,7 @@ GO ?= go
 MODULES := broker services schemas migrations web scripts
 PKGS := $(MODULES:%=./%/...)
 
-.PHONY: help build run test test-short bench bench-broker lint fmt clean
+.PHONY: help build run test bench bench-broker bench-dashboard lint fmt clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -19,11 +19,15 @@ run: build ## start Postgres, the broker, every service, the simulator and the d
 test: ## run every test (what CI runs)
 	@bash scripts/test.sh
 
-bench: ## platform benchmarks (POS throughput, sale-to-stock latency) and the broker benchmark
+bench: ## every benchmark: platform (POS throughput, sale-to-stock latency), broker vs kfake, dashboard at 100x
 	@bash scripts/bench.sh
+	@bash scripts/bench-dashboard.sh
 
 bench-broker: ## broker vs kfake, side by side
 	@bash scripts/bench-broker.sh
+
+bench-dashboard: ## simulator at 100x: sales/s, sale-to-websocket latency, CPU and RSS per process
+	@bash scripts/bench-dashboard.sh
 
 lint: ## gofmt, go vet, staticcheck
 	@test -z "$$(gofmt -l $(MODULES))" || (gofmt -l $(MODULES); exit 1)

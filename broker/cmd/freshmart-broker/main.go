@@ -16,6 +16,7 @@
 //	--group-initial-rebalance-delay  BROKER_GROUP_INITIAL_REBALANCE_DELAY  wait for more members when a group forms (300ms; Kafka: 3s)
 //	--group-min-session-timeout      BROKER_GROUP_MIN_SESSION_TIMEOUT      smallest session timeout a consumer may ask for (6s)
 //	--offsets-retention              BROKER_OFFSETS_RETENTION              keep an empty group's offsets this long (168h)
+//	--retention-check-interval       BROKER_RETENTION_CHECK_INTERVAL       how often segments past retention are deleted (30s)
 //
 // Once clients can connect it logs one line with msg=listening and the
 // bound Kafka address (addr=host:port). SIGINT or SIGTERM stops accepting,
@@ -47,6 +48,7 @@ type config struct {
 	maxFrameBytes                         int
 
 	groupInitialDelay, groupMinSession, offsetsRetention time.Duration
+	retentionCheck                                       time.Duration
 }
 
 func main() {
@@ -117,6 +119,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 		{&c.groupInitialDelay, "group-initial-rebalance-delay", "BROKER_GROUP_INITIAL_REBALANCE_DELAY", "300ms", "how long a forming group waits for more members; 0 disables"},
 		{&c.groupMinSession, "group-min-session-timeout", "BROKER_GROUP_MIN_SESSION_TIMEOUT", "6s", "smallest consumer session timeout accepted"},
 		{&c.offsetsRetention, "offsets-retention", "BROKER_OFFSETS_RETENTION", "168h", "how long an empty group's committed offsets are kept"},
+		{&c.retentionCheck, "retention-check-interval", "BROKER_RETENTION_CHECK_INTERVAL", "30s", "how often topic retention deletes old segments"},
 	} {
 		def, err := time.ParseDuration(env(d.env, d.def))
 		if err != nil {
@@ -138,6 +141,9 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	}
 	if c.groupInitialDelay < 0 || c.groupMinSession <= 0 || c.offsetsRetention <= 0 {
 		return c, errors.New("--group-initial-rebalance-delay must be >= 0, --group-min-session-timeout and --offsets-retention > 0")
+	}
+	if c.retentionCheck <= 0 {
+		return c, fmt.Errorf("--retention-check-interval %v: want > 0", c.retentionCheck)
 	}
 	return c, nil
 }

@@ -27,8 +27,14 @@ func TestParseFlags(t *testing.T) {
 	}{
 		{name: "defaults", check: func(c config) bool {
 			return c.listen == "127.0.0.1:9092" && c.httpAddr == "127.0.0.1:9644" && c.dataDir == "./data/broker" &&
-				c.durability == "fsync" && !c.autoCreate && c.maxFrameBytes == 100<<20 && c.topicsFile == "" && c.logLevel == "info"
+				c.durability == "fsync" && !c.autoCreate && c.maxFrameBytes == 100<<20 && c.topicsFile == "" && c.logLevel == "info" && c.retentionCheck == 30*time.Second
 		}},
+		{name: "retention check interval from env", env: map[string]string{"BROKER_RETENTION_CHECK_INTERVAL": "500ms"},
+			check: func(c config) bool { return c.retentionCheck == 500*time.Millisecond }},
+		{name: "retention check interval flag beats env", args: []string{"--retention-check-interval", "2s"}, env: map[string]string{"BROKER_RETENTION_CHECK_INTERVAL": "500ms"},
+			check: func(c config) bool { return c.retentionCheck == 2*time.Second }},
+		{name: "zero retention check interval", args: []string{"--retention-check-interval", "0s"}, wantErr: true},
+		{name: "bad retention check interval env", env: map[string]string{"BROKER_RETENTION_CHECK_INTERVAL": "soon"}, wantErr: true},
 		{name: "env", env: map[string]string{"BROKER_LISTEN": "127.0.0.1:0", "BROKER_DURABILITY": "none", "BROKER_AUTO_CREATE_TOPICS": "true", "BROKER_MAX_FRAME_BYTES": "1024"},
 			check: func(c config) bool {
 				return c.listen == "127.0.0.1:0" && c.durability == "none" && c.autoCreate && c.maxFrameBytes == 1024

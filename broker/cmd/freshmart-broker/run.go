@@ -28,7 +28,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("--durability: %w", err)
 	}
-	store, err := storage.Open(storage.Options{Dir: cfg.dataDir, Sync: mode, Logger: log})
+	store, err := storage.Open(storage.Options{Dir: cfg.dataDir, Sync: mode, RetentionCheckInterval: cfg.retentionCheck, Logger: log})
 	if err != nil {
 		return fmt.Errorf("open data dir %s: %w", cfg.dataDir, err)
 	}

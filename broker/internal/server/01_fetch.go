@@ -52,6 +52,21 @@ type fetchPart struct {
 	buf    *[]byte // pooled read buffer, nil until the first read with data
 }
 
+// alloc is the partition's storage.ReadAlloc buffer source: the part's
+// pooled buffer when it is large enough, else one of the right size class
+// (the smaller one goes back to the pool; no response refers to it, as
+// fetchOnce resets RecordBatches before every read).
+func (fp *fetchPart) alloc(n int) []byte {
+	if fp.buf != nil && cap(*fp.buf) >= n {
+		return (*fp.buf)[:n]
+	}
+	if fp.buf != nil {
+		putBuf(fp.buf)
+	}
+	fp.buf = getBuf(n)
+	return (*fp.buf)[:n]
+}
+
 func handleFetch(s *Server, r *Request) (Reply, error) {
 	req := r.Body.(*kmsg.FetchRequest)
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
@@ -199,13 +214,7 @@ func (s *Server) fetchOnce(parts []fetchPart, total int32) (waits []<-chan struc
 			fp.rp.LogStartOffset = fp.p.LogStartOffset()
 			continue
 		}
-		if fp.buf == nil {
-			fp.buf = getBuf()
-		}
-		rr, err := fp.p.ReadInto((*fp.buf)[:0], fp.offset, max(limit, 1))
-		if cap(rr.Data) > cap(*fp.buf) {
-			*fp.buf = rr.Data[:0] // keep the larger buffer for the pool
-		}
+		rr, err := fp.p.ReadAlloc(fp.offset, max(limit, 1), fp.alloc)
 		if err != nil {
 			fp.rp.ErrorCode = s.partitionErrorCode(fp.p, err)
 			fp.rp.HighWatermark = fp.p.HighWatermark()

@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"reflect"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -105,10 +104,7 @@ func (c *conn) readLoop() error {
 			c.s.metrics.badFrames.Inc()
 			return fmt.Errorf("frame size %d outside 0..%d", n, c.s.cfg.MaxFrameBytes)
 		}
-		fb := getBuf()
-		if cap(*fb) < int(n) {
-			*fb = make([]byte, 0, n)
-		}
+		fb := getBuf(int(n))
 		body := (*fb)[:n]
 		if _, err := io.ReadFull(c.nc, body); err != nil {
 			return fmt.Errorf("read frame of %d bytes: %w", n, err)
@@ -270,7 +266,7 @@ func (c *conn) write(p *pending) bool {
 	if fr, ok := p.resp.(*kmsg.FetchResponse); ok {
 		return c.writeFetch(p, fr)
 	}
-	bp := getBuf()
+	bp := getBuf(0)
 	defer putBuf(bp)
 	buf := append((*bp)[:0], 0, 0, 0, 0)
 	buf = binary.BigEndian.AppendUint32(buf, uint32(p.corr))
@@ -285,24 +281,6 @@ func (c *conn) write(p *pending) bool {
 	}
 	c.s.metrics.bytesOut.Add(float64(len(buf)))
 	return true
-}
-
-// Buffers for encoded responses and fetched data are shared by all
-// connections through a pool, so an idle connection holds none and memory
-// follows the data in flight, not the data retained.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
-
-// maxPooledBuf is the largest buffer returned to the pool.
-const maxPooledBuf = 16 << 20
-
-func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
-
-func putBuf(b *[]byte) {
-	if cap(*b) > maxPooledBuf {
-		return
-	}
-	*b = (*b)[:0]
-	bufPool.Put(b)
 }
 
 // spliceMin is the smallest record data writeFetch sends without copying.
@@ -339,7 +317,7 @@ func (c *conn) writeFetch(p *pending, resp *kmsg.FetchResponse) bool {
 			}
 		}
 	}
-	bp := getBuf()
+	bp := getBuf(0)
 	defer putBuf(bp)
 	buf := append((*bp)[:0], 0, 0, 0, 0)
 	buf = binary.BigEndian.AppendUint32(buf, uint32(p.corr))

@@ -112,7 +112,9 @@
 // round fsyncs every partition written since the previous round (partitions
 // in parallel) plus every segment closed meanwhile, and fsyncs the partition
 // directory if a segment file was created, so a new file is durable before
-// any record in it is acknowledged. If an fsync fails, the Sync callers of
+// any record in it is acknowledged. On Linux segment data is flushed with
+// fdatasync, which for an append-only file also flushes its new size (the
+// metadata needed to read the data back) and skips only timestamps. If an fsync fails, the Sync callers of
 // that round get the error and the records stay invisible until a later
 // round (started by the next append) fsyncs them successfully. Partition and
 // topic directories are fsynced when created, before the topic is reported

@@ -576,10 +576,21 @@ func (p *Partition) Read(offset int64, maxBytes int32) (ReadResult, error) {
 }
 
 // ReadInto is Read with a caller-supplied buffer: if buf's capacity holds
-// the data, Data is a prefix of buf[:cap(buf)], else a new buffer. It lets a
-// caller recycle fetch buffers (for example through a sync.Pool) once the
-// response is written.
+// the data, Data is a prefix of buf[:cap(buf)], else a new buffer.
 func (p *Partition) ReadInto(buf []byte, offset int64, maxBytes int32) (ReadResult, error) {
+	return p.ReadAlloc(offset, maxBytes, func(n int) []byte {
+		if cap(buf) >= n {
+			return buf[:n]
+		}
+		return make([]byte, n)
+	})
+}
+
+// ReadAlloc is Read with the data buffer supplied by alloc, called at most
+// once with the exact number of bytes to read, and only when there is data.
+// It must return a slice of length n. It lets a caller take fetch buffers
+// from a size-classed pool and recycle them once the response is written.
+func (p *Partition) ReadAlloc(offset int64, maxBytes int32, alloc func(n int) []byte) (ReadResult, error) {
 	p.mu.RLock()
 	if p.closed {
 		p.mu.RUnlock()
@@ -601,7 +612,7 @@ func (p *Partition) ReadInto(buf []byte, offset int64, maxBytes int32) (ReadResu
 	p.mu.RUnlock()
 	defer seg.release()
 
-	data, err := seg.read(buf, offset, start, limit, maxBytes)
+	data, err := seg.read(alloc, offset, start, limit, maxBytes)
 	if err != nil {
 		return res, fmt.Errorf("partition %s: read offset %d: %w", p, offset, err)
 	}
@@ -621,7 +632,7 @@ func (p *Partition) segFor(offset int64) *segment {
 // read finds the batch containing offset at or after file position pos and
 // returns whole batches from it, bounded by limit (file size visible) and
 // maxBytes (but at least one batch).
-func (s *segment) read(dst []byte, offset, pos, limit int64, maxBytes int32) ([]byte, error) {
+func (s *segment) read(alloc func(int) []byte, offset, pos, limit int64, maxBytes int32) ([]byte, error) {
 	sp := scratchPool.Get().(*[]byte)
 	defer scratchPool.Put(sp)
 	scratch := *sp
@@ -661,12 +672,7 @@ func (s *segment) read(dst []byte, offset, pos, limit int64, maxBytes int32) ([]
 	if want < int64(firstSize) {
 		want = int64(firstSize)
 	}
-	var buf []byte
-	if int64(cap(dst)) >= want {
-		buf = dst[:want]
-	} else {
-		buf = make([]byte, want)
-	}
+	buf := alloc(int(want))
 	if found+want <= pos+n {
 		copy(buf, scratch[found-pos:]) // already read while searching
 	} else if _, err := s.f.ReadAt(buf, found); err != nil {

@@ -257,7 +257,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	s.fsyncFile = func(f *os.File) error {
 		s.fsyncs.Add(1)
-		return f.Sync()
+		return datasync(f)
 	}
 	if err := s.load(); err != nil {
 		s.closeFiles()

@@ -53,9 +53,11 @@ func quietLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func newPOS(t *testing.T, brokers string, timeout time.Duration) string {
+// newPOS runs a POS in this process on brokers and the database dsn.
+func newPOS(t *testing.T, brokers, dsn string, timeout time.Duration) string {
 	t.Helper()
-	a, err := posapp.New(posapp.Config{Brokers: []string{brokers}, HTTPAddr: "127.0.0.1:0", DeliveryTimeout: timeout, Logger: quietLogger()})
+	a, err := posapp.New(context.Background(), posapp.Config{Brokers: []string{brokers}, DatabaseURL: dsn,
+		HTTPAddr: "127.0.0.1:0", DeliveryTimeout: timeout, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,8 +77,8 @@ const validSale = `{"sale_id":"%s","store_id":"S001","register":"R01","occurred_
 // retry are accepted with the same position.
 func TestBadInputsChangeNothing(t *testing.T) {
 	broker := brokertest.Start(t)
-	pos := newPOS(t, broker.Addr, 0)
 	dsn := pgtest.New(t)
+	pos := newPOS(t, broker.Addr, dsn, 0)
 	inv, err := invapp.New(context.Background(), invapp.Config{Brokers: []string{broker.Addr}, DatabaseURL: dsn, HTTPAddr: "127.0.0.1:0", Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
@@ -230,15 +232,21 @@ func TestBadInputsChangeNothing(t *testing.T) {
 	if err != nil || code != http.StatusAccepted || again["offset"] != first["offset"] || again["partition"] != first["partition"] {
 		t.Fatalf("retried sale: %d %v %v, first answer %v", code, again, err, first)
 	}
+	// A retry on another POS instance (sharing the database, not the memory) gets it too.
+	pos2 := newPOS(t, broker.Addr, dsn, 0)
+	code, other, err := post(ctx, pos2+"/v1/sales", fmt.Sprintf(validSale, id))
+	if err != nil || code != http.StatusAccepted || other["offset"] != first["offset"] || other["partition"] != first["partition"] {
+		t.Fatalf("sale retried on another POS: %d %v %v, first answer %v", code, other, err, first)
+	}
 	if n := endOffsetSum(t, broker.Addr, "pos-sales"); n != before["pos-sales"]+1 {
-		t.Fatalf("pos-sales grew by %d records for one sale and its retry", n-before["pos-sales"])
+		t.Fatalf("pos-sales grew by %d records for one sale and its two retries", n-before["pos-sales"])
 	}
 }
 
 // TestBrokerUnreachable: with no broker, the POS answers 503 with Retry-After and /readyz says
 // not ready.
 func TestBrokerUnreachable(t *testing.T) {
-	pos := newPOS(t, freeAddr(t), time.Second)
+	pos := newPOS(t, freeAddr(t), pgtest.New(t), time.Second)
 	code, body, err := post(context.Background(), pos+"/v1/sales", fmt.Sprintf(validSale, uuid.NewString()))
 	if err != nil || code != http.StatusServiceUnavailable {
 		t.Fatalf("sale with the broker down: %d %v %v", code, body, err)

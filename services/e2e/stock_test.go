@@ -147,7 +147,8 @@ func expected(cat *catalog.Catalog, ops []op) map[itemKey]int64 {
 }
 
 // postAll posts ops with a few concurrent lanes and requires 202 for every one. A retried op is
-// posted again to retryURL, another POS instance that has never seen it.
+// posted again, after the first answer, to retryURL, another POS instance that never saw it: the
+// retry must get the first answer's partition and offset.
 func postAll(t *testing.T, posURL, retryURL string, ops []op) {
 	t.Helper()
 	ctx := context.Background()
@@ -155,20 +156,27 @@ func postAll(t *testing.T, posURL, retryURL string, ops []op) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var failures []string
+	fail := func(format string, args ...any) {
+		mu.Lock()
+		failures = append(failures, fmt.Sprintf(format, args...))
+		mu.Unlock()
+	}
 	for range 8 {
 		wg.Go(func() {
 			for o := range work {
-				urls := []string{posURL}
-				if o.retry {
-					urls = append(urls, retryURL)
+				code, first, err := post(ctx, posURL+o.path, o.body)
+				if err != nil || code != http.StatusAccepted {
+					fail("%s: %d %v %v", o.path, code, first, err)
+					continue
 				}
-				for _, u := range urls {
-					code, body, err := post(ctx, u+o.path, o.body)
-					if err != nil || code != http.StatusAccepted {
-						mu.Lock()
-						failures = append(failures, fmt.Sprintf("%s: %d %v %v", o.path, code, body, err))
-						mu.Unlock()
-					}
+				if !o.retry {
+					continue
+				}
+				code, again, err := post(ctx, retryURL+o.path, o.body)
+				if err != nil || code != http.StatusAccepted {
+					fail("%s retry: %d %v %v", o.path, code, again, err)
+				} else if again["partition"] != first["partition"] || again["offset"] != first["offset"] {
+					fail("%s retry answered %v, first answer %v", o.path, again, first)
 				}
 			}
 		})
@@ -179,8 +187,41 @@ func postAll(t *testing.T, posURL, retryURL string, ops []op) {
 	close(work)
 	wg.Wait()
 	if len(failures) > 0 {
-		t.Fatalf("%d requests not accepted, first: %s", len(failures), failures[0])
+		t.Fatalf("%d requests failed, first: %s", len(failures), failures[0])
 	}
+}
+
+// saleIDsOnTopic reads the n records of pos-sales and counts each sale_id.
+func saleIDsOnTopic(t *testing.T, brokerAddr string, n int64) map[string]int {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokerAddr), kgo.ConsumeTopics("pos-sales"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	seen := map[string]int{}
+	var got int64
+	for got < n {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d pos-sales records: %v", got, n, ctx.Err())
+		}
+		fs.EachError(func(tp string, p int32, err error) { t.Fatalf("fetch %s/%d: %v", tp, p, err) })
+		fs.EachRecord(func(r *kgo.Record) {
+			got++
+			var s struct {
+				SaleID string `json:"sale_id"`
+			}
+			if err := json.Unmarshal(r.Value, &s); err != nil || s.SaleID == "" {
+				t.Fatalf("pos-sales record %d/%d without a sale_id: %v %s", r.Partition, r.Offset, err, r.Value)
+			}
+			seen[s.SaleID]++
+		})
+	}
+	return seen
 }
 
 // endOffsetSum returns the sum of the end offsets of a topic's partitions.
@@ -309,19 +350,33 @@ func TestStockStaysExact(t *testing.T) {
 	invA = startService(t, "inventory-a3", bins.inventory, env...)
 	postAll(t, pos.url, pos2.url, ops[cut(0.9):])
 
-	// Every retry reached the broker a second time (the second POS had not seen it), so the
-	// inventory had duplicates to drop.
+	// Every retry went to the other POS instance after the first answer: it was answered from
+	// pos.accepted, so pos-sales holds each sale_id exactly once.
 	sales, retries := 0, 0
+	wantIDs := map[string]bool{}
 	for _, o := range ops {
 		if o.path == "/v1/sales" {
 			sales++
+			wantIDs[o.body["sale_id"].(string)] = true
 			if o.retry {
 				retries++
 			}
 		}
 	}
-	if n := endOffsetSum(t, brokerAddr, "pos-sales"); n != int64(sales+retries) || retries == 0 {
-		t.Fatalf("pos-sales holds %d records, want %d sales + %d retries", n, sales, retries)
+	if retries == 0 {
+		t.Fatal("the workload has no retried sales")
+	}
+	if n := endOffsetSum(t, brokerAddr, "pos-sales"); n != int64(sales) {
+		t.Fatalf("pos-sales holds %d records, want %d (%d retries must not be produced again)", n, sales, retries)
+	}
+	seen := saleIDsOnTopic(t, brokerAddr, int64(sales))
+	for id := range wantIDs {
+		if seen[id] != 1 {
+			t.Fatalf("sale %s is on pos-sales %d times, want once", id, seen[id])
+		}
+	}
+	if len(seen) != len(wantIDs) {
+		t.Fatalf("pos-sales holds %d distinct sale ids, want %d", len(seen), len(wantIDs))
 	}
 
 	want := expected(cat, ops)

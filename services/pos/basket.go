@@ -3,21 +3,21 @@
 // delivery.received and stock.counted, checking every field against the reference catalog and
 // naming each field that is wrong.
 //
-// The package is pure: no broker, database or HTTP imports. The service in services/pos/app
-// decodes requests with the Decode functions, answers problem+json with the returned field
-// errors, and produces the resulting events.
+// The package has no broker or database imports. The Decode functions return the shared event
+// payloads of package schemas, and report bad input in the error vocabulary of
+// services/internal/httpx (httpx.ErrMalformed, *httpx.FieldErrors), so the service in
+// services/pos/app answers every failure with httpx.Error and produces the resulting events.
 package pos
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/freshmart/platform/schemas"
+	"github.com/freshmart/platform/services/internal/httpx"
 )
 
 // Limits on what a single request may contain.
@@ -40,79 +40,6 @@ type Catalog interface {
 	HasProduct(sku string) bool
 	// HasVendor reports whether the vendor id exists.
 	HasVendor(id string) bool
-}
-
-// FieldError names one invalid field with a JSON-path-like location ("lines[2].sku").
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
-
-// ErrMalformed is returned (wrapped) when a body is not one JSON object: syntax errors, trailing
-// data, an empty body. The caller answers 400.
-var ErrMalformed = errors.New("malformed JSON")
-
-// InvalidError is returned when a body is well-formed JSON but some fields are wrong. The caller
-// answers 422 listing Fields.
-type InvalidError struct {
-	Fields []FieldError
-}
-
-func (e *InvalidError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Field + ": " + f.Message
-	}
-	return "invalid fields: " + strings.Join(parts, "; ")
-}
-
-// Line is one line of a basket.
-type Line struct {
-	SKU            string `json:"sku"`
-	Qty            int64  `json:"qty"`
-	UnitPriceCents int64  `json:"unit_price_cents"`
-}
-
-// Payment is how a basket was paid.
-type Payment struct {
-	Method      string `json:"method"`
-	AmountCents int64  `json:"amount_cents"`
-}
-
-// Sale is the sale.completed event.
-type Sale struct {
-	SaleID     string    `json:"sale_id"`
-	StoreID    string    `json:"store_id"`
-	Register   string    `json:"register"`
-	OccurredAt time.Time `json:"occurred_at"`
-	Lines      []Line    `json:"lines"`
-	TotalCents int64     `json:"total_cents"`
-	LoyaltyID  string    `json:"loyalty_id,omitempty"`
-	Payment    Payment   `json:"payment"`
-}
-
-// QtyLine is one line of a delivery or a count.
-type QtyLine struct {
-	SKU string `json:"sku"`
-	Qty int64  `json:"qty"`
-}
-
-// Delivery is the delivery.received event.
-type Delivery struct {
-	DeliveryID string    `json:"delivery_id"`
-	StoreID    string    `json:"store_id"`
-	VendorID   string    `json:"vendor_id"`
-	PONumber   string    `json:"po_number,omitempty"`
-	ReceivedAt time.Time `json:"received_at"`
-	Lines      []QtyLine `json:"lines"`
-}
-
-// StockCount is the stock.counted event.
-type StockCount struct {
-	CountID   string    `json:"count_id"`
-	StoreID   string    `json:"store_id"`
-	CountedAt time.Time `json:"counted_at"`
-	Lines     []QtyLine `json:"lines"`
 }
 
 // The request bodies use pointers so that a missing field can be told from a zero one.
@@ -155,18 +82,11 @@ type countBody struct {
 }
 
 // checker collects field errors.
-type checker struct{ errs []FieldError }
+type checker struct{ errs httpx.FieldErrors }
 
-func (c *checker) add(field, format string, args ...any) {
-	c.errs = append(c.errs, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
-}
+func (c *checker) add(field, format string, args ...any) { c.errs.Add(field, format, args...) }
 
-func (c *checker) err() error {
-	if len(c.errs) == 0 {
-		return nil
-	}
-	return &InvalidError{Fields: c.errs}
-}
+func (c *checker) err() error { return c.errs.Err() }
 
 func (c *checker) uuid(field string, v *string) string {
 	if v == nil {
@@ -259,16 +179,16 @@ func (c *checker) lineCount(n int) {
 	}
 }
 
-func (c *checker) qtyLines(cat Catalog, lines qtyLinesBody, minQty int64) []QtyLine {
+func (c *checker) qtyLines(cat Catalog, lines qtyLinesBody, minQty int64) []schemas.QtyLine {
 	if lines == nil {
 		c.add("lines", "is required")
 		return nil
 	}
 	c.lineCount(len(*lines))
-	out := make([]QtyLine, 0, len(*lines))
+	out := make([]schemas.QtyLine, 0, len(*lines))
 	for i, l := range *lines {
 		p := fmt.Sprintf("lines[%d]", i)
-		out = append(out, QtyLine{
+		out = append(out, schemas.QtyLine{
 			SKU: c.sku(cat, p+".sku", l.SKU),
 			Qty: c.qty(p+".qty", l.Qty, minQty),
 		})
@@ -276,54 +196,16 @@ func (c *checker) qtyLines(cat Catalog, lines qtyLinesBody, minQty int64) []QtyL
 	return out
 }
 
-// decode reads exactly one JSON object into v. Syntax errors are ErrMalformed; a value of the
-// wrong type is a field error.
-func decode(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			field := te.Field
-			if field == "" {
-				return fmt.Errorf("%w: body must be a JSON object, not %s", ErrMalformed, te.Value)
-			}
-			return &InvalidError{Fields: []FieldError{{Field: field, Message: "must be " + jsonKind(te.Type.Kind().String()) + ", not " + te.Value}}}
-		}
-		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("%w: empty body", ErrMalformed)
-		}
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: unexpected data after the JSON object", ErrMalformed)
-	}
-	return nil
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "int64", "int", "float64":
-		return "an integer"
-	case "string":
-		return "a string"
-	case "slice":
-		return "an array"
-	case "struct", "ptr":
-		return "an object"
-	}
-	return "a " + goKind
-}
-
-// DecodeSale decodes and validates a POST /v1/sales body. It returns ErrMalformed (wrapped) or
-// an *InvalidError listing every bad field. The total is computed from the lines; a missing
+// DecodeSale decodes and validates a POST /v1/sales body. It returns httpx.ErrMalformed
+// (wrapped) or an *httpx.FieldErrors listing every bad field. The total is computed from the lines; a missing
 // payment amount defaults to the total.
-func DecodeSale(body []byte, cat Catalog) (Sale, error) {
+func DecodeSale(body []byte, cat Catalog) (schemas.SaleCompleted, error) {
 	var b saleBody
-	if err := decode(body, &b); err != nil {
-		return Sale{}, err
+	if err := httpx.Decode(body, &b); err != nil {
+		return schemas.SaleCompleted{}, err
 	}
 	var c checker
-	s := Sale{
+	s := schemas.SaleCompleted{
 		SaleID:     c.uuid("sale_id", b.SaleID),
 		StoreID:    c.store(cat, b.StoreID),
 		Register:   c.text("register", b.Register, true),
@@ -336,7 +218,7 @@ func DecodeSale(body []byte, cat Catalog) (Sale, error) {
 		c.lineCount(len(*b.Lines))
 		for i, l := range *b.Lines {
 			p := fmt.Sprintf("lines[%d]", i)
-			line := Line{SKU: c.sku(cat, p+".sku", l.SKU), Qty: c.qty(p+".qty", l.Qty, 1)}
+			line := schemas.SaleLine{SKU: c.sku(cat, p+".sku", l.SKU), Qty: c.qty(p+".qty", l.Qty, 1)}
 			switch {
 			case l.UnitPriceCents == nil:
 				c.add(p+".unit_price_cents", "is required")
@@ -372,19 +254,19 @@ func DecodeSale(body []byte, cat Catalog) (Sale, error) {
 		}
 	}
 	if err := c.err(); err != nil {
-		return Sale{}, err
+		return schemas.SaleCompleted{}, err
 	}
 	return s, nil
 }
 
 // DecodeDelivery decodes and validates a POST /v1/deliveries body (errors as DecodeSale).
-func DecodeDelivery(body []byte, cat Catalog) (Delivery, error) {
+func DecodeDelivery(body []byte, cat Catalog) (schemas.DeliveryReceived, error) {
 	var b deliveryBody
-	if err := decode(body, &b); err != nil {
-		return Delivery{}, err
+	if err := httpx.Decode(body, &b); err != nil {
+		return schemas.DeliveryReceived{}, err
 	}
 	var c checker
-	d := Delivery{
+	d := schemas.DeliveryReceived{
 		DeliveryID: c.uuid("delivery_id", b.DeliveryID),
 		StoreID:    c.store(cat, b.StoreID),
 		PONumber:   c.text("po_number", b.PONumber, false),
@@ -400,27 +282,27 @@ func DecodeDelivery(body []byte, cat Catalog) (Delivery, error) {
 	}
 	d.Lines = c.qtyLines(cat, b.Lines, 1)
 	if err := c.err(); err != nil {
-		return Delivery{}, err
+		return schemas.DeliveryReceived{}, err
 	}
 	return d, nil
 }
 
 // DecodeStockCount decodes and validates a POST /v1/stock-counts body (errors as DecodeSale).
 // Counted quantities may be zero.
-func DecodeStockCount(body []byte, cat Catalog) (StockCount, error) {
+func DecodeStockCount(body []byte, cat Catalog) (schemas.StockCounted, error) {
 	var b countBody
-	if err := decode(body, &b); err != nil {
-		return StockCount{}, err
+	if err := httpx.Decode(body, &b); err != nil {
+		return schemas.StockCounted{}, err
 	}
 	var c checker
-	s := StockCount{
+	s := schemas.StockCounted{
 		CountID:   c.uuid("count_id", b.CountID),
 		StoreID:   c.store(cat, b.StoreID),
 		CountedAt: c.time("counted_at", b.CountedAt),
 	}
 	s.Lines = c.qtyLines(cat, b.Lines, 0)
 	if err := c.err(); err != nil {
-		return StockCount{}, err
+		return schemas.StockCounted{}, err
 	}
 	return s, nil
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/freshmart/platform/services/internal/httpx"
 )
 
 type fakeCatalog struct{}
@@ -47,6 +49,7 @@ func TestDecodeErrors(t *testing.T) {
 			[]string{"sale_id", "store_id", "register", "occurred_at", "lines[0].sku", "lines[0].qty", "lines[0].unit_price_cents",
 				"lines[1].sku", "lines[1].unit_price_cents", "payment.method", "payment.amount_cents"}},
 		{"sale: wrong type", sale, `{"sale_id":"2f1c6a8e-5b7d-4c1e-9a3f-0d2b4e6f8a10","lines":[{"qty":"two"}]}`, false, []string{"lines.qty"}},
+		{"sale: unknown field", sale, strings.Replace(goodSale, `"register":"R01"`, `"register":"R01","lane":"R01"`, 1), false, []string{"lane"}},
 		{"sale: no lines", sale, strings.Replace(goodSale, `[{"sku":"PRD-0001","qty":2,"unit_price_cents":199},
 {"sku":"PRD-0002","qty":1,"unit_price_cents":350}]`, `[]`, 1), false, []string{"lines"}},
 		{"delivery: bad", delivery, `{"delivery_id":"2f1c6a8e-5b7d-4c1e-9a3f-0d2b4e6f8a10","store_id":"S001","vendor_id":"V9",
@@ -58,17 +61,17 @@ func TestDecodeErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.decode([]byte(tc.body), fakeCatalog{})
 			if tc.malformed {
-				if !errors.Is(err, ErrMalformed) {
-					t.Fatalf("err = %v, want ErrMalformed", err)
+				if !errors.Is(err, httpx.ErrMalformed) {
+					t.Fatalf("err = %v, want httpx.ErrMalformed", err)
 				}
 				return
 			}
-			var inv *InvalidError
+			var inv *httpx.FieldErrors
 			if !errors.As(err, &inv) {
-				t.Fatalf("err = %v, want *InvalidError", err)
+				t.Fatalf("err = %v, want *httpx.FieldErrors", err)
 			}
 			var got []string
-			for _, f := range inv.Fields {
+			for _, f := range *inv {
 				got = append(got, f.Field)
 			}
 			if strings.Join(got, ",") != strings.Join(tc.fields, ",") {
@@ -92,12 +95,12 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, d := range []func([]byte, Catalog) error{sale, delivery, count} {
 			err := d(body, fakeCatalog{})
-			var inv *InvalidError
-			if err != nil && !errors.Is(err, ErrMalformed) && !errors.As(err, &inv) {
+			var inv *httpx.FieldErrors
+			if err != nil && !errors.Is(err, httpx.ErrMalformed) && !errors.As(err, &inv) {
 				t.Fatalf("unexpected error kind %T: %v", err, err)
 			}
-			if inv != nil && len(inv.Fields) == 0 {
-				t.Fatal("InvalidError without fields")
+			if inv != nil && len(*inv) == 0 {
+				t.Fatal("FieldErrors without fields")
 			}
 		}
 	})

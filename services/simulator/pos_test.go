@@ -11,6 +11,7 @@ import (
 
 	"github.com/freshmart/platform/services/catalog"
 	"github.com/freshmart/platform/services/internal/brokertest"
+	"github.com/freshmart/platform/services/internal/pgtest"
 	"github.com/freshmart/platform/services/pos/app"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -20,7 +21,7 @@ import (
 func TestAgainstRealPOS(t *testing.T) {
 	b := brokertest.Start(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pos, err := app.New(app.Config{Brokers: []string{b.Addr}, HTTPAddr: "127.0.0.1:0", Logger: quiet})
+	pos, err := app.New(context.Background(), app.Config{Brokers: []string{b.Addr}, DatabaseURL: pgtest.New(t), HTTPAddr: "127.0.0.1:0", Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,9 @@
 // /v1/stock-counts produce sale.completed, delivery.received and stock.counted with acks=all;
 // GET /v1/stores and /v1/products serve the catalog.
 //
-// Environment: KAFKA_BROKERS (default 127.0.0.1:9092, comma-separated), HTTP_ADDR (default
+// Environment: KAFKA_BROKERS (default 127.0.0.1:9092, comma-separated), DATABASE_URL (required:
+// accepted ids are remembered in pos.accepted so a retry on any instance is answered, not
+// produced again), HTTP_ADDR (default
 // 127.0.0.1:8081), LOG_LEVEL (debug, info, warn, error; default info).
 package main
 
@@ -21,10 +23,11 @@ func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level(os.Getenv("LOG_LEVEL"))}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := app.New(app.Config{
-		Brokers:  strings.Split(env("KAFKA_BROKERS", "127.0.0.1:9092"), ","),
-		HTTPAddr: env("HTTP_ADDR", "127.0.0.1:8081"),
-		Logger:   log,
+	a, err := app.New(ctx, app.Config{
+		Brokers:     strings.Split(env("KAFKA_BROKERS", "127.0.0.1:9092"), ","),
+		DatabaseURL: os.Getenv("DATABASE_URL"),
+		HTTPAddr:    env("HTTP_ADDR", "127.0.0.1:8081"),
+		Logger:      log,
 	})
 	if err != nil {
 		log.Error("start", "err", err)

@@ -4,14 +4,17 @@
 // /healthz, /readyz, /metrics. Validation lives in package pos; this package decodes, produces
 // with acks=all and the idempotent producer, and answers 202 only once the broker acknowledged.
 //
-// The POS keeps no state of its own. A sale posted again with the same sale_id is produced
-// again with the same CloudEvents id (the sale_id) unless this process still remembers it, in
-// which case the first answer is repeated; either way consumers count it once, by sale_id.
+// Once the broker acknowledged an event, the POS records its id with the partition and offset
+// in pos.accepted (Postgres, shared by every POS instance) and in a bounded in-memory cache in
+// front of it. A sale, delivery or count posted again with the same id, to this or any other
+// instance, is answered 202 with the first partition and offset and not produced again. Two
+// first attempts racing on different instances may both be produced (with the same CloudEvents
+// id, the business id); consumers drop the second by id. If Postgres fails the POS keeps
+// accepting (logged and counted in pos_accepted_db_errors_total).
 package app
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -20,14 +23,15 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/freshmart/platform/services/catalog"
 	"github.com/freshmart/platform/services/internal/events"
+	"github.com/freshmart/platform/services/internal/httpx"
 )
 
 // Source is the ce_source of the events the POS produces.
@@ -40,6 +44,8 @@ const MaxBody = 1 << 20
 type Config struct {
 	// Brokers are the Kafka seed brokers (KAFKA_BROKERS; default 127.0.0.1:9092).
 	Brokers []string
+	// DatabaseURL is the Postgres holding pos.accepted (DATABASE_URL; required).
+	DatabaseURL string
 	// HTTPAddr is the listen address (HTTP_ADDR; default 127.0.0.1:8081).
 	HTTPAddr string
 	// DeliveryTimeout bounds how long a record is retried before the request fails with 503
@@ -57,7 +63,10 @@ type App struct {
 	checks   catalogChecks
 	producer *events.Producer
 	reg      *prometheus.Registry
+	pool     *pgxpool.Pool
 	recent   *recent
+	replays  *prometheus.CounterVec
+	dbErrors prometheus.Counter
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 
@@ -65,8 +74,12 @@ type App struct {
 	addr net.Addr
 }
 
-// New prepares the service; the broker is connected lazily.
-func New(cfg Config) (*App, error) {
+// New prepares the service: it connects to Postgres and applies the migrations (within ctx);
+// the broker is connected lazily.
+func New(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.DatabaseURL == "" {
+		return nil, fmt.Errorf("pos: DATABASE_URL is required (pos.accepted remembers accepted ids)")
+	}
 	if len(cfg.Brokers) == 0 {
 		cfg.Brokers = []string{"127.0.0.1:9092"}
 	}
@@ -93,9 +106,20 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pos: %w", err)
 	}
+	pool, err := openDB(ctx, cfg.DatabaseURL)
+	if err != nil {
+		producer.Close()
+		return nil, err
+	}
 	a := &App{
 		cfg: cfg, log: cfg.Logger, cat: cat, checks: newChecks(cat), producer: producer, reg: reg,
-		recent: newRecent(100_000),
+		pool: pool, recent: newRecent(100_000),
+		replays: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pos_replayed_total", Help: "Requests answered from an earlier acceptance of the same id, by kind.",
+		}, []string{"kind"}),
+		dbErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pos_accepted_db_errors_total", Help: "Failed reads or writes of pos.accepted (the request went on without them).",
+		}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pos_requests_total", Help: "POS API requests by route and status code.",
 		}, []string{"route", "code"}),
@@ -104,7 +128,7 @@ func New(cfg Config) (*App, error) {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"route"}),
 	}
-	reg.MustRegister(a.requests, a.latency)
+	reg.MustRegister(a.requests, a.latency, a.replays, a.dbErrors)
 	return a, nil
 }
 
@@ -117,6 +141,7 @@ func (a *App) Addr() net.Addr {
 
 // Run serves the API until ctx ends, then shuts down gracefully.
 func (a *App) Run(ctx context.Context) error {
+	defer a.pool.Close()
 	defer a.producer.Close()
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
 	if err != nil {
@@ -145,32 +170,20 @@ func (a *App) Run(ctx context.Context) error {
 // Handler returns the HTTP API.
 func (a *App) Handler() http.Handler {
 	r := chi.NewRouter()
-	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	r.Get("/readyz", a.ready)
-	r.Handle("/metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
+	health := &httpx.Health{Gatherer: a.reg}
+	health.AddCheck("broker", func(ctx context.Context) error { return a.producer.Client().Ping(ctx) })
+	health.AddCheck("postgres", func(ctx context.Context) error { return a.pool.Ping(ctx) })
+	health.Mount(r)
 	r.Post("/v1/sales", a.instrument("sales", a.postSale))
 	r.Post("/v1/deliveries", a.instrument("deliveries", a.postDelivery))
 	r.Post("/v1/stock-counts", a.instrument("stock-counts", a.postCount))
 	r.Get("/v1/stores", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"stores": a.cat.Stores()})
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"stores": a.cat.Stores()})
 	})
 	r.Get("/v1/products", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"products": a.cat.Products()})
+		httpx.WriteJSON(w, http.StatusOK, map[string]any{"products": a.cat.Products()})
 	})
 	return r
-}
-
-func (a *App) ready(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-	defer cancel()
-	if err := a.producer.Client().Ping(ctx); err != nil {
-		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"broker": err.Error()})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"broker": "ok"})
 }
 
 // statusWriter remembers the status code for the request metrics.
@@ -192,12 +205,6 @@ func (a *App) instrument(route string, h http.HandlerFunc) http.HandlerFunc {
 		a.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 		a.requests.WithLabelValues(route, fmt.Sprint(sw.code)).Inc()
 	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // catalogChecks adapts the catalog to pos.Catalog.
@@ -222,40 +229,3 @@ func newChecks(c *catalog.Catalog) catalogChecks {
 func (k catalogChecks) HasStore(id string) bool    { return k.stores[id] }
 func (k catalogChecks) HasProduct(sku string) bool { return k.products[sku] }
 func (k catalogChecks) HasVendor(id string) bool   { return k.vendors[id] }
-
-// recent remembers the answers to recently accepted ids (bounded, oldest forgotten first), so
-// that a retry to the same process is answered without producing again.
-type recent struct {
-	mu    sync.Mutex
-	max   int
-	order []string
-	byID  map[string]accepted
-}
-
-type accepted struct {
-	Partition int32
-	Offset    int64
-}
-
-func newRecent(max int) *recent { return &recent{max: max, byID: map[string]accepted{}} }
-
-func (r *recent) get(id string) (accepted, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	v, ok := r.byID[id]
-	return v, ok
-}
-
-func (r *recent) put(id string, v accepted) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.byID[id]; ok {
-		return
-	}
-	if len(r.order) >= r.max {
-		delete(r.byID, r.order[0])
-		r.order = r.order[1:]
-	}
-	r.order = append(r.order, id)
-	r.byID[id] = v
-}

@@ -1,0 +1,129 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/freshmart/platform/migrations"
+)
+
+// accepted is where the broker stored an accepted event.
+type accepted struct {
+	Partition int32
+	Offset    int64
+}
+
+// dbTimeout bounds each pos.accepted query, so a slow database delays a request only briefly.
+const dbTimeout = 2 * time.Second
+
+// seen reports whether kind/id was accepted before: first from the in-memory cache, then from
+// pos.accepted, which every POS instance shares. A database failure is logged and treated as
+// "not seen": the lane keeps selling, and consumers still drop the duplicate by its id.
+func (a *App) seen(ctx context.Context, kind, id string) (accepted, bool) {
+	key := kind + "/" + id
+	if acc, ok := a.recent.get(key); ok {
+		return acc, true
+	}
+	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	defer cancel()
+	var acc accepted
+	err := a.pool.QueryRow(ctx, `SELECT partition, "offset" FROM pos.accepted WHERE kind = $1 AND id = $2`, kind, id).
+		Scan(&acc.Partition, &acc.Offset)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return accepted{}, false
+	case err != nil:
+		a.dbErrors.Inc()
+		a.log.Warn("pos.accepted lookup failed; producing without the check", "kind", kind, "id", id, "err", err)
+		return accepted{}, false
+	}
+	a.recent.put(key, acc)
+	return acc, true
+}
+
+// remember records an event the broker acknowledged in pos.accepted and in the cache, and
+// returns the answer to give: acc, or the first acceptance when another instance recorded the
+// same id in the meantime (two concurrent first attempts both produce; consumers dedupe by id).
+// A database failure is logged: the event is stored in the broker, so the request succeeded.
+func (a *App) remember(ctx context.Context, s submission, acc accepted) accepted {
+	key := s.kind + "/" + s.id
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
+	defer cancel()
+	var first accepted
+	err := a.pool.QueryRow(ctx, `
+WITH ins AS (
+    INSERT INTO pos.accepted (kind, id, store_id, total_cents, partition, "offset")
+    VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (kind, id) DO NOTHING
+    RETURNING partition, "offset"
+)
+SELECT partition, "offset" FROM ins
+UNION ALL
+SELECT partition, "offset" FROM pos.accepted WHERE kind = $1 AND id = $2 AND NOT EXISTS (SELECT 1 FROM ins)`,
+		s.kind, s.id, s.store, s.totalCents, acc.Partition, acc.Offset).Scan(&first.Partition, &first.Offset)
+	if err != nil {
+		a.dbErrors.Inc()
+		a.log.Warn("recording an accepted event failed", "kind", s.kind, "id", s.id, "err", err)
+		a.recent.put(key, acc)
+		return acc
+	}
+	a.recent.put(key, first)
+	return first
+}
+
+// recent remembers the answers to recently accepted ids (bounded, oldest forgotten first), in
+// front of pos.accepted.
+type recent struct {
+	mu    sync.Mutex
+	max   int
+	order []string
+	byID  map[string]accepted
+}
+
+func newRecent(max int) *recent { return &recent{max: max, byID: map[string]accepted{}} }
+
+func (r *recent) get(id string) (accepted, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, ok := r.byID[id]
+	return v, ok
+}
+
+func (r *recent) put(id string, v accepted) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.byID[id]; ok {
+		return
+	}
+	if len(r.order) >= r.max {
+		delete(r.byID, r.order[0])
+		r.order = r.order[1:]
+	}
+	r.order = append(r.order, id)
+	r.byID[id] = v
+}
+
+// openDB connects to Postgres and applies the migrations (which create pos.accepted).
+func openDB(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("pos: database: %w", err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pos: database: %w", err)
+	}
+	defer conn.Release()
+	if err := migrations.Apply(ctx, conn.Conn()); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pos: %w", err)
+	}
+	return pool, nil
+}

@@ -15,7 +15,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/freshmart/platform/services/internal/events"
 )
@@ -25,6 +27,13 @@ import (
 // it does not care about it ignores and returns nil. events.Mux[*stream.Tx].Dispatch is a
 // Handler.
 type Handler func(ctx context.Context, tx *Tx, ev events.Event) error
+
+// BatchHandler applies all the events of one polled batch inside the batch's transaction, in
+// the order given (partition by partition, by offset within a partition; records already
+// applied and records with a bad envelope are left out). It lets a service fold a batch with
+// set-based SQL instead of per-event round trips. Events it emits name their input with
+// Tx.EmitFor. Errors are treated as for Handler.
+type BatchHandler func(ctx context.Context, tx *Tx, evs []events.Event) error
 
 // Config configures a Consumer.
 type Config struct {
@@ -38,14 +47,19 @@ type Config struct {
 	Schema string
 	// Pool is the Postgres pool the transactions run on. Required.
 	Pool *pgxpool.Pool
-	// Handler applies each event. Required.
+	// Handler applies each event. Exactly one of Handler and BatchHandler is required.
 	Handler Handler
+	// BatchHandler applies each batch (see BatchHandler).
+	BatchHandler BatchHandler
 	// Log receives the consumer's logs. Default slog.Default().
 	Log *slog.Logger
 	// Registerer receives the metrics. Default prometheus.DefaultRegisterer.
 	Registerer prometheus.Registerer
 	// MaxPollRecords bounds the records applied in one transaction. Default 1000.
 	MaxPollRecords int
+	// CommitInterval is how often the positions are also committed to the broker, in the
+	// background (for lag tooling only: Postgres holds the truth). Default 1s.
+	CommitInterval time.Duration
 	// MinBackoff and MaxBackoff bound the pause before a new session after a failed one.
 	// Defaults 500ms and 30s.
 	MinBackoff, MaxBackoff time.Duration
@@ -59,10 +73,11 @@ type Consumer struct {
 	schema  string // sanitized identifier
 	metrics *consumerMetrics
 
-	mu       sync.Mutex
-	assigned map[string]map[int32]bool
-	pos      map[string]map[int32]int64 // next offset per assigned partition
-	inGroup  bool
+	mu        sync.Mutex
+	assigned  map[string]map[int32]bool
+	pos       map[string]map[int32]int64 // next offset per assigned partition
+	committed map[string]map[int32]int64 // last position committed to the broker
+	inGroup   bool
 }
 
 var identRe = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -80,8 +95,8 @@ func New(cfg Config) (*Consumer, error) {
 		return nil, fmt.Errorf("stream: schema %q is not a lower-case SQL identifier", cfg.Schema)
 	case cfg.Pool == nil:
 		return nil, errors.New("stream: no pool")
-	case cfg.Handler == nil:
-		return nil, errors.New("stream: no handler")
+	case (cfg.Handler == nil) == (cfg.BatchHandler == nil):
+		return nil, errors.New("stream: want exactly one of Handler and BatchHandler")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
@@ -92,6 +107,9 @@ func New(cfg Config) (*Consumer, error) {
 	if cfg.MaxPollRecords <= 0 {
 		cfg.MaxPollRecords = 1000
 	}
+	if cfg.CommitInterval <= 0 {
+		cfg.CommitInterval = time.Second
+	}
 	if cfg.MinBackoff <= 0 {
 		cfg.MinBackoff = 500 * time.Millisecond
 	}
@@ -100,11 +118,12 @@ func New(cfg Config) (*Consumer, error) {
 	}
 	cfg.Log = cfg.Log.With("group", cfg.Group)
 	return &Consumer{
-		cfg:      cfg,
-		schema:   pgx.Identifier{cfg.Schema}.Sanitize(),
-		metrics:  newConsumerMetrics(cfg.Registerer),
-		assigned: map[string]map[int32]bool{},
-		pos:      map[string]map[int32]int64{},
+		cfg:       cfg,
+		schema:    pgx.Identifier{cfg.Schema}.Sanitize(),
+		metrics:   newConsumerMetrics(cfg.Registerer),
+		assigned:  map[string]map[int32]bool{},
+		pos:       map[string]map[int32]int64{},
+		committed: map[string]map[int32]int64{},
 	}, nil
 }
 
@@ -169,12 +188,22 @@ func (c *Consumer) session(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("stream: new client: %w", err)
 	}
+	commitCtx, stopCommits := context.WithCancel(ctx)
+	commitsDone := make(chan struct{})
+	go func() {
+		defer close(commitsDone)
+		c.commitLoop(commitCtx, cl)
+	}()
 	defer func() {
+		stopCommits()
+		<-commitsDone
+		c.commitPositions(context.WithoutCancel(ctx), cl, 2*time.Second)
 		cl.AllowRebalance()
 		cl.Close() // leaves the group
 		c.mu.Lock()
 		all := c.assigned
 		c.assigned, c.pos, c.inGroup = map[string]map[int32]bool{}, map[string]map[int32]int64{}, false
+		c.committed = map[string]map[int32]int64{}
 		c.mu.Unlock()
 		for t, ps := range all {
 			for p := range ps {
@@ -201,7 +230,7 @@ func (c *Consumer) session(ctx context.Context) error {
 		if err := c.apply(ctx, fs); err != nil {
 			return err
 		}
-		c.commitToBroker(ctx, cl, fs)
+		c.updateLag(fs)
 		cl.AllowRebalance()
 		if fetchErr != nil && fs.NumRecords() == 0 {
 			// Do not spin on a persistent error (a topic that does not exist yet, ...).
@@ -285,6 +314,7 @@ func (c *Consumer) revoke(m map[string][]int32) {
 		for _, p := range ps {
 			delete(c.assigned[t], p)
 			delete(c.pos[t], p)
+			delete(c.committed[t], p)
 			c.metrics.lag.DeleteLabelValues(c.cfg.Group, t, strconv.Itoa(int(p)))
 		}
 	}
@@ -320,7 +350,7 @@ func (c *Consumer) apply(ctx context.Context, fs kgo.Fetches) error {
 		return fmt.Errorf("stream: begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after Commit
-	st := &Tx{Tx: tx, schema: c.schema}
+	st := &Tx{Tx: tx, schemaName: c.cfg.Schema}
 	counts := map[string]map[string]float64{}
 	count := func(topic, outcome string) {
 		if counts[topic] == nil {
@@ -328,22 +358,18 @@ func (c *Consumer) apply(ctx context.Context, fs kgo.Fetches) error {
 		}
 		counts[topic][outcome]++
 	}
+	stored, err := c.lockPositions(ctx, tx, parts)
+	if err != nil {
+		return err
+	}
 	next := map[tp]int64{}
+	var batch []events.Event
 	for _, k := range parts {
-		// Lock the partition's position: a member that lost the partition without noticing
-		// waits here and then drops what the new owner already applied.
-		if _, err := tx.Exec(ctx, `INSERT INTO `+c.schema+`.consumer_offsets (group_id, topic, partition, next_offset)
-			VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING`, c.cfg.Group, k.topic, k.partition); err != nil {
-			return fmt.Errorf("stream: lock offset %s/%d: %w", k.topic, k.partition, err)
-		}
-		var stored int64
-		if err := tx.QueryRow(ctx, `SELECT next_offset FROM `+c.schema+`.consumer_offsets
-			WHERE group_id = $1 AND topic = $2 AND partition = $3 FOR UPDATE`, c.cfg.Group, k.topic, k.partition).Scan(&stored); err != nil {
-			return fmt.Errorf("stream: lock offset %s/%d: %w", k.topic, k.partition, err)
-		}
-		next[k] = stored
+		next[k] = stored[k]
 		for _, r := range byPart[k] {
-			if r.Offset < stored {
+			// A member that lost the partition without noticing waited for the position's row
+			// lock above and now drops what the new owner already applied.
+			if r.Offset < stored[k] {
 				count(k.topic, "duplicate")
 				continue
 			}
@@ -355,16 +381,28 @@ func (c *Consumer) apply(ctx context.Context, fs kgo.Fetches) error {
 				count(k.topic, "skipped")
 				continue
 			}
+			count(k.topic, "applied")
+			if c.cfg.BatchHandler != nil {
+				batch = append(batch, ev)
+				continue
+			}
 			st.in, st.emitted = ev, 0
 			if err := c.cfg.Handler(ctx, st, ev); err != nil {
 				return fmt.Errorf("stream: apply %s %s at %s/%d@%d: %w", ev.Type, ev.ID, r.Topic, r.Partition, r.Offset, err)
 			}
-			count(k.topic, "applied")
 		}
-		if _, err := tx.Exec(ctx, `UPDATE `+c.schema+`.consumer_offsets SET next_offset = $4
-			WHERE group_id = $1 AND topic = $2 AND partition = $3`, c.cfg.Group, k.topic, k.partition, next[k]); err != nil {
-			return fmt.Errorf("stream: store offset %s/%d: %w", k.topic, k.partition, err)
+	}
+	if c.cfg.BatchHandler != nil && len(batch) > 0 {
+		st.in, st.emitted = events.Event{}, 0
+		if err := c.cfg.BatchHandler(ctx, st, batch); err != nil {
+			return fmt.Errorf("stream: apply batch of %d events: %w", len(batch), err)
 		}
+	}
+	if err := st.flush(ctx); err != nil {
+		return err
+	}
+	if err := c.storePositions(ctx, tx, parts, next); err != nil {
+		return err
 	}
 	if st.notify {
 		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, NotifyChannel(c.cfg.Schema)); err != nil {
@@ -389,14 +427,73 @@ func (c *Consumer) apply(ctx context.Context, fs kgo.Fetches) error {
 	return nil
 }
 
-// commitToBroker commits the batch's positions to the group (for lag tooling; Postgres is the
-// source of truth) and updates the lag gauges from the fetched high watermarks.
-func (c *Consumer) commitToBroker(ctx context.Context, cl *kgo.Client, fs kgo.Fetches) {
-	var last []*kgo.Record
-	fs.EachPartition(func(p kgo.FetchTopicPartition) {
-		if n := len(p.Records); n > 0 {
-			last = append(last, p.Records[n-1])
+// lockPositions makes sure every partition of the batch has a position row, then locks the
+// rows in (topic, partition) order, so two members cannot deadlock, and returns the stored
+// positions. Two statements in one round trip, whatever the number of partitions.
+func (c *Consumer) lockPositions(ctx context.Context, tx pgx.Tx, parts []tp) (map[tp]int64, error) {
+	topics := make([]string, len(parts))
+	partitions := make([]int32, len(parts))
+	for i, k := range parts {
+		topics[i], partitions[i] = k.topic, k.partition
+	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO `+c.schema+`.consumer_offsets (group_id, topic, partition, next_offset)
+		SELECT $1, t, p, 0 FROM unnest($2::text[], $3::int[]) AS u(t, p)
+		ORDER BY t, p ON CONFLICT DO NOTHING`, c.cfg.Group, topics, partitions)
+	b.Queue(`SELECT topic, partition, next_offset FROM `+c.schema+`.consumer_offsets
+		WHERE group_id = $1 AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))
+		ORDER BY topic, partition FOR UPDATE`, c.cfg.Group, topics, partitions)
+	res := tx.SendBatch(ctx, b)
+	defer res.Close()
+	if _, err := res.Exec(); err != nil {
+		return nil, fmt.Errorf("stream: create positions: %w", err)
+	}
+	rows, err := res.Query()
+	if err != nil {
+		return nil, fmt.Errorf("stream: lock positions: %w", err)
+	}
+	stored := make(map[tp]int64, len(parts))
+	for rows.Next() {
+		var k tp
+		var next int64
+		if err := rows.Scan(&k.topic, &k.partition, &next); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("stream: lock positions: %w", err)
 		}
+		stored[k] = next
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("stream: lock positions: %w", err)
+	}
+	if len(stored) != len(parts) {
+		return nil, fmt.Errorf("stream: lock positions: found %d of %d rows", len(stored), len(parts))
+	}
+	if err := res.Close(); err != nil {
+		return nil, fmt.Errorf("stream: lock positions: %w", err)
+	}
+	return stored, nil
+}
+
+// storePositions writes the batch's new positions in one statement.
+func (c *Consumer) storePositions(ctx context.Context, tx pgx.Tx, parts []tp, next map[tp]int64) error {
+	topics := make([]string, len(parts))
+	partitions := make([]int32, len(parts))
+	offsets := make([]int64, len(parts))
+	for i, k := range parts {
+		topics[i], partitions[i], offsets[i] = k.topic, k.partition, next[k]
+	}
+	if _, err := tx.Exec(ctx, `UPDATE `+c.schema+`.consumer_offsets AS o SET next_offset = u.n
+		FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, n)
+		WHERE o.group_id = $1 AND o.topic = u.t AND o.partition = u.p`, c.cfg.Group, topics, partitions, offsets); err != nil {
+		return fmt.Errorf("stream: store positions: %w", err)
+	}
+	return nil
+}
+
+// updateLag sets the lag gauges from the fetched high watermarks and the applied positions.
+func (c *Consumer) updateLag(fs kgo.Fetches) {
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
 		c.mu.Lock()
 		pos, ok := c.pos[p.Topic][p.Partition]
 		c.mu.Unlock()
@@ -404,10 +501,67 @@ func (c *Consumer) commitToBroker(ctx context.Context, cl *kgo.Client, fs kgo.Fe
 			c.metrics.lag.WithLabelValues(c.cfg.Group, p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(max(0, p.HighWatermark-pos)))
 		}
 	})
-	if len(last) == 0 {
+}
+
+// commitLoop commits the applied positions to the broker every CommitInterval until ctx ends,
+// off the poll loop, so a slow commit never holds up consuming.
+func (c *Consumer) commitLoop(ctx context.Context, cl *kgo.Client) {
+	t := time.NewTicker(c.cfg.CommitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			c.commitPositions(ctx, cl, c.cfg.CommitInterval)
+		}
+	}
+}
+
+// commitPositions commits the positions of the assigned partitions that moved since the last
+// commit. Failures (a rebalance in progress, the broker away) only delay lag visibility.
+func (c *Consumer) commitPositions(ctx context.Context, cl *kgo.Client, timeout time.Duration) {
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	c.mu.Lock()
+	for t, ps := range c.pos {
+		for p, n := range ps {
+			if c.committed[t][p] == n {
+				continue
+			}
+			if offsets[t] == nil {
+				offsets[t] = map[int32]kgo.EpochOffset{}
+			}
+			offsets[t][p] = kgo.EpochOffset{Epoch: -1, Offset: n}
+		}
+	}
+	c.mu.Unlock()
+	if len(offsets) == 0 {
 		return
 	}
-	if err := cl.CommitRecords(ctx, last...); err != nil && ctx.Err() == nil {
-		c.cfg.Log.Debug("commit to broker (lag visibility only)", "err", err)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var failed error
+	cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			failed = err
+			return
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode != 0 {
+					failed = kerr.ErrorForCode(p.ErrorCode)
+					continue
+				}
+				if c.committed[t.Topic] == nil {
+					c.committed[t.Topic] = map[int32]int64{}
+				}
+				c.committed[t.Topic][p.Partition] = offsets[t.Topic][p.Partition].Offset
+			}
+		}
+	})
+	if failed != nil && ctx.Err() == nil {
+		c.cfg.Log.Debug("commit to broker (lag visibility only)", "err", failed)
 	}
 }

@@ -28,7 +28,7 @@ type RelayConfig struct {
 	Log *slog.Logger
 	// Registerer receives the metrics. Default prometheus.DefaultRegisterer.
 	Registerer prometheus.Registerer
-	// Batch is the most rows produced per pass. Default 500.
+	// Batch is the most rows produced per pass. Default 2000.
 	Batch int
 	// Interval is the longest wait between passes when no NOTIFY arrives. Default 1s.
 	Interval time.Duration
@@ -62,7 +62,7 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 		cfg.Registerer = prometheus.DefaultRegisterer
 	}
 	if cfg.Batch <= 0 {
-		cfg.Batch = 500
+		cfg.Batch = 2000
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Second

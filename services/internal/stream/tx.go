@@ -15,10 +15,11 @@ import (
 // change, and Emit for the events that follow from the event being handled.
 type Tx struct {
 	pgx.Tx
-	schema  string
-	in      events.Event
-	emitted int
-	notify  bool
+	schemaName string
+	in         events.Event
+	emitted    int
+	notify     bool
+	pending    [][]any // outbox rows (topic, key, headers, value) not yet written
 }
 
 // NotifyChannel is the Postgres NOTIFY channel on which the consumer announces new outbox rows
@@ -29,8 +30,21 @@ func NotifyChannel(schema string) string { return "freshmart_outbox_" + schema }
 // has committed. payload is JSON ([]byte or json.RawMessage) or a value to marshal; it must be
 // valid against the schema of eventType. The event's id is derived from the input record and
 // the number of events emitted for it so far, and its time is the input event's time, so
-// replaying the input emits identical events. It returns the id.
+// replaying the input emits identical events. It returns the id. Use it from a Handler; a
+// BatchHandler uses EmitFor.
 func (tx *Tx) Emit(ctx context.Context, topic, key, eventType, source string, payload any) (string, error) {
+	id, err := tx.EmitFor(ctx, tx.in, tx.emitted, topic, key, eventType, source, payload)
+	if err == nil {
+		tx.emitted++
+	}
+	return id, err
+}
+
+// EmitFor is Emit for an event caused by in, one of the events of the batch: its id is derived
+// from in's position and slot, a number the caller picks so that the same input and slot always
+// mean the same event (the caller keeps slots of one input distinct), and its time is in's
+// time. The rows are written to the outbox, in emit order, when the batch commits.
+func (tx *Tx) EmitFor(_ context.Context, in events.Event, slot int, topic, key, eventType, source string, payload any) (string, error) {
 	var value []byte
 	switch v := payload.(type) {
 	case []byte:
@@ -43,12 +57,12 @@ func (tx *Tx) Emit(ctx context.Context, topic, key, eventType, source string, pa
 			return "", fmt.Errorf("stream: emit %s: marshal: %w", eventType, err)
 		}
 	}
-	at := tx.in.Time
+	at := in.Time
 	if at.IsZero() {
 		at = time.Unix(0, 0).UTC()
 	}
 	env := events.Envelope{
-		ID:     events.DerivedID(tx.in.Topic, tx.in.Partition, tx.in.Offset, tx.emitted),
+		ID:     events.DerivedID(in.Topic, in.Partition, in.Offset, slot),
 		Type:   eventType,
 		Source: source,
 		Time:   at,
@@ -56,29 +70,32 @@ func (tx *Tx) Emit(ctx context.Context, topic, key, eventType, source string, pa
 	if err := events.Check(env, value); err != nil {
 		return "", fmt.Errorf("stream: emit: %w", err)
 	}
-	if err := insertOutbox(ctx, tx.Tx, tx.schema, topic, key, env, value); err != nil {
-		return "", err
-	}
-	tx.emitted++
-	tx.notify = true
-	return env.ID, nil
-}
-
-// Input returns the event being handled.
-func (tx *Tx) Input() events.Event { return tx.in }
-
-func insertOutbox(ctx context.Context, q pgx.Tx, schema, topic, key string, env events.Envelope, value []byte) error {
 	headers := map[string]string{}
 	for _, h := range env.Headers() {
 		headers[h.Key] = string(h.Value)
 	}
 	hj, err := json.Marshal(headers)
 	if err != nil {
-		return fmt.Errorf("stream: outbox headers: %w", err)
+		return "", fmt.Errorf("stream: outbox headers: %w", err)
 	}
-	if _, err := q.Exec(ctx, `INSERT INTO `+schema+`.outbox (topic, key, headers, value) VALUES ($1, $2, $3, $4)`,
-		topic, []byte(key), hj, value); err != nil {
-		return fmt.Errorf("stream: append to %s.outbox: %w", schema, err)
+	tx.pending = append(tx.pending, []any{topic, []byte(key), hj, value})
+	tx.notify = true
+	return env.ID, nil
+}
+
+// Input returns the event being handled (zero in a BatchHandler).
+func (tx *Tx) Input() events.Event { return tx.in }
+
+// flush writes the emitted events to the outbox in one COPY, in emit order (the identity ids
+// follow it, and the relay produces by id).
+func (tx *Tx) flush(ctx context.Context) error {
+	if len(tx.pending) == 0 {
+		return nil
 	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{tx.schemaName, "outbox"}, []string{"topic", "key", "headers", "value"},
+		pgx.CopyFromRows(tx.pending)); err != nil {
+		return fmt.Errorf("stream: append %d events to the outbox: %w", len(tx.pending), err)
+	}
+	tx.pending = nil
 	return nil
 }

@@ -109,14 +109,16 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a := &App{cfg: cfg, log: cfg.Logger, ref: ref, pool: pool, reg: reg, producer: producer,
 		folder: NewFolder(ref, "inventory"), events: newEventsCounter(reg)}
 	a.consumer, err = stream.New(stream.Config{
-		Brokers:    cfg.Brokers,
-		Group:      Group,
-		Topics:     []string{TopicSales, TopicDeliveries, TopicUpdates},
-		Schema:     "inventory",
-		Pool:       pool,
-		Handler:    a.handle,
-		Log:        cfg.Logger,
-		Registerer: reg,
+		Brokers:      cfg.Brokers,
+		Group:        Group,
+		Topics:       []string{TopicSales, TopicDeliveries, TopicUpdates},
+		Schema:       "inventory",
+		Pool:         pool,
+		BatchHandler: a.handle,
+		// Big batches: each costs a handful of round trips whatever its size.
+		MaxPollRecords: 5000,
+		Log:            cfg.Logger,
+		Registerer:     reg,
 		ClientOpts: []kgo.Opt{
 			// A killed instance's partitions move to the others after this long.
 			kgo.SessionTimeout(10 * time.Second),

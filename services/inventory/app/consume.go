@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 
@@ -31,18 +30,17 @@ func newEventsCounter(reg prometheus.Registerer) *prometheus.CounterVec {
 	return c
 }
 
-// handle is the stream.Handler of the live service: it folds one event in the batch's
-// transaction and emits through the transaction's outbox. A bad event is logged, counted and
-// skipped; any other error rolls the batch back for a retry.
-func (a *App) handle(ctx context.Context, tx *stream.Tx, ev events.Event) error {
-	out, err := a.folder.Apply(ctx, tx.Tx, tx, ev)
-	switch {
-	case errors.Is(err, ErrBadEvent):
-		a.log.Warn("skipping event", "err", err)
-	case err != nil:
+// handle is the stream.BatchHandler of the live service: it folds a polled batch in the
+// batch's transaction and emits through the transaction's outbox. A bad event is logged,
+// counted and skipped; any other error rolls the batch back for a retry.
+func (a *App) handle(ctx context.Context, tx *stream.Tx, evs []events.Event) error {
+	n, err := a.folder.ApplyBatch(ctx, tx.Tx, tx, evs, func(err error) { a.log.Warn("skipping event", "err", err) })
+	if err != nil {
 		return err
 	}
-	a.events.WithLabelValues(outcomeNames[out]).Inc()
+	for o, k := range n {
+		a.events.WithLabelValues(outcomeNames[o]).Add(float64(k))
+	}
 	return nil
 }
 
@@ -50,7 +48,7 @@ func (a *App) handle(ctx context.Context, tx *stream.Tx, ev events.Event) error 
 // dropped (the rebuild compares views; it does not publish).
 type checkOnly struct{}
 
-func (checkOnly) Emit(_ context.Context, _, _, eventType, _ string, payload any) (string, error) {
+func (checkOnly) EmitFor(_ context.Context, _ events.Event, _ int, _, _, eventType, _ string, payload any) (string, error) {
 	value, err := json.Marshal(payload)
 	if err != nil {
 		return "", fmt.Errorf("encode %s: %w", eventType, err)
@@ -64,20 +62,18 @@ func (checkOnly) Emit(_ context.Context, _, _, eventType, _ string, payload any)
 // applyRecords folds records into the folder's tables in one transaction, treating each record
 // as the live consumer does: a bad envelope or a bad event is skipped.
 func applyRecords(ctx context.Context, pool *pgxpool.Pool, f *Folder, recs []*kgo.Record, log *slog.Logger) error {
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		for _, r := range recs {
-			ev, err := events.Parse(r)
-			if err != nil {
-				log.Warn("skipping record with a bad envelope", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
-				continue
-			}
-			if _, err := f.Apply(ctx, tx, checkOnly{}, ev); errors.Is(err, ErrBadEvent) {
-				log.Warn("skipping event", "err", err)
-			} else if err != nil {
-				return err
-			}
+	evs := make([]events.Event, 0, len(recs))
+	for _, r := range recs {
+		ev, err := events.Parse(r)
+		if err != nil {
+			log.Warn("skipping record with a bad envelope", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
+			continue
 		}
-		return nil
+		evs = append(evs, ev)
+	}
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		_, err := f.ApplyBatch(ctx, tx, checkOnly{}, evs, func(err error) { log.Warn("skipping event", "err", err) })
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("apply batch of %d records: %w", len(recs), err)

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -12,6 +11,8 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/freshmart/platform/schemas"
+	"github.com/freshmart/platform/services/internal/httpx"
 	"github.com/freshmart/platform/services/inventory"
 )
 
@@ -27,37 +28,26 @@ type StockItem struct {
 	UpdatedAt  *time.Time `json:"updated_at"`
 }
 
-// AlertItem is one row of GET /v1/alerts.
+// AlertItem is one row of GET /v1/alerts: the alert.low_stock or alert.restocked payload with
+// its type and the product's name.
 type AlertItem struct {
-	AlertID   string    `json:"alert_id"`
-	Type      string    `json:"type"`
-	StoreID   string    `json:"store_id"`
-	SKU       string    `json:"sku"`
-	Name      string    `json:"name"`
-	OnHand    int64     `json:"on_hand"`
-	Threshold int64     `json:"threshold"`
-	At        time.Time `json:"at"`
+	schemas.StockAlert
+	// Type is the event type, "alert.low_stock" or "alert.restocked".
+	Type string `json:"type"`
+	// Name is the product's catalog name.
+	Name string `json:"name"`
 }
 
-// fieldError is one entry of a problem's "errors".
-type fieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
+// unavailable answers 503 (with Retry-After) when the stock database cannot be read; the cause
+// is logged, not shown.
+func (a *App) unavailable(w http.ResponseWriter, r *http.Request, what string, err error) {
+	a.log.Error("read "+what, "path", r.URL.Path, "err", err)
+	httpx.WriteProblem(w, httpx.Problem{Status: http.StatusServiceUnavailable, Title: "Stock database unavailable",
+		Detail: what + " cannot be read right now; retry later"})
 }
 
-// problem answers an RFC 9457 problem+json.
-func problem(w http.ResponseWriter, status int, detail string, fields ...fieldError) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"type": "about:blank", "title": http.StatusText(status), "status": status, "detail": detail, "errors": fields,
-	})
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
-}
+// writeJSON answers v as application/json with 200 OK.
+func writeJSON(w http.ResponseWriter, v any) { httpx.WriteJSON(w, http.StatusOK, v) }
 
 func (a *App) routes(r chi.Router) {
 	r.Get("/v1/stock", a.getStock)
@@ -67,37 +57,36 @@ func (a *App) routes(r chi.Router) {
 func (a *App) getStock(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	store := q.Get("store_id")
-	var bad []fieldError
+	var bad httpx.FieldErrors
 	switch {
 	case store == "":
-		bad = append(bad, fieldError{"store_id", "is required"})
+		bad.Add("store_id", "is required")
 	case !a.ref.HasStore(store):
-		bad = append(bad, fieldError{"store_id", fmt.Sprintf("unknown store %q", store)})
+		bad.Add("store_id", "unknown store %q", store)
 	}
 	sku := q.Get("sku")
 	if _, ok := a.ref.Product(sku); sku != "" && !ok {
-		bad = append(bad, fieldError{"sku", fmt.Sprintf("unknown SKU %q", sku)})
+		bad.Add("sku", "unknown SKU %q", sku)
 	}
 	lowOnly := false
 	if v := q.Get("low"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			bad = append(bad, fieldError{"low", "must be true or false"})
+			bad.Add("low", "must be true or false")
 		}
 		lowOnly = b
 	}
 	dept := q.Get("department")
 	if dept != "" && !a.ref.HasDepartment(dept) {
-		bad = append(bad, fieldError{"department", fmt.Sprintf("unknown department %q", dept)})
+		bad.Add("department", "unknown department %q", dept)
 	}
-	if len(bad) > 0 {
-		problem(w, http.StatusUnprocessableEntity, "invalid query parameters", bad...)
+	if err := bad.Err(); err != nil {
+		httpx.Error(w, r, a.log, err)
 		return
 	}
 	items, err := a.stock(r.Context(), store, sku)
 	if err != nil {
-		a.log.Error("read stock", "err", err)
-		problem(w, http.StatusServiceUnavailable, "stock is unavailable: "+err.Error())
+		a.unavailable(w, r, "stock", err)
 		return
 	}
 	search := strings.ToLower(q.Get("q"))
@@ -114,7 +103,7 @@ func (a *App) getStock(w http.ResponseWriter, r *http.Request) {
 		}
 		out = append(out, it)
 	}
-	writeJSON(w, map[string]any{"items": out})
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"items": out})
 }
 
 // stock returns every catalog SKU of a store (or just one), with its stored level or, for SKUs
@@ -162,29 +151,29 @@ func (a *App) stock(ctx context.Context, store, sku string) ([]StockItem, error)
 func (a *App) getAlerts(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	store := q.Get("store_id")
-	var bad []fieldError
+	var bad httpx.FieldErrors
 	switch {
 	case store == "":
-		bad = append(bad, fieldError{"store_id", "is required"})
+		bad.Add("store_id", "is required")
 	case !a.ref.HasStore(store):
-		bad = append(bad, fieldError{"store_id", fmt.Sprintf("unknown store %q", store)})
+		bad.Add("store_id", "unknown store %q", store)
 	}
 	limit := 50
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			bad = append(bad, fieldError{"limit", "must be an integer from 1 to 1000"})
+			bad.Add("limit", "must be an integer from 1 to 1000")
 		}
 		limit = n
 	}
-	if len(bad) > 0 {
-		problem(w, http.StatusUnprocessableEntity, "invalid query parameters", bad...)
+	if err := bad.Err(); err != nil {
+		httpx.Error(w, r, a.log, err)
 		return
 	}
 	rows, err := a.pool.Query(r.Context(), `SELECT alert_id::text, type, store_id, sku, on_hand, threshold, at
 		FROM inventory.alerts WHERE store_id = $1 ORDER BY seq DESC LIMIT $2`, store, limit)
 	if err != nil {
-		problem(w, http.StatusServiceUnavailable, "alerts are unavailable: "+err.Error())
+		a.unavailable(w, r, "alerts", err)
 		return
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (AlertItem, error) {
@@ -197,11 +186,11 @@ func (a *App) getAlerts(w http.ResponseWriter, r *http.Request) {
 		return it, err
 	})
 	if err != nil {
-		problem(w, http.StatusServiceUnavailable, "alerts are unavailable: "+err.Error())
+		a.unavailable(w, r, "alerts", err)
 		return
 	}
 	if out == nil {
 		out = []AlertItem{}
 	}
-	writeJSON(w, map[string]any{"alerts": out})
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"alerts": out})
 }

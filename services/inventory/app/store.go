@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/freshmart/platform/schemas"
 	"github.com/freshmart/platform/services/internal/events"
 	"github.com/freshmart/platform/services/inventory"
 )
@@ -103,21 +104,6 @@ func NewFolder(ref Reference, schema string) *Folder {
 	return f
 }
 
-// event is the union of the fields of the events the fold reads.
-type event struct {
-	SaleID     string    `json:"sale_id"`
-	DeliveryID string    `json:"delivery_id"`
-	CountID    string    `json:"count_id"`
-	StoreID    string    `json:"store_id"`
-	OccurredAt time.Time `json:"occurred_at"`
-	ReceivedAt time.Time `json:"received_at"`
-	CountedAt  time.Time `json:"counted_at"`
-	Lines      []struct {
-		SKU string `json:"sku"`
-		Qty int64  `json:"qty"`
-	} `json:"lines"`
-}
-
 // ErrBadEvent is wrapped by Apply's error for a record it rejects; the caller skips it.
 var ErrBadEvent = errors.New("bad event")
 
@@ -143,26 +129,39 @@ func (f *Folder) decode(r events.Event) (c change, ok bool, err error) {
 	default:
 		return c, false, nil
 	}
-	var ev event
-	if err := json.Unmarshal(r.Data, &ev); err != nil {
-		return c, true, fmt.Errorf("%w: %s at %s/%d/%d: %v", ErrBadEvent, r.Type, r.Topic, r.Partition, r.Offset, err)
-	}
+	var (
+		store  string
+		lines  []schemas.QtyLine
+		decErr error
+	)
 	switch c.kind {
 	case "sale":
-		c.id, c.at = ev.SaleID, ev.OccurredAt
+		var ev schemas.SaleCompleted
+		decErr = json.Unmarshal(r.Data, &ev)
+		c.id, c.at, store = ev.SaleID, ev.OccurredAt, ev.StoreID
+		for _, l := range ev.Lines {
+			lines = append(lines, schemas.QtyLine{SKU: l.SKU, Qty: l.Qty})
+		}
 	case "delivery":
-		c.id, c.at = ev.DeliveryID, ev.ReceivedAt
+		var ev schemas.DeliveryReceived
+		decErr = json.Unmarshal(r.Data, &ev)
+		c.id, c.at, store, lines = ev.DeliveryID, ev.ReceivedAt, ev.StoreID, ev.Lines
 	default:
-		c.id, c.at = ev.CountID, ev.CountedAt
+		var ev schemas.StockCounted
+		decErr = json.Unmarshal(r.Data, &ev)
+		c.id, c.at, store, lines = ev.CountID, ev.CountedAt, ev.StoreID, ev.Lines
 	}
-	c.store, c.at = ev.StoreID, c.at.UTC()
-	if c.id == "" || len(c.id) > 128 || c.at.IsZero() || !f.ref.HasStore(ev.StoreID) {
+	if decErr != nil {
+		return c, true, fmt.Errorf("%w: %s at %s/%d/%d: %v", ErrBadEvent, r.Type, r.Topic, r.Partition, r.Offset, decErr)
+	}
+	c.store, c.at = store, c.at.UTC()
+	if c.id == "" || len(c.id) > 128 || c.at.IsZero() || !f.ref.HasStore(store) {
 		return c, true, fmt.Errorf("%w: %s at %s/%d/%d: missing or overlong id, missing time, or unknown store %q",
-			ErrBadEvent, r.Type, r.Topic, r.Partition, r.Offset, ev.StoreID)
+			ErrBadEvent, r.Type, r.Topic, r.Partition, r.Offset, store)
 	}
 	// Sum (or, for a count, take the last of) the lines per SKU.
 	c.qty = map[string]int64{}
-	for _, l := range ev.Lines {
+	for _, l := range lines {
 		if _, ok := f.ref.Product(l.SKU); !ok {
 			return c, true, fmt.Errorf("%w: %s %s: unknown SKU %q", ErrBadEvent, c.kind, c.id, l.SKU)
 		}
@@ -389,21 +388,21 @@ func (f *Folder) fold(ctx context.Context, tx pgx.Tx, em Emitter, all []decoded)
 			st := states[itemKey{d.c.store, sku}]
 			if k, ok := alertAt[[2]int{i, j}]; ok {
 				a := alerts[k]
-				p := map[string]any{"alert_id": a.id.String(), "store_id": d.c.store, "sku": sku, "on_hand": a.item.OnHand,
-					"threshold": a.item.Threshold, "at": d.c.at}
+				p := schemas.StockAlert{AlertID: a.id.String(), StoreID: d.c.store, SKU: sku, OnHand: a.item.OnHand,
+					Threshold: a.item.Threshold, At: d.c.at}
 				if _, err := em.EmitFor(ctx, d.ev, 3*j+1, TopicAlerts, d.c.store, string(a.kind), Source, p); err != nil {
 					return nil, fmt.Errorf("%s %s: %w", d.c.kind, d.c.id, err)
 				}
 			}
 			if st.level == i {
-				p := map[string]any{"store_id": d.c.store, "sku": sku, "on_hand": st.item.OnHand, "threshold": st.item.Threshold,
-					"cause": map[string]string{"type": d.c.kind, "id": d.c.id}, "at": d.c.at}
+				p := schemas.StockLevel{StoreID: d.c.store, SKU: sku, OnHand: st.item.OnHand, Threshold: st.item.Threshold,
+					Cause: schemas.Cause{Type: d.c.kind, ID: d.c.id}, At: d.c.at}
 				if _, err := em.EmitFor(ctx, d.ev, 3*j, TopicUpdates, d.c.store, "stock.level", Source, p); err != nil {
 					return nil, fmt.Errorf("%s %s: %w", d.c.kind, d.c.id, err)
 				}
 			}
 			if st.badge == i && st.item.Status() != st.start {
-				p := map[string]any{"store_id": d.c.store, "sku": sku, "badge": st.item.Status().Badge(), "on_hand": st.badgeHand, "at": d.c.at}
+				p := schemas.StockBadge{StoreID: d.c.store, SKU: sku, Badge: st.item.Status().Badge(), OnHand: st.badgeHand, At: d.c.at}
 				if _, err := em.EmitFor(ctx, d.ev, 3*j+2, TopicDisplay, d.c.store, "stock.badge", Source, p); err != nil {
 					return nil, fmt.Errorf("%s %s: %w", d.c.kind, d.c.id, err)
 				}

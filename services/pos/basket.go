@@ -53,8 +53,9 @@ type saleBody struct {
 		Qty            *int64  `json:"qty"`
 		UnitPriceCents *int64  `json:"unit_price_cents"`
 	} `json:"lines"`
-	LoyaltyID *string `json:"loyalty_id"`
-	Payment   *struct {
+	TotalCents *int64  `json:"total_cents"`
+	LoyaltyID  *string `json:"loyalty_id"`
+	Payment    *struct {
 		Method      *string `json:"method"`
 		AmountCents *int64  `json:"amount_cents"`
 	} `json:"payment"`
@@ -197,8 +198,9 @@ func (c *checker) qtyLines(cat Catalog, lines qtyLinesBody, minQty int64) []sche
 }
 
 // DecodeSale decodes and validates a POST /v1/sales body. It returns httpx.ErrMalformed
-// (wrapped) or an *httpx.FieldErrors listing every bad field. The total is computed from the lines; a missing
-// payment amount defaults to the total.
+// (wrapped) or an *httpx.FieldErrors listing every bad field. The total is computed from the lines; a
+// total_cents sent along must equal it (so a sale.completed payload can be posted as it is). A
+// missing payment amount defaults to the total.
 func DecodeSale(body []byte, cat Catalog) (schemas.SaleCompleted, error) {
 	var b saleBody
 	if err := httpx.Decode(body, &b); err != nil {
@@ -232,6 +234,9 @@ func DecodeSale(body []byte, cat Catalog) (schemas.SaleCompleted, error) {
 			s.Lines = append(s.Lines, line)
 			s.TotalCents += line.Qty * line.UnitPriceCents
 		}
+	}
+	if b.TotalCents != nil && len(c.errs) == 0 && *b.TotalCents != s.TotalCents {
+		c.add("total_cents", "is %d but the lines add up to %d", *b.TotalCents, s.TotalCents)
 	}
 	if b.Payment == nil {
 		c.add("payment", "is required")

@@ -26,6 +26,10 @@ func TestDecodeSaleValid(t *testing.T) {
 	if s.TotalCents != 748 || s.Payment.AmountCents != 748 {
 		t.Fatalf("total %d amount %d, want 748 748", s.TotalCents, s.Payment.AmountCents)
 	}
+	withTotal := strings.Replace(goodSale, `"register":"R01"`, `"register":"R01","total_cents":748`, 1)
+	if _, err := DecodeSale([]byte(withTotal), fakeCatalog{}); err != nil {
+		t.Fatalf("sale with its correct total_cents: %v", err)
+	}
 	if s.OccurredAt.Location().String() != "UTC" || s.OccurredAt.Hour() != 14 {
 		t.Fatalf("occurred_at not normalised to UTC: %v", s.OccurredAt)
 	}
@@ -50,6 +54,7 @@ func TestDecodeErrors(t *testing.T) {
 				"lines[1].sku", "lines[1].unit_price_cents", "payment.method", "payment.amount_cents"}},
 		{"sale: wrong type", sale, `{"sale_id":"2f1c6a8e-5b7d-4c1e-9a3f-0d2b4e6f8a10","lines":[{"qty":"two"}]}`, false, []string{"lines.qty"}},
 		{"sale: unknown field", sale, strings.Replace(goodSale, `"register":"R01"`, `"register":"R01","lane":"R01"`, 1), false, []string{"lane"}},
+		{"sale: total disagrees", sale, strings.Replace(goodSale, `"register":"R01"`, `"register":"R01","total_cents":747`, 1), false, []string{"total_cents"}},
 		{"sale: no lines", sale, strings.Replace(goodSale, `[{"sku":"PRD-0001","qty":2,"unit_price_cents":199},
 {"sku":"PRD-0002","qty":1,"unit_price_cents":350}]`, `[]`, 1), false, []string{"lines"}},
 		{"delivery: bad", delivery, `{"delivery_id":"2f1c6a8e-5b7d-4c1e-9a3f-0d2b4e6f8a10","store_id":"S001","vendor_id":"V9",

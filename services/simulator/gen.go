@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/freshmart/platform/schemas"
 )
 
 // Default rates per store at a rate multiplier of 1.
@@ -242,7 +244,7 @@ func (g *Generator) id() string {
 	return u.String()
 }
 
-func stamp(t time.Time) string { return t.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano) }
+func stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
 // basketSize draws how many distinct lines a basket has: mostly small, a long tail of big shops.
 func (g *Generator) basketSize() int {
@@ -272,7 +274,7 @@ func (g *Generator) pickProduct() int {
 
 func (g *Generator) sale(st *storeState, at time.Time) *Event {
 	n := g.basketSize()
-	s := &Sale{
+	s := &schemas.SaleCompleted{
 		SaleID:     g.id(),
 		StoreID:    st.store.ID,
 		Register:   fmt.Sprintf("R%02d", 1+g.rng.IntN(8)),
@@ -291,10 +293,10 @@ func (g *Generator) sale(st *storeState, at time.Time) *Event {
 			q := min(want, st.onHand[p])
 			st.onHand[p] -= q
 			if li, ok := lineOf[p]; ok {
-				s.Lines[li].Qty += q
+				s.Lines[li].Qty += int64(q)
 			} else {
 				lineOf[p] = len(s.Lines)
-				s.Lines = append(s.Lines, SaleLine{SKU: g.products[p].SKU, Qty: q, UnitPriceCents: g.products[p].PriceCents})
+				s.Lines = append(s.Lines, schemas.SaleLine{SKU: g.products[p].SKU, Qty: int64(q), UnitPriceCents: g.products[p].PriceCents})
 			}
 			break
 		}
@@ -313,13 +315,16 @@ func (g *Generator) sale(st *storeState, at time.Time) *Event {
 	default:
 		s.Payment.Method = "mobile"
 	}
-	s.Payment.AmountCents = s.TotalCents()
+	for _, l := range s.Lines {
+		s.TotalCents += l.Qty * l.UnitPriceCents
+	}
+	s.Payment.AmountCents = s.TotalCents
 	return &Event{At: at, Kind: KindSale, StoreID: st.store.ID, Sale: s}
 }
 
 func (g *Generator) count(st *storeState, at time.Time) *Event {
 	n := min(1+int(g.rng.ExpFloat64()*3), 12)
-	c := &Count{CountID: g.id(), StoreID: st.store.ID, CountedAt: stamp(at)}
+	c := &schemas.StockCounted{CountID: g.id(), StoreID: st.store.ID, CountedAt: stamp(at)}
 	seen := map[int]bool{}
 	for range n {
 		p := g.rng.IntN(len(g.products))
@@ -332,7 +337,7 @@ func (g *Generator) count(st *storeState, at time.Time) *Event {
 			q = max(q-1-g.rng.IntN(2), 0)
 		}
 		st.onHand[p] = q
-		c.Lines = append(c.Lines, CountLine{SKU: g.products[p].SKU, Qty: q})
+		c.Lines = append(c.Lines, schemas.QtyLine{SKU: g.products[p].SKU, Qty: int64(q)})
 	}
 	return &Event{At: at, Kind: KindCount, StoreID: st.store.ID, Count: c}
 }
@@ -365,7 +370,7 @@ func (g *Generator) delivery(st *storeState, at time.Time) *Event {
 		st.nextVendor++
 	}
 	v := g.vendors[best]
-	d := &Delivery{
+	d := &schemas.DeliveryReceived{
 		DeliveryID: g.id(),
 		StoreID:    st.store.ID,
 		VendorID:   v.id,
@@ -384,7 +389,7 @@ func (g *Generator) delivery(st *storeState, at time.Time) *Event {
 		q := (need + pack - 1) / pack * pack
 		st.onHand[p] += q
 		st.wanted[p] = 0
-		d.Lines = append(d.Lines, DeliveryLine{SKU: g.products[p].SKU, Qty: q})
+		d.Lines = append(d.Lines, schemas.QtyLine{SKU: g.products[p].SKU, Qty: int64(q)})
 	}
 	return &Event{At: at, Kind: KindDelivery, StoreID: st.store.ID, Delivery: d}
 }

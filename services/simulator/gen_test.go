@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/freshmart/platform/schemas"
 	"github.com/freshmart/platform/services/catalog"
 )
 
@@ -31,7 +32,7 @@ func testCatalog(t *testing.T) ([]Store, []Product) {
 			PriceCents:   int64(99 + 37*i),
 			Threshold:    10,
 			ReorderQty:   12,
-			VendorID:     fmt.Sprintf("V%02d", i%3+1),
+			VendorID:     fmt.Sprintf("V%03d", i%3+1),
 			InitialStock: 400,
 		})
 	}
@@ -101,7 +102,7 @@ func TestStreamShape(t *testing.T) {
 		switch ev.Kind {
 		case KindSale:
 			s := ev.Sale
-			if len(s.Lines) == 0 || s.Payment.AmountCents != s.TotalCents() || s.TotalCents() <= 0 {
+			if len(s.Lines) == 0 || s.Payment.AmountCents != s.TotalCents || s.TotalCents <= 0 {
 				t.Fatalf("bad sale %+v", s)
 			}
 			for _, l := range s.Lines {
@@ -109,8 +110,8 @@ func TestStreamShape(t *testing.T) {
 					t.Fatalf("line qty %d in %+v", l.Qty, s)
 				}
 			}
-			if _, err := time.Parse(time.RFC3339, s.OccurredAt); err != nil {
-				t.Fatalf("occurred_at %q: %v", s.OccurredAt, err)
+			if s.OccurredAt.IsZero() || s.OccurredAt.Location() != time.UTC {
+				t.Fatalf("occurred_at %v is not a UTC time", s.OccurredAt)
 			}
 			var loc *time.Location
 			for _, st := range stores {
@@ -191,6 +192,11 @@ func TestBodiesMatchTheContract(t *testing.T) {
 			if _, ok := m[f]; !ok {
 				t.Fatalf("%s body %s lacks %q", ev.Kind, b, f)
 			}
+		}
+		// The body is the event's payload as the POS produces it, so it satisfies the schema.
+		typ := map[Kind]string{KindSale: "sale.completed", KindCount: "stock.counted", KindDelivery: "delivery.received"}[ev.Kind]
+		if err := schemas.Validate(typ, b); err != nil {
+			t.Fatalf("%s body %s: %v", ev.Kind, b, err)
 		}
 		seen[ev.Kind] = true
 	}

@@ -1,6 +1,10 @@
 package simulator
 
-import "time"
+import (
+	"time"
+
+	"github.com/freshmart/platform/schemas"
+)
 
 // Store is what the simulator needs to know about a store.
 type Store struct {
@@ -48,9 +52,9 @@ type Event struct {
 	At       time.Time
 	Kind     Kind
 	StoreID  string
-	Sale     *Sale
-	Count    *Count
-	Delivery *Delivery
+	Sale     *schemas.SaleCompleted
+	Count    *schemas.StockCounted
+	Delivery *schemas.DeliveryReceived
 }
 
 // ID returns the event's own id (sale_id, count_id or delivery_id).
@@ -66,7 +70,8 @@ func (e Event) ID() string {
 	return ""
 }
 
-// Body returns the value posted to the POS API for the event.
+// Body returns the value posted to the POS API for the event: the event's payload as the POS
+// will produce it (package schemas).
 func (e Event) Body() any {
 	switch e.Kind {
 	case KindSale:
@@ -77,67 +82,4 @@ func (e Event) Body() any {
 		return e.Delivery
 	}
 	return nil
-}
-
-// Sale is the body of POST /v1/sales.
-type Sale struct {
-	SaleID     string     `json:"sale_id"`
-	StoreID    string     `json:"store_id"`
-	Register   string     `json:"register"`
-	OccurredAt string     `json:"occurred_at"`
-	Lines      []SaleLine `json:"lines"`
-	LoyaltyID  string     `json:"loyalty_id,omitempty"`
-	Payment    Payment    `json:"payment"`
-}
-
-// SaleLine is one line of a basket.
-type SaleLine struct {
-	SKU            string `json:"sku"`
-	Qty            int    `json:"qty"`
-	UnitPriceCents int64  `json:"unit_price_cents"`
-}
-
-// Payment says how a basket was paid.
-type Payment struct {
-	Method      string `json:"method"` // card, cash or mobile
-	AmountCents int64  `json:"amount_cents"`
-}
-
-// TotalCents is the basket's total.
-func (s *Sale) TotalCents() int64 {
-	var t int64
-	for _, l := range s.Lines {
-		t += int64(l.Qty) * l.UnitPriceCents
-	}
-	return t
-}
-
-// Count is the body of POST /v1/stock-counts: absolute on-hand figures from a warehouse scanner.
-type Count struct {
-	CountID   string      `json:"count_id"`
-	StoreID   string      `json:"store_id"`
-	CountedAt string      `json:"counted_at"`
-	Lines     []CountLine `json:"lines"`
-}
-
-// CountLine is one counted SKU.
-type CountLine struct {
-	SKU string `json:"sku"`
-	Qty int    `json:"qty"`
-}
-
-// Delivery is the body of POST /v1/deliveries.
-type Delivery struct {
-	DeliveryID string         `json:"delivery_id"`
-	StoreID    string         `json:"store_id"`
-	VendorID   string         `json:"vendor_id"`
-	PONumber   string         `json:"po_number,omitempty"`
-	ReceivedAt string         `json:"received_at"`
-	Lines      []DeliveryLine `json:"lines"`
-}
-
-// DeliveryLine is one delivered SKU.
-type DeliveryLine struct {
-	SKU string `json:"sku"`
-	Qty int    `json:"qty"`
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/freshmart/platform/schemas"
 	"github.com/freshmart/platform/services/catalog"
 	"github.com/freshmart/platform/services/internal/brokertest"
 	"github.com/freshmart/platform/services/internal/pgtest"
@@ -88,7 +89,7 @@ func TestAgainstRealPOS(t *testing.T) {
 			t.Fatalf("found %d of %d accepted sales on pos-sales", len(seen), len(accepted))
 		}
 		fs.EachRecord(func(rec *kgo.Record) {
-			var s Sale
+			var s schemas.SaleCompleted
 			if err := json.Unmarshal(rec.Value, &s); err != nil {
 				t.Errorf("record %d: %v", rec.Offset, err)
 				return

@@ -9,13 +9,16 @@
 //
 //   - on assignment (AdjustFetchOffsetsFn) each partition starts at its next_offset from
 //     Postgres, or at the start of the partition when Postgres has none;
-//   - each polled batch is applied in one pgx transaction: the offset rows of the batch's
-//     partitions are locked first (in a fixed order, so two members cannot deadlock), records
-//     below the stored position are dropped (a member that lost its partitions without noticing
-//     cannot apply them twice), the handler runs for every record, events it emits are appended
-//     to <schema>.outbox, and the new positions are written; then the transaction commits;
-//   - only then is the rebalance allowed and the offsets committed to the broker as well, which
-//     only serves lag tooling.
+//   - each polled batch (up to MaxPollRecords) is applied in one pgx transaction: the offset
+//     rows of the batch's partitions are locked first (in a fixed order, so two members cannot
+//     deadlock; one round trip), records below the stored position are dropped (a member that
+//     lost its partitions without noticing cannot apply them twice), the Handler runs for every
+//     record (or the BatchHandler once for all of them, so a service can fold the batch with
+//     set-based SQL), the events it emitted are appended to <schema>.outbox with one COPY, and
+//     the new positions are written with one statement; then the transaction commits;
+//   - only then is the rebalance allowed. The positions are also committed to the broker, in
+//     the background every CommitInterval and when the session ends, which only serves lag
+//     tooling: a slow or failed broker commit never holds up consuming.
 //
 // A crash anywhere before the commit rolls everything back and the next member resumes at the
 // stored position; after the commit, the stored position already covers the batch. No effect
@@ -24,9 +27,10 @@
 //
 // # Outbox
 //
-// Events a handler emits (Tx.Emit) are validated against their schema and stored in
-// <schema>.outbox with an id derived from the input record (topic/partition/offset and the
-// emit's index) and the input event's time, so a replay emits identical events. A Relay
+// Events a handler emits (Tx.Emit, or Tx.EmitFor from a BatchHandler) are validated against
+// their schema and stored in <schema>.outbox with an id derived from the input record
+// (topic/partition/offset and the emit's index, or the slot EmitFor is given) and the input
+// event's time, so a replay emits identical events. A Relay
 // produces unsent rows in id order with the idempotent producer, then marks them sent. A crash
 // between the two re-sends the same events with the same ids (at-least-once to the broker;
 // readers drop duplicate ids). When several instances run a relay, one at a time works (a

@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/freshmart/platform/migrations"
@@ -561,5 +562,129 @@ func TestFenceDropsAppliedRecords(t *testing.T) {
 	}
 	if n := e.count(`SELECT next_offset FROM streamtest.consumer_offsets WHERE group_id = 'fence' AND partition = 2`); n != 11 {
 		t.Fatalf("stored next offset %d, want 11", n)
+	}
+}
+
+// TestBatchHandlerExactAndCommittedToBroker runs a BatchHandler consumer that crashes in the
+// middle of a batch: the state is exact afterwards, events emitted with EmitFor carry the ids
+// derived from their input and slot, and the positions reach the broker's group offsets in the
+// background.
+func TestBatchHandlerExactAndCommittedToBroker(t *testing.T) {
+	b := setupBroker(t)
+	e := newEnv(t, b)
+	e.produce(500, 3)
+
+	var batches, calls atomic.Int64
+	crashCtx, crash := context.WithCancel(context.Background())
+	batchHandler := func(ctx context.Context, tx *Tx, evs []events.Event) error {
+		batches.Add(1)
+		for _, ev := range evs {
+			if calls.Add(1) == 150 {
+				crash()
+				return ctx.Err()
+			}
+			var a events.StockAdjusted
+			if err := json.Unmarshal(ev.Data, &a); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO streamtest.applied VALUES ($1, 'batch')`, a.AdjustmentID); err != nil {
+				return err
+			}
+			var total int64
+			if err := tx.QueryRow(ctx, `INSERT INTO streamtest.totals VALUES ($1, $2, $3)
+				ON CONFLICT (store_id, sku) DO UPDATE SET total = totals.total + EXCLUDED.total RETURNING total`,
+				a.StoreID, a.SKU, a.Delta).Scan(&total); err != nil {
+				return err
+			}
+			if _, err := tx.EmitFor(ctx, ev, 7, outTopic, a.StoreID, events.TypeStockLevel, "freshmart/streamtest", events.StockLevel{
+				StoreID: a.StoreID, SKU: a.SKU, OnHand: total, Threshold: 5,
+				Cause: events.Cause{Type: "adjustment", ID: a.AdjustmentID}, At: a.At,
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	mk := func(name string) *Consumer {
+		c, err := New(Config{
+			Brokers: []string{e.b.Addr}, Group: "batch", Topics: []string{inTopic}, Schema: schema,
+			Pool: e.pool, BatchHandler: batchHandler, MaxPollRecords: 100, Registerer: prometheus.NewRegistry(),
+			CommitInterval: 100 * time.Millisecond, MinBackoff: 100 * time.Millisecond,
+			Log: slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("consumer", name),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if err := mk("a").Run(crashCtx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if applied := e.count(`SELECT count(*) FROM streamtest.applied`); applied >= 150 {
+		t.Fatalf("after the crash %d events are applied; want only those of committed batches (< 150)", applied)
+	}
+	stop := run(t, mk("b"))
+	e.waitFor("all events applied", func() bool { return e.count(`SELECT count(*) FROM streamtest.applied`) >= 500 })
+
+	// The group's broker offsets catch up with the positions in Postgres.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	e.waitFor("broker offsets equal the stored positions", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		resp, err := adm.FetchOffsets(ctx, "batch")
+		if err != nil || resp.Error() != nil {
+			return false
+		}
+		var sum int64
+		resp.Each(func(o kadm.OffsetResponse) { sum += o.At })
+		return sum == int64(e.inputs)
+	})
+	stop()
+	e.checkExact()
+	if batches.Load() >= calls.Load() {
+		t.Errorf("%d batches for %d events: the handler was not given batches", batches.Load(), calls.Load())
+	}
+
+	// Every outbox event's id is derived from its input record and slot 7.
+	rows, err := e.pool.Query(context.Background(), `SELECT headers->>'ce_id', convert_from(value, 'UTF8')::jsonb->'cause'->>'id' FROM streamtest.outbox`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for rows.Next() {
+		var id, cause string
+		if err := rows.Scan(&id, &cause); err != nil {
+			t.Fatal(err)
+		}
+		ids[cause] = id
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	in, err := kgo.NewClient(kgo.SeedBrokers(e.b.Addr), kgo.ConsumeTopics(inTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for seen := 0; seen < e.inputs; {
+		fs := in.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read back %d of %d inputs", seen, e.inputs)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			seen++
+			var a events.StockAdjusted
+			_ = json.Unmarshal(r.Value, &a)
+			if want := events.DerivedID(r.Topic, r.Partition, r.Offset, 7); ids[a.AdjustmentID] != want {
+				t.Errorf("%s/%d@%d: emitted id %q, want %q", r.Topic, r.Partition, r.Offset, ids[a.AdjustmentID], want)
+			}
+		})
 	}
 }

@@ -5,6 +5,12 @@
 // the HTTP API (GET /v1/stock, GET /v1/alerts, /healthz, /readyz, /metrics) and the rebuild
 // command. The stock rules themselves live in package inventory.
 //
+// The consumer hands the service batches of up to 5000 records, folded in one transaction with
+// a fixed number of set-based statements (Folder.ApplyBatch): the fold runs event by event in
+// memory, so stock and every low-stock/restocked crossing (alerted once, with the id of the
+// event that crossed) are exactly those of applying the events one at a time, while stock.level
+// and stock.badge are coalesced to one per store/SKU per batch.
+//
 // Stock of a store/SKU that no event has touched is the catalog's initial_stock: rows appear in
 // inventory.stock only once an event changes them, and GET /v1/stock fills in the rest from the
 // catalog.

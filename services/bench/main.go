@@ -2,7 +2,8 @@
 // scripts/bench.sh, `make bench`). It measures, on this machine:
 //
 //   - throughput: sales accepted per second by POST /v1/sales (acks=all, idempotent producer)
-//     with -clients concurrent lanes for -duration, and the p50/p99 of the 202;
+//     with -clients concurrent lanes for -duration, and the p50/p99 of the 202; then how long
+//     the inventory takes to catch up, and so the rate at which it folded those sales;
 //   - freshness: at a steady -rate sales per second (default 200) for -duration, the time from a
 //     sale's 202 to its stock change being visible in GET /v1/stock, p50/p99, over the probed
 //     sales (every -probe-every'th sale is polled every -poll, backing off to a tenth of the time
@@ -127,6 +128,9 @@ func run() error {
 	row("POS 202 latency p50 / p99 (throughput phase)", fmt.Sprintf("%s / %s", ms(tp.p50), ms(tp.p99)))
 	row("POS non-202 answers / transport errors", fmt.Sprintf("%d / %d", tp.rejected, tp.errors))
 	row("inventory catch-up after the throughput phase", catchUp.Round(100*time.Millisecond).String())
+	// The inventory folds the phase's sales from its start until it has caught up: a lower
+	// bound of its capacity when it falls behind the POS (and just the POS rate when it does not).
+	row("inventory sales folded/s (phase sales / (phase + catch-up))", fmt.Sprintf("%.0f", float64(tp.accepted)/(tp.elapsed+catchUp).Seconds()))
 	row(fmt.Sprintf("steady rate (target %d/s), achieved", o.rate), fmt.Sprintf("%.1f sales/s", fr.achieved))
 	row("POS 202 latency p50 / p99 (steady rate)", fmt.Sprintf("%s / %s", ms(fr.post50), ms(fr.post99)))
 	row("sale 202 -> visible in GET /v1/stock p50 / p99", fmt.Sprintf("%s / %s", ms(fr.p50), ms(fr.p99)))
@@ -180,6 +184,8 @@ func pct(ds []time.Duration, p float64) time.Duration {
 }
 
 type tpResult struct {
+	accepted         int64         // sales answered 202
+	elapsed          time.Duration // length of the phase
 	perSec           float64
 	p50, p99         time.Duration
 	rejected, errors int64
@@ -221,6 +227,7 @@ func throughput(o options, stores, skus []string) (tpResult, error) {
 	if ok.Load() == 0 {
 		return r, fmt.Errorf("throughput phase: no sale accepted (%d rejected, %d errors)", rejected.Load(), errs.Load())
 	}
+	r.accepted, r.elapsed = ok.Load(), el
 	r.perSec = float64(ok.Load()) / el.Seconds()
 	r.p50, r.p99 = pct(lat, 0.50), pct(lat, 0.99)
 	r.rejected, r.errors = rejected.Load(), errs.Load()

@@ -21,8 +21,8 @@ type StockRow struct {
 	Name       string    `json:"name"`
 	Department string    `json:"department"`
 	DeptName   string    `json:"dept_name"`
-	OnHand     int       `json:"on_hand"`
-	Threshold  int       `json:"threshold"`
+	OnHand     int64     `json:"on_hand"`
+	Threshold  int64     `json:"threshold"`
 	Status     string    `json:"status"` // ok, low or out
 	UpdatedAt  time.Time `json:"updated_at"`
 	Updated    string    `json:"updated"` // in the store's time zone
@@ -38,8 +38,8 @@ type AlertRow struct {
 	StoreName string    `json:"store_name"`
 	SKU       string    `json:"sku"`
 	Name      string    `json:"name"`
-	OnHand    int       `json:"on_hand"`
-	Threshold int       `json:"threshold"`
+	OnHand    int64     `json:"on_hand"`
+	Threshold int64     `json:"threshold"`
 	At        time.Time `json:"at"`
 	LocalTime string    `json:"local_time"` // in the store's time zone, e.g. "Nov 22, 3:04 PM EST"
 }
@@ -122,7 +122,7 @@ func (c *inventoryClient) alerts(ctx context.Context, storeID string, limit int)
 }
 
 // stockStatus is the inventory service's rule: out at zero or below, low below the threshold.
-func stockStatus(onHand, threshold int) string {
+func stockStatus(onHand, threshold int64) string {
 	switch {
 	case onHand <= 0:
 		return "out"

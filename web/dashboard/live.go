@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/freshmart/platform/schemas"
 	"github.com/freshmart/platform/services/catalog"
 )
 
@@ -25,49 +26,25 @@ const (
 // ErrUnknownType is returned by decodeEvent for an event type the dashboard does not show.
 var ErrUnknownType = errors.New("event type not shown on the dashboard")
 
-// SaleEvent is a sale.completed event.
-type SaleEvent struct {
-	SaleID     string    `json:"sale_id"`
-	StoreID    string    `json:"store_id"`
-	Register   string    `json:"register"`
-	OccurredAt time.Time `json:"occurred_at"`
-	Lines      []struct {
-		SKU            string `json:"sku"`
-		Qty            int    `json:"qty"`
-		UnitPriceCents int64  `json:"unit_price_cents"`
-	} `json:"lines"`
-	TotalCents int64 `json:"total_cents"`
-	Payment    struct {
-		Method string `json:"method"`
-	} `json:"payment"`
-}
+// The event payloads the dashboard reads are the platform's shared definitions (package
+// schemas).
+type (
+	// SaleEvent is a sale.completed event.
+	SaleEvent = schemas.SaleCompleted
+	// VoidEvent is a sale.voided event.
+	VoidEvent = schemas.SaleVoided
+	// StockLevel is a stock.level event.
+	StockLevel = schemas.StockLevel
+)
 
-// VoidEvent is a sale.voided event.
-type VoidEvent struct {
-	SaleID   string    `json:"sale_id"`
-	StoreID  string    `json:"store_id"`
-	VoidedAt time.Time `json:"voided_at"`
-}
-
-// StockLevel is a stock.level event.
-type StockLevel struct {
-	StoreID   string    `json:"store_id"`
-	SKU       string    `json:"sku"`
-	OnHand    int       `json:"on_hand"`
-	Threshold int       `json:"threshold"`
-	At        time.Time `json:"at"`
-}
-
-// Alert is an alert.low_stock or alert.restocked event, or one row of the inventory API's alerts.
+// Alert is an alert.low_stock or alert.restocked event with its type, or one row of the
+// inventory API's alerts (which also carries the product's name).
 type Alert struct {
-	AlertID   string    `json:"alert_id"`
-	Type      string    `json:"type"`
-	StoreID   string    `json:"store_id"`
-	SKU       string    `json:"sku"`
-	Name      string    `json:"name"`
-	OnHand    int       `json:"on_hand"`
-	Threshold int       `json:"threshold"`
-	At        time.Time `json:"at"`
+	schemas.StockAlert
+	// Type is the event type, "alert.low_stock" or "alert.restocked".
+	Type string `json:"type"`
+	// Name is the product's name; empty in events (filled in from the catalog).
+	Name string `json:"name"`
 }
 
 // decodeEvent parses the value of a record of type ceType. It returns ErrUnknownType for a type
@@ -159,6 +136,8 @@ type Live struct {
 	deptOf map[string]string // sku -> department id
 	pname  map[string]string // sku -> product name
 
+	maxSeen int // sale ids remembered per store and day; maxSeenPerDay
+
 	mu     sync.Mutex
 	stores map[string]*storeDay
 	ticker []TickerSale // chain-wide, newest first
@@ -168,15 +147,23 @@ type Live struct {
 // tickerLen is how many recent sales and alerts Live keeps.
 const tickerLen = 30
 
+// maxSeenPerDay bounds how many sale ids a store's day remembers for dropping duplicates (a
+// retried sale produced twice, or the same sale read again after a reconnect). When a day has
+// more sales, the oldest ids are forgotten first: a duplicate of a sale that old would be
+// counted again, and a void of it is ignored. 200,000 is 100 times a busy store's day.
+const maxSeenPerDay = 200_000
+
 type storeDay struct {
-	day    string
-	total  int64
-	sales  int
-	items  int
-	byDept map[string]int64
-	seen   map[string]saleSum // sales counted today, for dedupe and voids
-	ticker []TickerSale
-	alerts []Alert
+	day     string
+	total   int64
+	sales   int
+	items   int
+	byDept  map[string]int64
+	seen    map[string]saleSum // sales counted today, for dedupe and voids (at most maxSeen)
+	order   []string           // ids in seen, oldest first, for forgetting
+	maxSeen int
+	ticker  []TickerSale
+	alerts  []Alert
 }
 
 type saleSum struct {
@@ -193,7 +180,7 @@ func NewLive(cat *catalog.Catalog, now func() time.Time) (*Live, error) {
 	}
 	l := &Live{cat: cat, now: now, locs: map[string]*time.Location{}, names: map[string]string{},
 		depts: map[string]string{}, deptOf: map[string]string{}, pname: map[string]string{},
-		stores: map[string]*storeDay{}}
+		stores: map[string]*storeDay{}, maxSeen: maxSeenPerDay}
 	for _, s := range cat.Stores() {
 		loc, err := s.Location()
 		if err != nil {
@@ -237,7 +224,7 @@ func (l *Live) day(storeID string) (*storeDay, *time.Location) {
 	today := l.now().In(loc).Format(time.DateOnly)
 	d := l.stores[storeID]
 	if d == nil || d.day != today {
-		d = &storeDay{day: today, byDept: map[string]int64{}, seen: map[string]saleSum{}}
+		d = &storeDay{day: today, byDept: map[string]int64{}, seen: map[string]saleSum{}, maxSeen: l.maxSeen}
 		l.stores[storeID] = d
 	}
 	return d, loc
@@ -263,13 +250,13 @@ func (l *Live) ApplySale(s *SaleEvent) (TickerSale, bool) {
 		dept := cmp.Or(l.deptOf[ln.SKU], "other")
 		sum.byDept[dept] += cents
 		sum.total += cents
-		sum.items += ln.Qty
+		sum.items += int(ln.Qty)
 		names = append(names, cmp.Or(l.pname[ln.SKU], ln.SKU))
 	}
 	if s.TotalCents > 0 && len(s.Lines) == 0 {
 		sum.total = s.TotalCents
 	}
-	d.seen[s.SaleID] = sum
+	d.remember(s.SaleID, sum)
 	d.total += sum.total
 	d.sales++
 	d.items += sum.items
@@ -288,6 +275,17 @@ func (l *Live) ApplySale(s *SaleEvent) (TickerSale, bool) {
 	d.ticker = pushFront(d.ticker, row)
 	l.ticker = pushFront(l.ticker, row)
 	return row, true
+}
+
+// remember records a counted sale, forgetting the oldest when the day holds maxSeen ids.
+func (d *storeDay) remember(id string, sum saleSum) {
+	if len(d.order) >= d.maxSeen {
+		delete(d.seen, d.order[0])
+		d.order[0] = ""
+		d.order = d.order[1:]
+	}
+	d.seen[id] = sum
+	d.order = append(d.order, id)
 }
 
 // ApplyVoid takes a voided sale out of its store's revenue. It returns whether anything changed.

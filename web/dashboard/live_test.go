@@ -226,3 +226,60 @@ func TestHubDisconnectsSlowSubscribers(t *testing.T) {
 		t.Fatalf("chain got %d, want 1", len(chain.ch))
 	}
 }
+
+// TestLiveDropsDuplicateSales: a sale read twice (produced twice by two POS instances, or read
+// again after a reconnect) moves the revenue and the ticker once; the set of remembered ids is
+// bounded per store and day, forgetting the oldest first.
+func TestLiveDropsDuplicateSales(t *testing.T) {
+	now := time.Date(2026, 11, 22, 18, 0, 0, 0, time.UTC)
+	l, cat := newLive(t, now)
+	l.maxSeen = 3
+	st := cat.Stores()[0]
+	p := cat.Products()[0]
+	each := 2 * p.PriceCents
+	steps := []struct {
+		id        string
+		counted   bool
+		wantSales int
+	}{
+		{"s1", true, 1},
+		{"s1", false, 1}, // duplicate
+		{"s2", true, 2},
+		{"s3", true, 3},
+		{"s2", false, 3}, // duplicate, still remembered
+		{"s4", true, 4},  // the set is full: s1 is forgotten
+		{"s4", false, 4},
+		{"s3", false, 4},
+		{"s1", true, 5}, // forgotten, so counted again: the documented cost of the bound
+	}
+	for i, s := range steps {
+		_, ok := l.ApplySale(sale(t, s.id, st.StoreID, now.Add(-time.Minute), p))
+		if ok != s.counted {
+			t.Fatalf("step %d (%s): counted = %v, want %v", i, s.id, ok, s.counted)
+		}
+		rev := l.Revenue(st.StoreID)
+		if rev.Sales != s.wantSales || rev.TotalCents != int64(s.wantSales)*each {
+			t.Fatalf("step %d (%s): %d sales, %d cents; want %d, %d", i, s.id, rev.Sales, rev.TotalCents, s.wantSales, int64(s.wantSales)*each)
+		}
+		if chain := l.ChainRevenue(); chain.TotalCents != rev.TotalCents {
+			t.Fatalf("step %d: chain revenue %d, want %d", i, chain.TotalCents, rev.TotalCents)
+		}
+		l.mu.Lock()
+		n, m := len(l.stores[st.StoreID].seen), len(l.stores[st.StoreID].order)
+		l.mu.Unlock()
+		if n > 3 || n != m {
+			t.Fatalf("step %d: %d remembered ids (%d in order), want at most 3", i, n, m)
+		}
+	}
+	tk := l.Ticker(st.StoreID)
+	var ids []string
+	for _, row := range tk {
+		ids = append(ids, row.SaleID)
+	}
+	if fmt.Sprint(ids) != "[s1 s4 s3 s2 s1]" {
+		t.Fatalf("ticker %v, want each counted sale once, newest first", ids)
+	}
+	if chain := l.Ticker(""); len(chain) != len(tk) {
+		t.Fatalf("chain ticker has %d rows, want %d", len(chain), len(tk))
+	}
+}

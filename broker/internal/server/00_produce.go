@@ -99,6 +99,10 @@ func handleProduce(s *Server, r *Request) (Reply, error) {
 			}
 		}
 	}
+	// One group-commit round for every partition appended above (acks 0
+	// and 1 too: in the default durability mode records become visible to
+	// consumers once fsynced).
+	s.store.StartSync()
 	if req.Acks == 0 {
 		if failed != nil {
 			return Reply{}, fmt.Errorf("acks=0 produce failed, closing the connection: %w", failed)
@@ -137,7 +141,7 @@ func (s *Server) produceOne(req *kmsg.ProduceRequest, topic string, rp kmsg.Prod
 	if code := checkBatches(rp.Records); code != 0 {
 		return code, nil, none
 	}
-	res, err := part.Append(rp.Records)
+	res, err := part.AppendDeferred(rp.Records)
 	if err != nil {
 		if code := s.partitionErrorCode(part, err); code != kerr.KafkaStorageError.Code {
 			return code, nil, none

@@ -19,10 +19,10 @@ import (
 // size predictable.
 
 // bufClasses are the buffer capacities the pool hands out, smallest first.
-var bufClasses = [...]int{16 << 10, 64 << 10, 256 << 10, 1 << 20, 4 << 20}
+var bufClasses = [...]int{16 << 10, 64 << 10, 256 << 10, 1 << 20, 2 << 20, 4 << 20, 8 << 20}
 
 // maxPooledBytes caps the capacity of all idle pooled buffers together.
-const maxPooledBytes = 8 << 20
+const maxPooledBytes = 16 << 20
 
 type bufClass struct {
 	mu   sync.Mutex

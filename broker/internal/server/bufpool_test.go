@@ -12,7 +12,8 @@ func TestBufPoolClasses(t *testing.T) {
 		{16<<10 + 1, 64 << 10},
 		{1 << 20, 1 << 20},
 		{3 << 20, 4 << 20},
-		{5 << 20, 5 << 20}, // above every class: exact size
+		{5 << 20, 8 << 20},
+		{9 << 20, 9 << 20}, // above every class: exact size
 	}
 	for _, tc := range tests {
 		b := getBuf(tc.n)
@@ -30,7 +31,7 @@ func TestBufPoolBounded(t *testing.T) {
 	for range 3 * maxPooledBytes / (1 << 20) {
 		bufs = append(bufs, getBuf(1<<20))
 	}
-	huge := make([]byte, 0, 9<<20)
+	huge := make([]byte, 0, 17<<20)
 	bufs = append(bufs, &huge)
 	for _, b := range bufs {
 		*b = append(*b, 1, 2, 3)

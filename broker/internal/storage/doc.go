@@ -119,6 +119,9 @@
 // round (started by the next append) fsyncs them successfully. Partition and
 // topic directories are fsynced when created, before the topic is reported
 // created. Appends that arrive during a round share the next round's fsync.
+// A caller appending to several partitions at once (a produce request) uses
+// AppendDeferred for each and then Store.StartSync, so one round covers
+// them all.
 //
 // In SyncInterval mode records are visible at once and fsynced every
 // Options.SyncInterval: a power cut (not a process crash) can lose up to an

@@ -271,6 +271,21 @@ type ReadResult struct {
 // In SyncEveryAck mode the records become visible to Read once fsynced; call
 // Sync to wait for that.
 func (p *Partition) Append(batches []byte) (AppendResult, error) {
+	return p.append(batches, true)
+}
+
+// AppendDeferred is Append without starting a group-commit round in
+// SyncEveryAck mode: the partition joins the next round, which the caller
+// starts with Store.StartSync once it has appended everything it has at
+// hand. A produce request for several partitions thus gets one round for
+// all of them instead of one for its first partition and one for the rest.
+// Until StartSync (or another Append) is called the records stay invisible
+// and Sync waits.
+func (p *Partition) AppendDeferred(batches []byte) (AppendResult, error) {
+	return p.append(batches, false)
+}
+
+func (p *Partition) append(batches []byte, kick bool) (AppendResult, error) {
 	var arr [4]batchHeader
 	hs, err := parseBatches(batches, arr[:0])
 	if err != nil {
@@ -399,7 +414,7 @@ func (p *Partition) Append(batches []byte) (AppendResult, error) {
 	p.leo = next
 	switch p.store.opts.Sync {
 	case SyncEveryAck:
-		p.queueSyncLocked(true)
+		p.queueSyncLocked(kick)
 	case SyncInterval:
 		seg.visible = seg.size
 		p.hwm = next
@@ -447,10 +462,7 @@ func (p *Partition) queueSyncLocked(kick bool) {
 		p.store.dirtyMu.Unlock()
 	}
 	if kick {
-		select {
-		case p.store.kick <- struct{}{}:
-		default:
-		}
+		p.store.StartSync()
 	}
 }
 

@@ -430,6 +430,20 @@ func (s *Store) syncer() {
 	}
 }
 
+// StartSync starts a group-commit round for the partitions appended to
+// since the last one (see Partition.AppendDeferred), or makes the running
+// round's successor start as soon as it ends. It never blocks, and does
+// nothing outside SyncEveryAck mode.
+func (s *Store) StartSync() {
+	if s.opts.Sync != SyncEveryAck {
+		return // rounds run on the SyncInterval ticker, or never
+	}
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
 // retention deletes old segments every RetentionCheckInterval.
 func (s *Store) retention() {
 	defer s.wg.Done()

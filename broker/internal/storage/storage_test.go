@@ -927,3 +927,47 @@ func TestFsyncFailureIsReported(t *testing.T) {
 		t.Fatalf("after recovery: high watermark %d, base %d", hw, res.BaseOffset)
 	}
 }
+
+func TestAppendDeferredOneRoundForAllPartitions(t *testing.T) {
+	s := openStore(t, t.TempDir(), SyncEveryAck)
+	if _, err := s.CreateTopic("multi", 4, nil); err != nil {
+		t.Fatal(err)
+	}
+	var parts []*Partition
+	var lasts []int64
+	for i := range int32(4) {
+		p, err := s.Partition("multi", i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := p.AppendDeferred(plain(2, 50, 1))
+		if err != nil {
+			t.Fatalf("partition %d: %v", i, err)
+		}
+		parts, lasts = append(parts, p), append(lasts, res.LastOffset)
+	}
+	// No round has been started: nothing is visible yet, and the syncer
+	// has every partition queued for one round.
+	for i, p := range parts {
+		if hwm := p.HighWatermark(); hwm != 0 {
+			t.Fatalf("partition %d: high watermark %d before StartSync", i, hwm)
+		}
+	}
+	s.dirtyMu.Lock()
+	queued := len(s.dirty)
+	s.dirtyMu.Unlock()
+	if queued != len(parts) {
+		t.Fatalf("%d partitions queued for the round, want %d", queued, len(parts))
+	}
+	s.StartSync()
+	ctx, cancel := testContext()
+	defer cancel()
+	for i, p := range parts {
+		if err := p.Sync(ctx, lasts[i]); err != nil {
+			t.Fatalf("partition %d: sync: %v", i, err)
+		}
+		if got := readAll(t, p, 0, 1<<20); len(got) != 1 {
+			t.Fatalf("partition %d: %d batches visible, want 1", i, len(got))
+		}
+	}
+}

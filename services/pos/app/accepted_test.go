@@ -1,0 +1,79 @@
+package app
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/freshmart/platform/services/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Start(m)) }
+
+func TestRecentForgetsOldest(t *testing.T) {
+	r := newRecent(2)
+	r.put("a", accepted{Partition: 1, Offset: 10})
+	r.put("b", accepted{Partition: 2, Offset: 20})
+	r.put("a", accepted{Partition: 9, Offset: 99}) // known: the first answer stays
+	r.put("c", accepted{Partition: 3, Offset: 30}) // full: a is forgotten
+	tests := []struct {
+		id   string
+		want accepted
+		ok   bool
+	}{
+		{"a", accepted{}, false},
+		{"b", accepted{Partition: 2, Offset: 20}, true},
+		{"c", accepted{Partition: 3, Offset: 30}, true},
+	}
+	for _, tt := range tests {
+		if got, ok := r.get(tt.id); ok != tt.ok || got != tt.want {
+			t.Errorf("get(%s) = %+v, %v; want %+v, %v", tt.id, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestAcceptedSharedAcrossInstances: what one POS instance recorded in pos.accepted is seen by
+// another with an empty cache, and a second recording of the same id keeps the first position.
+func TestAcceptedSharedAcrossInstances(t *testing.T) {
+	dsn := pgtest.New(t)
+	newApp := func() *App {
+		t.Helper()
+		// The broker is never contacted: the producer connects lazily.
+		a, err := New(context.Background(), Config{Brokers: []string{"127.0.0.1:1"}, DatabaseURL: dsn,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.producer.Close(); a.pool.Close() })
+		return a
+	}
+	a, b := newApp(), newApp()
+	ctx := context.Background()
+	id := uuid.NewString()
+	total := int64(748)
+	s := submission{kind: "sale", id: id, store: "S001", totalCents: &total}
+	if _, ok := b.seen(ctx, "sale", id); ok {
+		t.Fatal("an id never accepted is seen")
+	}
+	first := accepted{Partition: 4, Offset: 17}
+	if got := a.remember(ctx, s, first); got != first {
+		t.Fatalf("remember = %+v, want %+v", got, first)
+	}
+	if got, ok := b.seen(ctx, "sale", id); !ok || got != first {
+		t.Fatalf("other instance sees %+v, %v; want %+v", got, ok, first)
+	}
+	if got := b.remember(ctx, s, accepted{Partition: 4, Offset: 18}); got != first {
+		t.Fatalf("a second acceptance answered %+v, want the first %+v", got, first)
+	}
+	if _, ok := b.seen(ctx, "delivery", id); ok {
+		t.Fatal("a sale id is seen as a delivery")
+	}
+	var stored int64
+	if err := a.pool.QueryRow(ctx, `SELECT total_cents FROM pos.accepted WHERE kind = 'sale' AND id = $1`, id).Scan(&stored); err != nil || stored != total {
+		t.Fatalf("stored total %d, %v; want %d", stored, err, total)
+	}
+}

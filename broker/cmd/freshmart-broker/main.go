@@ -23,7 +23,8 @@
 // finishes in-flight requests, fsyncs everything and exits 0.
 //
 // Unless GOGC is set the garbage collector runs at GOGC=25: the live heap
-// is small, and a low target keeps the resident size close to it.
+// is small, and a low target keeps the resident size close to it. Unless
+// GOMEMLIMIT is set the runtime's soft memory limit is 40 MiB.
 package main
 
 import (
@@ -72,6 +73,13 @@ func main() {
 		// records stay in the page cache), so a low GC target costs little
 		// CPU and keeps RSS close to it. GOGC overrides.
 		debug.SetGCPercent(defaultGCPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// A soft cap: the collector runs earlier as the runtime's memory
+		// nears it, so bursts of large produce frames do not lift the
+		// resident size. It is not a hard limit; a larger live heap still
+		// works, at some GC cost. GOMEMLIMIT overrides.
+		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -162,6 +170,11 @@ func parseBoolEnv(name string, getenv func(string) string) (bool, error) {
 
 // defaultGCPercent is the GC target used unless GOGC is set.
 const defaultGCPercent = 25
+
+// defaultMemoryLimit is the Go runtime's soft memory limit unless
+// GOMEMLIMIT is set: room for the buffer pool's idle cap (16 MiB), a few
+// produce frames of several MiB in flight and the broker's own state.
+const defaultMemoryLimit = 40 << 20
 
 // shutdownGrace bounds how long in-flight requests may take after a signal.
 const shutdownGrace = 30 * time.Second

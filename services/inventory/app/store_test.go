@@ -294,3 +294,75 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkApplyBatch folds Black-Friday-like batches (3-line sales, 20-line counts, a few
+// deliveries and the service's own stock.level read back) of 2000 events per transaction into
+// a real Postgres, validating every caused event; ns/op is per event.
+func BenchmarkApplyBatch(b *testing.B) {
+	ctx := context.Background()
+	ref, err := LoadReference()
+	if err != nil {
+		b.Fatal(err)
+	}
+	pool := pgtest.Pool(b, pgtest.NewMigrated(b))
+	f := NewFolder(ref, "inventory")
+	prods := ref.Products()
+	stores := []string{"S001", "S002", "S003", "S004", "S005"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	offsets := map[string]int64{}
+	next := func(i int) events.Event {
+		at := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Second).Format(time.RFC3339)
+		store := stores[rng.IntN(len(stores))]
+		var topic, typ string
+		var data []byte
+		switch r := rng.IntN(20); {
+		case r < 8:
+			topic, typ = TopicSales, "sale.completed"
+			data = fmt.Appendf(nil, `{"sale_id":"s%d","store_id":%q,"register":"R01","occurred_at":%q,"lines":[`, i, store, at)
+			for j := range 3 {
+				if j > 0 {
+					data = append(data, ',')
+				}
+				data = fmt.Appendf(data, `{"sku":%q,"qty":1,"unit_price_cents":100}`, prods[rng.IntN(len(prods))].SKU)
+			}
+			data = fmt.Appendf(data, `],"total_cents":300,"payment":{"method":"card","amount_cents":300}}`)
+		case r < 11:
+			topic, typ = TopicUpdates, "stock.counted"
+			data = fmt.Appendf(nil, `{"count_id":"c%d","store_id":%q,"counted_at":%q,"lines":[`, i, store, at)
+			for j := range 20 {
+				if j > 0 {
+					data = append(data, ',')
+				}
+				data = fmt.Appendf(data, `{"sku":%q,"qty":%d}`, prods[rng.IntN(len(prods))].SKU, rng.IntN(60))
+			}
+			data = append(data, "]}"...)
+		case r < 12:
+			topic, typ = TopicDeliveries, "delivery.received"
+			data = fmt.Appendf(nil, `{"delivery_id":"d%d","store_id":%q,"vendor_id":"V001","received_at":%q,"lines":[{"sku":%q,"qty":40}]}`,
+				i, store, at, prods[rng.IntN(len(prods))].SKU)
+		default:
+			topic, typ = TopicUpdates, "stock.level"
+			data = []byte(`{}`)
+		}
+		e := ev(topic, offsets[topic], typ, data)
+		offsets[topic]++
+		return e
+	}
+	const batch = 2000
+	b.ResetTimer()
+	for i := 0; i < b.N; i += batch {
+		b.StopTimer()
+		evs := make([]events.Event, 0, batch)
+		for j := i; j < min(b.N, i+batch); j++ {
+			evs = append(evs, next(j))
+		}
+		b.StartTimer()
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			_, err := f.ApplyBatch(ctx, tx, checkOnly{}, evs, func(err error) { b.Errorf("bad event: %v", err) })
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -466,50 +466,76 @@ func (p *Partition) queueSyncLocked(kick bool) {
 	}
 }
 
-// syncRound fsyncs what was written to the partition before the call and,
-// in SyncEveryAck mode, advances the high watermark over it.
-func (p *Partition) syncRound() {
+// syncJob is one partition's part of a group-commit round: what to fsync
+// (taken under the partition lock by startSync), the fsyncs (flush, run
+// without the lock, partitions in parallel), and the publication of the
+// result (finish).
+type syncJob struct {
+	p           *Partition
+	skip        bool // the partition is closed
+	active      *segment
+	target, leo int64
+	pending     []*segment
+	dirDirty    bool
+	wasUnsynced bool
+	err         error
+}
+
+// startSync takes what was written to the partition before the call.
+func (p *Partition) startSync() syncJob {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.queued = false
 	if p.closed {
-		p.mu.Unlock()
-		return
+		return syncJob{p: p, skip: true}
 	}
 	active := p.segs[len(p.segs)-1]
-	target, leo, dirDirty := active.size, p.leo, p.dirDirty
-	pending := p.pendingSync
+	j := syncJob{p: p, active: active, target: active.size, leo: p.leo, dirDirty: p.dirDirty, pending: p.pendingSync, wasUnsynced: active.unsynced}
 	p.pendingSync, p.dirDirty = nil, false
-	wasUnsynced := active.unsynced
 	active.unsynced = false
-	for _, s := range pending {
+	for _, s := range j.pending {
 		s.acquire()
 	}
 	active.acquire()
-	p.mu.Unlock()
+	return j
+}
 
-	var err error
-	for _, s := range pending {
+// flush fsyncs the job's files.
+func (j *syncJob) flush() {
+	if j.skip {
+		return
+	}
+	p := j.p
+	for _, s := range j.pending {
 		if e := p.store.fsyncFile(s.f); e != nil && !errors.Is(e, os.ErrClosed) {
-			err = errors.Join(err, fmt.Errorf("segment %d: fsync: %w", s.base, e))
+			j.err = errors.Join(j.err, fmt.Errorf("segment %d: fsync: %w", s.base, e))
 		}
 	}
-	if wasUnsynced {
-		if e := p.store.fsyncFile(active.f); e != nil && !errors.Is(e, os.ErrClosed) {
-			err = errors.Join(err, fmt.Errorf("segment %d: fsync: %w", active.base, e))
+	if j.wasUnsynced {
+		if e := p.store.fsyncFile(j.active.f); e != nil && !errors.Is(e, os.ErrClosed) {
+			j.err = errors.Join(j.err, fmt.Errorf("segment %d: fsync: %w", j.active.base, e))
 		}
 	}
-	if dirDirty {
+	if j.dirDirty {
 		if e := fsyncDir(p.dir); e != nil {
-			err = errors.Join(err, e)
+			j.err = errors.Join(j.err, e)
 		}
 	}
+}
 
+// finish releases the job's segments and, in SyncEveryAck mode, advances
+// the high watermark over what was fsynced (or records the failure).
+func (j *syncJob) finish() {
+	if j.skip {
+		return
+	}
+	p, err := j.p, j.err
 	p.store.syncRounds.Add(1)
 	p.mu.Lock()
-	for _, s := range pending {
+	for _, s := range j.pending {
 		s.release()
 	}
-	active.release()
+	j.active.release()
 	if err != nil && p.closed {
 		// Deleted or closed meanwhile: close or drop took over the files.
 		p.mu.Unlock()
@@ -517,10 +543,10 @@ func (p *Partition) syncRound() {
 	}
 	if err != nil {
 		p.syncErr = fmt.Errorf("partition %s: %w", p, err)
-		p.syncErrEnd = leo
-		p.pendingSync = append(pending, p.pendingSync...)
-		p.dirDirty = p.dirDirty || dirDirty
-		active.unsynced = active.unsynced || wasUnsynced
+		p.syncErrEnd = j.leo
+		p.pendingSync = append(j.pending, p.pendingSync...)
+		p.dirDirty = p.dirDirty || j.dirDirty
+		j.active.unsynced = j.active.unsynced || j.wasUnsynced
 		p.hwmChTaken.Store(true)
 		p.notifyLocked()
 		p.mu.Unlock()
@@ -529,14 +555,14 @@ func (p *Partition) syncRound() {
 	}
 	p.syncErr = nil
 	if p.store.opts.Sync == SyncEveryAck {
-		for _, s := range pending {
+		for _, s := range j.pending {
 			s.visible = s.size
 		}
-		if active.visible < target {
-			active.visible = target
+		if j.active.visible < j.target {
+			j.active.visible = j.target
 		}
-		if leo > p.hwm {
-			p.hwm = leo
+		if j.leo > p.hwm {
+			p.hwm = j.leo
 			p.notifyLocked()
 		}
 	}

@@ -401,6 +401,7 @@ func (s *Store) syncer() {
 		tick = t.C
 	}
 	var spare []*Partition
+	var jobs []syncJob
 	var wg sync.WaitGroup
 	for {
 		select {
@@ -413,18 +414,28 @@ func (s *Store) syncer() {
 		round := s.dirty
 		s.dirty = spare[:0]
 		s.dirtyMu.Unlock()
-		if len(round) == 1 {
-			round[0].syncRound()
+		jobs = jobs[:0]
+		for _, p := range round {
+			jobs = append(jobs, p.startSync())
+		}
+		if len(jobs) == 1 {
+			jobs[0].flush()
 		} else {
-			for _, p := range round {
+			for i := range jobs {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					p.syncRound()
+					jobs[i].flush()
 				}()
 			}
 			wg.Wait()
 		}
+		// Publish only once every partition of the round is durable, so a
+		// fetch woken by the first sees the others' records as well.
+		for i := range jobs {
+			jobs[i].finish()
+		}
+		clear(jobs)
 		clear(round)
 		spare = round
 	}

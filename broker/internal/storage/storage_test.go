@@ -971,3 +971,53 @@ func TestAppendDeferredOneRoundForAllPartitions(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundPublishesTogether holds one partition's fsync and checks that
+// the other partition of the same round, though fsynced, stays invisible
+// until the held one is durable too; then both become visible.
+func TestRoundPublishesTogether(t *testing.T) {
+	s := openStore(t, t.TempDir(), SyncEveryAck)
+	if _, err := s.CreateTopic("pair", 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	p0, _ := s.Partition("pair", 0)
+	p1, _ := s.Partition("pair", 1)
+	held := p0.dir
+	release := make(chan struct{})
+	otherDone := make(chan struct{}, 1)
+	s.fsyncFile = func(f *os.File) error {
+		err := f.Sync()
+		if filepath.Dir(f.Name()) == held {
+			<-release
+		} else {
+			otherDone <- struct{}{}
+		}
+		return err
+	}
+	r0, err := p0.AppendDeferred(plain(1, 10, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, err := p1.AppendDeferred(plain(1, 10, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.StartSync()
+	select {
+	case <-otherDone:
+	case <-time.After(60 * time.Second):
+		t.Fatal("partition 1 was never fsynced")
+	}
+	if hwm := p1.HighWatermark(); hwm != 0 {
+		t.Fatalf("partition 1 visible up to %d while partition 0 of its round is not durable", hwm)
+	}
+	close(release)
+	ctx, cancel := testContext()
+	defer cancel()
+	if err := p0.Sync(ctx, r0.LastOffset); err != nil {
+		t.Fatal(err)
+	}
+	if err := p1.Sync(ctx, r1.LastOffset); err != nil {
+		t.Fatal(err)
+	}
+}

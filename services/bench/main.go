@@ -130,7 +130,7 @@ func run() error {
 	row("inventory catch-up after the throughput phase", catchUp.Round(100*time.Millisecond).String())
 	// The inventory folds the phase's sales from its start until it has caught up: a lower
 	// bound of its capacity when it falls behind the POS (and just the POS rate when it does not).
-	row("inventory sales folded/s (phase sales / (phase + catch-up))", fmt.Sprintf("%.0f", float64(tp.accepted)/(tp.elapsed+catchUp).Seconds()))
+	row("inventory sales folded/s over phase + catch-up", fmt.Sprintf("%.0f", float64(tp.accepted)/(tp.elapsed+catchUp).Seconds()))
 	row(fmt.Sprintf("steady rate (target %d/s), achieved", o.rate), fmt.Sprintf("%.1f sales/s", fr.achieved))
 	row("POS 202 latency p50 / p99 (steady rate)", fmt.Sprintf("%s / %s", ms(fr.post50), ms(fr.post99)))
 	row("sale 202 -> visible in GET /v1/stock p50 / p99", fmt.Sprintf("%s / %s", ms(fr.p50), ms(fr.p99)))

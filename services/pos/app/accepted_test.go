@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -48,7 +49,7 @@ func TestAcceptedSharedAcrossInstances(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { a.producer.Close(); a.pool.Close() })
+		t.Cleanup(func() { a.producer.Close(); a.accepted.close(); a.pool.Close() })
 		return a
 	}
 	a, b := newApp(), newApp()
@@ -72,8 +73,48 @@ func TestAcceptedSharedAcrossInstances(t *testing.T) {
 	if _, ok := b.seen(ctx, "delivery", id); ok {
 		t.Fatal("a sale id is seen as a delivery")
 	}
+	// Many concurrent requests on one instance are written in batches, and a batch may carry
+	// the same id twice: each id keeps one position, which the other instance reads back.
+	const n = 300
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = uuid.NewString()
+	}
+	answers := make([][2]accepted, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		for j := range 2 {
+			wg.Go(func() {
+				sub := submission{kind: "count", id: ids[i], store: "S002"}
+				answers[i][j] = a.remember(ctx, sub, accepted{Partition: int32(i % 12), Offset: int64(2*i + j)})
+			})
+		}
+	}
+	wg.Wait()
+	for i := range n {
+		if answers[i][0] != answers[i][1] {
+			t.Fatalf("id %d answered %+v and %+v", i, answers[i][0], answers[i][1])
+		}
+		got, ok := b.seen(ctx, "count", ids[i])
+		if !ok || got != answers[i][0] {
+			t.Fatalf("id %d: other instance sees %+v, %v; want %+v", i, got, ok, answers[i][0])
+		}
+	}
+	if got := countAccepted(t, a, "count"); got != n {
+		t.Fatalf("pos.accepted holds %d counts, want %d", got, n)
+	}
+
 	var stored int64
 	if err := a.pool.QueryRow(ctx, `SELECT total_cents FROM pos.accepted WHERE kind = 'sale' AND id = $1`, id).Scan(&stored); err != nil || stored != total {
 		t.Fatalf("stored total %d, %v; want %d", stored, err, total)
 	}
+}
+
+func countAccepted(t *testing.T, a *App, kind string) int {
+	t.Helper()
+	var n int
+	if err := a.pool.QueryRow(context.Background(), `SELECT count(*) FROM pos.accepted WHERE kind = $1`, kind).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -46,7 +46,7 @@
 //
 // # Offset index (.index)
 //
-// Entries of 8 bytes, added when a batch starts at least 4096 bytes after
+// Entries of 8 bytes, added when a batch starts at least 16 KiB after
 // the previous entry's batch:
 //
 //	0  4  relativeOffset  batch baseOffset minus the segment's base offset

@@ -64,7 +64,6 @@ type App struct {
 	producer *events.Producer
 	reg      *prometheus.Registry
 	pool     *pgxpool.Pool
-	accepted *acceptedDB
 	recent   *recent
 	replays  *prometheus.CounterVec
 	dbErrors prometheus.Counter
@@ -114,7 +113,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a := &App{
 		cfg: cfg, log: cfg.Logger, cat: cat, checks: newChecks(cat), producer: producer, reg: reg,
-		pool: pool, accepted: newAcceptedDB(pool), recent: newRecent(100_000),
+		pool: pool, recent: newRecent(100_000),
 		replays: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pos_replayed_total", Help: "Requests answered from an earlier acceptance of the same id, by kind.",
 		}, []string{"kind"}),
@@ -143,7 +142,6 @@ func (a *App) Addr() net.Addr {
 // Run serves the API until ctx ends, then shuts down gracefully.
 func (a *App) Run(ctx context.Context) error {
 	defer a.pool.Close()
-	defer a.accepted.close()
 	defer a.producer.Close()
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
 	if err != nil {

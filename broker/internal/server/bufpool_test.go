@@ -37,7 +37,7 @@ func TestBufPoolBounded(t *testing.T) {
 		*b = append(*b, 1, 2, 3)
 		putBuf(b)
 	}
-	if got := pooledBytes.Load(); got > maxPooledBytes || got <= 0 {
+	if got := pooledBytesNow(); got > maxPooledBytes || got <= 0 {
 		t.Fatalf("pooled bytes %d, want 1..%d", got, maxPooledBytes)
 	}
 	for range len(bufs) {
@@ -46,7 +46,49 @@ func TestBufPoolBounded(t *testing.T) {
 			t.Fatalf("getBuf(1 MiB) after returns: len %d cap %d", len(*b), cap(*b))
 		}
 	}
-	if got := pooledBytes.Load(); got < 0 {
+	if got := pooledBytesNow(); got < 0 {
 		t.Fatalf("pooled bytes %d after draining", got)
+	}
+}
+
+func pooledBytesNow() int {
+	bufPool.mu.Lock()
+	defer bufPool.mu.Unlock()
+	sum := 0
+	for i, free := range bufPool.free {
+		n := 0
+		for _, b := range free {
+			n += cap(*b)
+		}
+		if n != bufPool.idle[i] {
+			panic("idle bytes out of step with the free list")
+		}
+		sum += n
+	}
+	if sum != bufPool.pooled {
+		panic("pooled bytes out of step with the free lists")
+	}
+	return sum
+}
+
+// TestBufPoolMakesRoomForNewSizes fills the pool with one size, then
+// returns buffers of another: they must be kept (older idle buffers of the
+// first size make room), so a load that moves from fetching to producing
+// keeps reusing its buffers.
+func TestBufPoolMakesRoomForNewSizes(t *testing.T) {
+	var small []*[]byte
+	for range maxPooledBytes / (1 << 20) {
+		small = append(small, getBuf(1<<20))
+	}
+	for _, b := range small {
+		putBuf(b)
+	}
+	big := getBuf(8 << 20)
+	putBuf(big)
+	if again := getBuf(8 << 20); again != big {
+		t.Fatal("8 MiB buffer not kept by a pool full of 1 MiB buffers")
+	}
+	if got := pooledBytesNow(); got > maxPooledBytes {
+		t.Fatalf("pooled bytes %d over the cap %d", got, maxPooledBytes)
 	}
 }

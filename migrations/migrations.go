@@ -10,8 +10,8 @@
 // Apply is safe to call from every service at start-up, concurrently: it holds a Postgres
 // advisory lock while it migrates and reloads the catalog.
 //
-// The tests against a real Postgres live in services/internal/pgtest (this module cannot
-// import that internal package); the tests here check the files themselves.
+// The tests against a real Postgres live in internal/pgtest (which imports this package); the
+// tests here check the files themselves.
 package migrations
 
 import (

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# What `make test` (and so CI) runs: every module's tests, with the race detector.
+# What `make test` (and so CI) runs: the lint checks (gofmt, go mod tidy, each module on its own,
+# vet, staticcheck), then every test of both modules with the race detector.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p artifacts
-go vet ./broker/... ./services/... ./schemas/... ./migrations/... ./web/... ./scripts/...
-go test -race -count=1 -timeout 18m ./broker/... ./services/... ./schemas/... ./migrations/... ./web/... ./scripts/...
+bash scripts/lint.sh
+go test -race -count=1 -timeout 18m ./... ./broker/...

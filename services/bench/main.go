@@ -40,8 +40,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/freshmart/platform/internal/pgtest"
 	"github.com/freshmart/platform/services/catalog"
-	"github.com/freshmart/platform/services/internal/pgtest"
 )
 
 func main() {

@@ -14,8 +14,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/freshmart/platform/services/internal/brokertest"
-	"github.com/freshmart/platform/services/internal/pgtest"
+	"github.com/freshmart/platform/internal/brokertest"
+	"github.com/freshmart/platform/internal/pgtest"
 	invapp "github.com/freshmart/platform/services/inventory/app"
 	posapp "github.com/freshmart/platform/services/pos/app"
 )

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,13 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/freshmart/platform/services/internal/pgtest"
+	"github.com/freshmart/platform/internal/pgtest"
 )
 
 // bins holds the binaries built once per test binary.
@@ -232,18 +230,6 @@ func getJSON(url string, v any) (int, error) {
 		return resp.StatusCode, fmt.Errorf("GET %s: %w", url, err)
 	}
 	return resp.StatusCode, nil
-}
-
-// grepLines returns the lines of s that contain sub.
-func grepLines(s, sub string) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), sub) {
-			out = append(out, sc.Text())
-		}
-	}
-	return out
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -19,9 +19,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/freshmart/platform/internal/brokertest"
+	"github.com/freshmart/platform/internal/pgtest"
 	"github.com/freshmart/platform/services/catalog"
-	"github.com/freshmart/platform/services/internal/brokertest"
-	"github.com/freshmart/platform/services/internal/pgtest"
 )
 
 // op is one request of the workload and what it means for the expected stock.

@@ -5,7 +5,7 @@
 //
 // The package has no broker or database imports. The Decode functions return the shared event
 // payloads of package schemas, and report bad input in the error vocabulary of
-// services/internal/httpx (httpx.ErrMalformed, *httpx.FieldErrors), so the service in
+// internal/httpx (httpx.ErrMalformed, *httpx.FieldErrors), so the service in
 // services/pos/app answers every failure with httpx.Error and produces the resulting events.
 package pos
 
@@ -16,8 +16,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/freshmart/platform/internal/httpx"
 	"github.com/freshmart/platform/schemas"
-	"github.com/freshmart/platform/services/internal/httpx"
 )
 
 // Limits on what a single request may contain.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/freshmart/platform/services/internal/httpx"
+	"github.com/freshmart/platform/internal/httpx"
 )
 
 type fakeCatalog struct{}

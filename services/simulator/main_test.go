@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/freshmart/platform/services/internal/pgtest"
+	"github.com/freshmart/platform/internal/pgtest"
 )
 
 // TestMain starts the Postgres cluster the real POS needs for pos.accepted.

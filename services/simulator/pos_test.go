@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/freshmart/platform/internal/brokertest"
+	"github.com/freshmart/platform/internal/pgtest"
 	"github.com/freshmart/platform/schemas"
 	"github.com/freshmart/platform/services/catalog"
-	"github.com/freshmart/platform/services/internal/brokertest"
-	"github.com/freshmart/platform/services/internal/pgtest"
 	"github.com/freshmart/platform/services/pos/app"
 	"github.com/twmb/franz-go/pkg/kgo"
 )

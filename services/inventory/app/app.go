@@ -1,4 +1,4 @@
-// Package app wires the inventory service: the exactly-once consumer (services/internal/stream)
+// Package app wires the inventory service: the exactly-once consumer (internal/stream)
 // that folds pos-sales, vendor-deliveries and the counts in inventory-updates into stock tables
 // in Postgres, the outbox relay that produces stock.level, alert.low_stock / alert.restocked and
 // stock.badge,
@@ -39,8 +39,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
+	"github.com/freshmart/platform/internal/stream"
 	"github.com/freshmart/platform/services/catalog"
-	"github.com/freshmart/platform/services/internal/stream"
 )
 
 // Config configures the inventory service.

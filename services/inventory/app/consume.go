@@ -11,9 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/freshmart/platform/internal/events"
+	"github.com/freshmart/platform/internal/stream"
 	"github.com/freshmart/platform/schemas"
-	"github.com/freshmart/platform/services/internal/events"
-	"github.com/freshmart/platform/services/internal/stream"
 )
 
 // Group is the consumer group of the inventory service.

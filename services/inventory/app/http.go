@@ -11,8 +11,8 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/freshmart/platform/internal/httpx"
 	"github.com/freshmart/platform/schemas"
-	"github.com/freshmart/platform/services/internal/httpx"
 	"github.com/freshmart/platform/services/inventory"
 )
 

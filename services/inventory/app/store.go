@@ -12,8 +12,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/freshmart/platform/internal/events"
 	"github.com/freshmart/platform/schemas"
-	"github.com/freshmart/platform/services/internal/events"
 	"github.com/freshmart/platform/services/inventory"
 )
 

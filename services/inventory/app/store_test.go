@@ -15,8 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/freshmart/platform/services/internal/events"
-	"github.com/freshmart/platform/services/internal/pgtest"
+	"github.com/freshmart/platform/internal/events"
+	"github.com/freshmart/platform/internal/pgtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Start(m)) }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/freshmart/platform/services/internal/pgtest"
+	"github.com/freshmart/platform/internal/pgtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Start(m)) }

@@ -29,9 +29,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
+	"github.com/freshmart/platform/internal/events"
+	"github.com/freshmart/platform/internal/httpx"
 	"github.com/freshmart/platform/services/catalog"
-	"github.com/freshmart/platform/services/internal/events"
-	"github.com/freshmart/platform/services/internal/httpx"
 )
 
 // Source is the ce_source of the events the POS produces.

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/freshmart/platform/services/internal/events"
-	"github.com/freshmart/platform/services/internal/httpx"
+	"github.com/freshmart/platform/internal/events"
+	"github.com/freshmart/platform/internal/httpx"
 	"github.com/freshmart/platform/services/pos"
 )
 

@@ -22,10 +22,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/freshmart/platform/internal/brokertest"
+	"github.com/freshmart/platform/internal/events"
+	"github.com/freshmart/platform/internal/pgtest"
 	"github.com/freshmart/platform/migrations"
-	"github.com/freshmart/platform/services/internal/brokertest"
-	"github.com/freshmart/platform/services/internal/events"
-	"github.com/freshmart/platform/services/internal/pgtest"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Start(m)) }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/freshmart/platform/services/internal/events"
+	"github.com/freshmart/platform/internal/events"
 )
 
 // Tx is the transaction of the batch being applied: use it (it is a pgx.Tx) for the state

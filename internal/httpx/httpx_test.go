@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/freshmart/platform/internal/events"
 	"github.com/freshmart/platform/schemas"
 	"github.com/freshmart/platform/services/catalog"
-	"github.com/freshmart/platform/services/internal/events"
 )
 
 type sale struct {

@@ -6,8 +6,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/freshmart/platform/services/internal/events"
-	"github.com/freshmart/platform/services/internal/stream"
+	"github.com/freshmart/platform/internal/events"
+	"github.com/freshmart/platform/internal/stream"
 )
 
 // A service wires a consumer and a relay over its own schema: handlers change state with the

@@ -24,9 +24,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/freshmart/platform/internal/events"
 	"github.com/freshmart/platform/schemas"
 	"github.com/freshmart/platform/services/catalog"
-	"github.com/freshmart/platform/services/internal/events"
 )
 
 // ProblemContentType is the media type of error answers.

@@ -19,7 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/freshmart/platform/services/internal/events"
+	"github.com/freshmart/platform/internal/events"
 )
 
 // Handler applies one consumed event inside the batch's transaction. It returns an error only

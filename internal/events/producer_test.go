@@ -10,8 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/freshmart/platform/internal/brokertest"
 	"github.com/freshmart/platform/schemas"
-	"github.com/freshmart/platform/services/internal/brokertest"
 )
 
 func TestProduceAgainstBroker(t *testing.T) {

@@ -6,30 +6,16 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
+
+	"github.com/freshmart/platform/broker"
 )
 
 // TestTypesRoundTrip decodes every valid example into its Go type without unknown fields,
 // encodes it again and checks the result is still valid and carries the same JSON.
 func TestTypesRoundTrip(t *testing.T) {
-	types := map[string]func() any{
-		"sale.completed":          func() any { return new(SaleCompleted) },
-		"sale.voided":             func() any { return new(SaleVoided) },
-		"delivery.received":       func() any { return new(DeliveryReceived) },
-		"stock.counted":           func() any { return new(StockCounted) },
-		"stock.adjusted":          func() any { return new(StockAdjusted) },
-		"stock.level":             func() any { return new(StockLevel) },
-		"alert.low_stock":         func() any { return new(StockAlert) },
-		"alert.restocked":         func() any { return new(Alert) },
-		"alert.complaint_spike":   func() any { return new(ComplaintSpikeAlert) },
-		"alert.delivery_mismatch": func() any { return new(DeliveryMismatchAlert) },
-		"stock.badge":             func() any { return new(StockBadge) },
-		"price.changed":           func() any { return new(PriceChanged) },
-		"promo.started":           func() any { return new(PromoStarted) },
-		"promo.ended":             func() any { return new(PromoEnded) },
-		"complaint.filed":         func() any { return new(ComplaintFiled) },
-		"report.daily_sales":      func() any { return new(DailySalesReport) },
-	}
+	types := Payloads()
 	for _, typ := range Types() {
 		t.Run(typ, func(t *testing.T) {
 			mk, ok := types[typ]
@@ -64,5 +50,45 @@ func TestTypesRoundTrip(t *testing.T) {
 				t.Fatalf("round trip changed the payload:\nwant %s\ngot  %s", raw, out)
 			}
 		})
+	}
+}
+
+// TestContract checks that the event type constants, the schema files and the payload types
+// name the same set of types.
+func TestContract(t *testing.T) {
+	consts := []string{TypeSaleCompleted, TypeSaleVoided, TypeDeliveryReceived, TypeStockCounted,
+		TypeStockAdjusted, TypeStockLevel, TypeAlertLowStock, TypeAlertRestocked, TypeAlertComplaintSpike,
+		TypeAlertDeliveryMismatch, TypeStockBadge, TypePriceChanged, TypePromoStarted, TypePromoEnded,
+		TypeComplaintFiled, TypeReportDailySales}
+	payloads := Payloads()
+	if len(consts) != len(Types()) || len(payloads) != len(Types()) {
+		t.Fatalf("%d type constants, %d payload types, %d schema files", len(consts), len(payloads), len(Types()))
+	}
+	for _, c := range consts {
+		if !Known(c) {
+			t.Errorf("type constant %q has no schema file", c)
+		}
+		if _, ok := payloads[c]; !ok {
+			t.Errorf("type constant %q has no payload type", c)
+		}
+	}
+}
+
+// TestTopicsMatchBroker checks that the topic constants are exactly the topics the broker
+// creates from broker/topics.json.
+func TestTopicsMatchBroker(t *testing.T) {
+	defs, err := broker.DefaultTopics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range defs {
+		names = append(names, d.Name)
+	}
+	want := Topics()
+	slices.Sort(names)
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Fatalf("broker/topics.json defines %v, package schemas names %v", names, want)
 	}
 }

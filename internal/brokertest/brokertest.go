@@ -32,17 +32,6 @@ import (
 // EnvBroker selects the broker implementation: "freshmart" (default) or "kfake".
 const EnvBroker = "FRESHMART_TEST_BROKER"
 
-// topicsJSON defines the FreshMart topics (DESIGN.md "Topics") for the broker's --topics flag.
-const topicsJSON = `[
- {"name": "pos-sales", "partitions": 12, "configs": {"retention.ms": "-1"}},
- {"name": "inventory-updates", "partitions": 12, "configs": {"retention.ms": "-1"}},
- {"name": "customer-complaints", "partitions": 12, "configs": {"retention.ms": "-1"}},
- {"name": "vendor-deliveries", "partitions": 12, "configs": {"retention.ms": "-1"}},
- {"name": "display-updates", "partitions": 12, "configs": {"retention.ms": "604800000"}},
- {"name": "daily-sales-report", "partitions": 1, "configs": {"retention.ms": "-1"}},
- {"name": "store-alerts", "partitions": 12, "configs": {"retention.ms": "7776000000"}}
-]`
-
 // Broker is a running broker process.
 type Broker struct {
 	// Addr is the Kafka listener, host:port.
@@ -153,10 +142,12 @@ func (b *Broker) start(listen string) error {
 	case "kfake":
 		args = []string{"-listen", listen, "-data-dir", b.dataDir, "-topics", "freshmart"}
 	default:
-		topics := filepath.Join(filepath.Dir(b.dataDir), "topics.json")
-		if err := os.WriteFile(topics, []byte(topicsJSON), 0o644); err != nil {
-			return fmt.Errorf("topics file: %w", err)
+		root, err := workspaceRoot()
+		if err != nil {
+			return err
 		}
+		// The topic definitions the broker ships with, not a copy.
+		topics := filepath.Join(root, "broker", "topics.json")
 		args = []string{"--listen", listen, "--http", "", "--data-dir", b.dataDir, "--topics", topics, "--log-level", "info"}
 	}
 	logf, err := os.OpenFile(b.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

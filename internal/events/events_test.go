@@ -15,7 +15,7 @@ import (
 
 func validSale(t *testing.T) []byte {
 	t.Helper()
-	raw, err := os.ReadFile("../../../schemas/testdata/valid/sale.completed.json")
+	raw, err := os.ReadFile("../../schemas/testdata/valid/sale.completed.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,16 +23,16 @@ func validSale(t *testing.T) []byte {
 }
 
 func TestEnvelopeRoundTrip(t *testing.T) {
-	env := Envelope{ID: "3f1c2a7e-5b8d-4c1e-9a2f-0d6e8b7c5a41", Type: TypeSaleCompleted, Source: "freshmart/pos",
+	env := Envelope{ID: "3f1c2a7e-5b8d-4c1e-9a2f-0d6e8b7c5a41", Type: schemas.TypeSaleCompleted, Source: "freshmart/pos",
 		Time: time.Date(2026, 11, 21, 14, 3, 7, 500, time.FixedZone("x", 3600))}
-	rec := NewRecord(TopicPOSSales, "S001", env, []byte(`{}`))
+	rec := NewRecord(schemas.TopicPOSSales, "S001", env, []byte(`{}`))
 	rec.Partition, rec.Offset = 3, 42
 	ev, err := Parse(rec)
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}
 	if ev.ID != env.ID || ev.Type != env.Type || ev.Source != env.Source || !ev.Time.Equal(env.Time) ||
-		ev.Time.Location() != time.UTC || ev.Key != "S001" || ev.Partition != 3 || ev.Offset != 42 || ev.Topic != TopicPOSSales {
+		ev.Time.Location() != time.UTC || ev.Key != "S001" || ev.Partition != 3 || ev.Offset != 42 || ev.Topic != schemas.TopicPOSSales {
 		t.Fatalf("round trip: got %+v want %+v", ev, env)
 	}
 }
@@ -88,10 +88,10 @@ func TestCheck(t *testing.T) {
 		payload []byte
 		wantErr error
 	}{
-		{"valid", Envelope{ID: "a", Type: TypeSaleCompleted, Source: "s"}, sale, nil},
-		{"no id", Envelope{Type: TypeSaleCompleted, Source: "s"}, sale, ErrEnvelope},
+		{"valid", Envelope{ID: "a", Type: schemas.TypeSaleCompleted, Source: "s"}, sale, nil},
+		{"no id", Envelope{Type: schemas.TypeSaleCompleted, Source: "s"}, sale, ErrEnvelope},
 		{"unknown type", Envelope{ID: "a", Type: "sale.lost", Source: "s"}, sale, schemas.ErrUnknownType},
-		{"not json", Envelope{ID: "a", Type: TypeSaleCompleted, Source: "s"}, []byte("{"), schemas.ErrSyntax},
+		{"not json", Envelope{ID: "a", Type: schemas.TypeSaleCompleted, Source: "s"}, []byte("{"), schemas.ErrSyntax},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,44 +101,44 @@ func TestCheck(t *testing.T) {
 		})
 	}
 	var ve *schemas.ValidationError
-	if err := Check(Envelope{ID: "a", Type: TypeSaleCompleted, Source: "s"}, []byte(`{"sale_id":1}`)); !errors.As(err, &ve) {
+	if err := Check(Envelope{ID: "a", Type: schemas.TypeSaleCompleted, Source: "s"}, []byte(`{"sale_id":1}`)); !errors.As(err, &ve) {
 		t.Fatalf("invalid payload: %v, want *schemas.ValidationError", err)
 	}
 }
 
 func TestMux(t *testing.T) {
 	m := NewMux[*[]string]()
-	On(m, TypeSaleCompleted, func(_ context.Context, got *[]string, ev Event, s SaleCompleted) error {
+	On(m, schemas.TypeSaleCompleted, func(_ context.Context, got *[]string, ev Event, s schemas.SaleCompleted) error {
 		*got = append(*got, s.SaleID+"/"+s.Lines[0].SKU)
 		return nil
 	})
 	boom := errors.New("boom")
-	On(m, TypeSaleVoided, func(context.Context, *[]string, Event, SaleVoided) error { return boom })
+	On(m, schemas.TypeSaleVoided, func(context.Context, *[]string, Event, schemas.SaleVoided) error { return boom })
 	var got []string
 	ctx := context.Background()
 	topic := "mux-test"
-	if err := m.Dispatch(ctx, &got, Event{Envelope: Envelope{Type: TypeSaleCompleted}, Topic: topic, Data: validSale(t)}); err != nil {
+	if err := m.Dispatch(ctx, &got, Event{Envelope: Envelope{Type: schemas.TypeSaleCompleted}, Topic: topic, Data: validSale(t)}); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 1 || got[0] != "3f1c2a7e-5b8d-4c1e-9a2f-0d6e8b7c5a41/PRD-0001" {
 		t.Fatalf("handler saw %v", got)
 	}
-	if err := m.Dispatch(ctx, &got, Event{Envelope: Envelope{Type: TypeSaleVoided}, Topic: topic, Data: []byte(`{}`)}); !errors.Is(err, boom) {
+	if err := m.Dispatch(ctx, &got, Event{Envelope: Envelope{Type: schemas.TypeSaleVoided}, Topic: topic, Data: []byte(`{}`)}); !errors.Is(err, boom) {
 		t.Fatalf("handler error not returned: %v", err)
 	}
 	if err := m.Dispatch(ctx, &got, Event{Envelope: Envelope{Type: "sale.teleported"}, Topic: topic}); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Dispatch(ctx, &got, Event{Envelope: Envelope{Type: TypeSaleCompleted}, Topic: topic, Data: []byte(`[1]`)}); err != nil {
+	if err := m.Dispatch(ctx, &got, Event{Envelope: Envelope{Type: schemas.TypeSaleCompleted}, Topic: topic, Data: []byte(`[1]`)}); err != nil {
 		t.Fatal(err)
 	}
 	if n := counterValue(t, Skipped.WithLabelValues(topic, "sale.teleported", "unknown_type")); n != 1 {
 		t.Errorf("unknown type counted %v times", n)
 	}
-	if n := counterValue(t, Skipped.WithLabelValues(topic, TypeSaleCompleted, "payload")); n != 1 {
+	if n := counterValue(t, Skipped.WithLabelValues(topic, schemas.TypeSaleCompleted, "payload")); n != 1 {
 		t.Errorf("bad payload counted %v times", n)
 	}
-	if !m.Handles(TypeSaleVoided) || m.Handles("x") {
+	if !m.Handles(schemas.TypeSaleVoided) || m.Handles("x") {
 		t.Error("Handles wrong")
 	}
 }
@@ -155,7 +155,7 @@ func TestDerivedID(t *testing.T) {
 		}
 		seen[id] = true
 	}
-	if err := schemas.Validate(TypeAlertLowStock, []byte(`{"alert_id":"`+a+`","store_id":"S001","sku":"PRD-0001","on_hand":1,"threshold":2,"at":"2026-11-21T00:00:00Z"}`)); err != nil {
+	if err := schemas.Validate(schemas.TypeAlertLowStock, []byte(`{"alert_id":"`+a+`","store_id":"S001","sku":"PRD-0001","on_hand":1,"threshold":2,"at":"2026-11-21T00:00:00Z"}`)); err != nil {
 		t.Fatalf("derived id is not a schema uuid: %v", err)
 	}
 }
@@ -195,8 +195,8 @@ func counterValue(t *testing.T, c interface{ Write(*dto.Metric) error }) float64
 }
 
 func BenchmarkParse(b *testing.B) {
-	env := Envelope{ID: "3f1c2a7e-5b8d-4c1e-9a2f-0d6e8b7c5a41", Type: TypeSaleCompleted, Source: "freshmart/pos", Time: time.Now()}
-	rec := NewRecord(TopicPOSSales, "S001", env, []byte(`{}`))
+	env := Envelope{ID: "3f1c2a7e-5b8d-4c1e-9a2f-0d6e8b7c5a41", Type: schemas.TypeSaleCompleted, Source: "freshmart/pos", Time: time.Now()}
+	rec := NewRecord(schemas.TopicPOSSales, "S001", env, []byte(`{}`))
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := Parse(rec); err != nil {

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -18,9 +19,44 @@ import (
 // with the same id is safe because readers drop duplicate ids. HTTP APIs answer 503.
 var ErrUnavailable = errors.New("broker unavailable")
 
+// Out is one event to produce (Producer.Produce) or to emit through an outbox
+// (stream.Tx.Emit): where it goes and what it says. The source (ce_source) is not here: it is
+// set once per service, on the Producer or the consumer.
+type Out struct {
+	// Topic is the topic the event goes to (a schemas.Topic... constant). Required.
+	Topic string
+	// Key is the record key: the store_id for the store-keyed topics.
+	Key string
+	// Type is the event type (a schemas.Type... constant); Payload must be valid against its
+	// schema. Required.
+	Type string
+	// ID is the event id (ce_id). Produce uses a new UUID when it is empty; an outbox derives it
+	// from the input and ignores this field.
+	ID string
+	// Payload is the event's JSON ([]byte or json.RawMessage) or a value to marshal.
+	Payload any
+}
+
+// Value returns the payload as JSON.
+func (o Out) Value() ([]byte, error) {
+	switch v := o.Payload.(type) {
+	case []byte:
+		return v, nil
+	case json.RawMessage:
+		return v, nil
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("events: %s: marshal payload: %w", o.Type, err)
+		}
+		return b, nil
+	}
+}
+
 // Producer produces validated events with the idempotent producer and acks=all.
 type Producer struct {
 	client *kgo.Client
+	source string
 	owned  bool
 }
 
@@ -28,6 +64,8 @@ type Producer struct {
 type ProducerConfig struct {
 	// Brokers are the seed brokers (host:port). Required.
 	Brokers []string
+	// Source is the ce_source of every event produced ("freshmart/pos"). Required.
+	Source string
 	// DeliveryTimeout bounds how long a record is retried before Produce fails with
 	// ErrUnavailable. Default 10s.
 	DeliveryTimeout time.Duration
@@ -42,6 +80,9 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	if len(cfg.Brokers) == 0 {
 		return nil, errors.New("events: new producer: no brokers")
 	}
+	if cfg.Source == "" {
+		return nil, errors.New("events: new producer: no source")
+	}
 	if cfg.DeliveryTimeout <= 0 {
 		cfg.DeliveryTimeout = 10 * time.Second
 	}
@@ -55,12 +96,17 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("events: new producer: %w", err)
 	}
-	return &Producer{client: cl, owned: true}, nil
+	return &Producer{client: cl, source: cfg.Source, owned: true}, nil
 }
 
 // NewProducerFrom wraps an existing client (which must use acks=all and idempotence, the
-// franz-go defaults). Close does not close it.
-func NewProducerFrom(cl *kgo.Client) *Producer { return &Producer{client: cl} }
+// franz-go defaults) producing events from source. Close does not close it.
+func NewProducerFrom(cl *kgo.Client, source string) *Producer {
+	return &Producer{client: cl, source: source}
+}
+
+// Source returns the ce_source of the events p produces.
+func (p *Producer) Source() string { return p.source }
 
 // Client returns the underlying franz-go client.
 func (p *Producer) Client() *kgo.Client { return p.client }
@@ -72,19 +118,25 @@ func (p *Producer) Close() {
 	}
 }
 
-// Produce validates payload against the schema of eventType, wraps it in a CloudEvents envelope
-// (id, or a new UUID when id is empty; time now) and writes it to topic under key. It returns
-// once the broker has acknowledged the record (acks=all) with the record's partition and offset.
+// Produce validates the event's payload against the schema of its type, wraps it in a
+// CloudEvents envelope (its id, or a new UUID when it has none; the producer's source; time
+// now) and writes it to its topic under its key. It returns once the broker has acknowledged
+// the record (acks=all) with the record's partition and offset.
 //
 // Errors: a *schemas.ValidationError (or schemas.ErrUnknownType / schemas.ErrSyntax) when the
 // payload is not valid, nothing produced; ErrUnavailable when the broker did not acknowledge;
 // the context's error when ctx ended first.
-func (p *Producer) Produce(ctx context.Context, topic, key, eventType, source, id string, payload []byte) (int32, int64, error) {
+func (p *Producer) Produce(ctx context.Context, o Out) (int32, int64, error) {
+	id := o.ID
 	if id == "" {
 		id = uuid.NewString()
 	}
-	env := Envelope{ID: id, Type: eventType, Source: source, Time: time.Now().UTC()}
-	r, err := p.ProduceEnvelope(ctx, topic, key, env, payload)
+	payload, err := o.Value()
+	if err != nil {
+		return -1, -1, err
+	}
+	env := Envelope{ID: id, Type: o.Type, Source: p.source, Time: time.Now().UTC()}
+	r, err := p.ProduceEnvelope(ctx, o.Topic, o.Key, env, payload)
 	if err != nil {
 		return -1, -1, err
 	}

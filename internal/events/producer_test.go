@@ -17,7 +17,7 @@ import (
 func TestProduceAgainstBroker(t *testing.T) {
 	b := brokertest.Start(t)
 	reg := prometheus.NewRegistry()
-	p, err := NewProducer(ProducerConfig{Brokers: []string{b.Addr}, Opts: []kgo.Opt{KafkaMetrics("producer", reg)}})
+	p, err := NewProducer(ProducerConfig{Brokers: []string{b.Addr}, Source: "freshmart/pos", Opts: []kgo.Opt{KafkaMetrics("producer", reg)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func TestProduceAgainstBroker(t *testing.T) {
 	defer cancel()
 
 	sale := validSale(t)
-	part, off, err := p.Produce(ctx, TopicPOSSales, "S001", TypeSaleCompleted, "freshmart/pos", "", sale)
+	part, off, err := p.Produce(ctx, Out{Topic: schemas.TopicPOSSales, Key: "S001", Type: schemas.TypeSaleCompleted, Payload: sale})
 	if err != nil {
 		t.Fatalf("Produce: %v", err)
 	}
@@ -35,14 +35,14 @@ func TestProduceAgainstBroker(t *testing.T) {
 	}
 
 	// An invalid payload is refused before it reaches the broker.
-	_, _, err = p.Produce(ctx, TopicPOSSales, "S001", TypeSaleCompleted, "freshmart/pos", "", []byte(`{"sale_id":"x"}`))
+	_, _, err = p.Produce(ctx, Out{Topic: schemas.TopicPOSSales, Key: "S001", Type: schemas.TypeSaleCompleted, Payload: []byte(`{"sale_id":"x"}`)})
 	var ve *schemas.ValidationError
 	if !errors.As(err, &ve) {
 		t.Fatalf("invalid payload: %v, want *schemas.ValidationError", err)
 	}
 
 	cl := b.Client(t, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
-		TopicPOSSales: {part: kgo.NewOffset().At(off)},
+		schemas.TopicPOSSales: {part: kgo.NewOffset().At(off)},
 	}))
 	var got []Event
 	hwm := int64(-1)
@@ -67,10 +67,10 @@ func TestProduceAgainstBroker(t *testing.T) {
 		t.Fatalf("read %d events, high watermark %d; want 1 event and %d", len(got), hwm, off+1)
 	}
 	ev := got[0]
-	if ev.Type != TypeSaleCompleted || ev.Source != "freshmart/pos" || ev.Key != "S001" || ev.Offset != off || ev.ID == "" {
+	if ev.Type != schemas.TypeSaleCompleted || ev.Source != "freshmart/pos" || ev.Key != "S001" || ev.Offset != off || ev.ID == "" {
 		t.Fatalf("read back %+v", ev)
 	}
-	s, err := Decode[SaleCompleted](ev)
+	s, err := Decode[schemas.SaleCompleted](ev)
 	if err != nil || s.StoreID != "S001" || len(s.Lines) != 2 || s.TotalCents != 1997 {
 		t.Fatalf("Decode: %+v, %v", s, err)
 	}
@@ -103,14 +103,14 @@ func TestProduceBrokerDown(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	p, err := NewProducer(ProducerConfig{Brokers: []string{addr}, DeliveryTimeout: 2 * time.Second})
+	p, err := NewProducer(ProducerConfig{Brokers: []string{addr}, Source: "freshmart/pos", DeliveryTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	_, _, err = p.Produce(ctx, TopicPOSSales, "S001", TypeSaleCompleted, "freshmart/pos", "", validSale(t))
+	_, _, err = p.Produce(ctx, Out{Topic: schemas.TopicPOSSales, Key: "S001", Type: schemas.TypeSaleCompleted, Payload: validSale(t)})
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Produce with the broker down: %v, want ErrUnavailable", err)
 	}

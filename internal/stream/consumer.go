@@ -45,6 +45,9 @@ type Config struct {
 	Topics []string
 	// Schema is the Postgres schema holding consumer_offsets and outbox. Required.
 	Schema string
+	// Source is the ce_source of the events the handlers emit ("freshmart/inventory").
+	// Required.
+	Source string
 	// Pool is the Postgres pool the transactions run on. Required.
 	Pool *pgxpool.Pool
 	// Handler applies each event. Exactly one of Handler and BatchHandler is required.
@@ -93,6 +96,8 @@ func New(cfg Config) (*Consumer, error) {
 		return nil, errors.New("stream: no topics")
 	case !identRe.MatchString(cfg.Schema):
 		return nil, fmt.Errorf("stream: schema %q is not a lower-case SQL identifier", cfg.Schema)
+	case cfg.Source == "":
+		return nil, errors.New("stream: no source")
 	case cfg.Pool == nil:
 		return nil, errors.New("stream: no pool")
 	case (cfg.Handler == nil) == (cfg.BatchHandler == nil):
@@ -350,7 +355,7 @@ func (c *Consumer) apply(ctx context.Context, fs kgo.Fetches) error {
 		return fmt.Errorf("stream: begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after Commit
-	st := &Tx{Tx: tx, schemaName: c.cfg.Schema}
+	st := &Tx{Tx: tx, schemaName: c.cfg.Schema, source: c.cfg.Source}
 	counts := map[string]map[string]float64{}
 	count := func(topic, outcome string) {
 		if counts[topic] == nil {

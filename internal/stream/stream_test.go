@@ -26,6 +26,7 @@ import (
 	"github.com/freshmart/platform/internal/events"
 	"github.com/freshmart/platform/internal/pgtest"
 	"github.com/freshmart/platform/migrations"
+	"github.com/freshmart/platform/schemas"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Start(m)) }
@@ -78,7 +79,7 @@ func newEnv(t *testing.T, b *brokertest.Broker) *env {
 // produce writes n stock.adjusted events spread over stores and SKUs and records the fold.
 func (e *env) produce(n int, seed uint64) {
 	e.t.Helper()
-	p, err := events.NewProducer(events.ProducerConfig{Brokers: []string{e.b.Addr}})
+	p, err := events.NewProducer(events.ProducerConfig{Brokers: []string{e.b.Addr}, Source: "freshmart/streamtest"})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -95,11 +96,11 @@ func (e *env) produce(n int, seed uint64) {
 		if delta == 0 {
 			delta = 1
 		}
-		payload, _ := json.Marshal(events.StockAdjusted{
+		payload, _ := json.Marshal(schemas.StockAdjusted{
 			AdjustmentID: uuid.NewString(), StoreID: store, SKU: sku, Delta: delta, Reason: "correction",
 			At: base.Add(time.Duration(i) * time.Second),
 		})
-		env := events.Envelope{ID: uuid.NewString(), Type: events.TypeStockAdjusted, Source: "freshmart/test", Time: base.Add(time.Duration(i) * time.Second)}
+		env := events.Envelope{ID: uuid.NewString(), Type: schemas.TypeStockAdjusted, Source: "freshmart/test", Time: base.Add(time.Duration(i) * time.Second)}
 		if err := events.Check(env, payload); err != nil {
 			e.t.Fatal(err)
 		}
@@ -120,7 +121,7 @@ func (e *env) produce(n int, seed uint64) {
 // handler applies a stock.adjusted event and emits the resulting stock.level.
 func handler(name string, seen *atomic.Int64) Handler {
 	mux := events.NewMux[*Tx]()
-	events.On(mux, events.TypeStockAdjusted, func(ctx context.Context, tx *Tx, ev events.Event, a events.StockAdjusted) error {
+	events.On(mux, schemas.TypeStockAdjusted, func(ctx context.Context, tx *Tx, ev events.Event, a schemas.StockAdjusted) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO streamtest.applied VALUES ($1, $2)`, a.AdjustmentID, name); err != nil {
 			return err
 		}
@@ -130,10 +131,10 @@ func handler(name string, seen *atomic.Int64) Handler {
 			a.StoreID, a.SKU, a.Delta).Scan(&total); err != nil {
 			return err
 		}
-		_, err := tx.Emit(ctx, outTopic, a.StoreID, events.TypeStockLevel, "freshmart/streamtest", events.StockLevel{
+		_, err := tx.Emit(ctx, events.Out{Topic: outTopic, Key: a.StoreID, Type: schemas.TypeStockLevel, Payload: schemas.StockLevel{
 			StoreID: a.StoreID, SKU: a.SKU, OnHand: total, Threshold: 5,
-			Cause: events.Cause{Type: "adjustment", ID: a.AdjustmentID}, At: a.At,
-		})
+			Cause: schemas.Cause{Type: "adjustment", ID: a.AdjustmentID}, At: a.At,
+		}})
 		if seen != nil {
 			seen.Add(1)
 		}
@@ -145,7 +146,7 @@ func handler(name string, seen *atomic.Int64) Handler {
 func (e *env) consumer(group, name string, h Handler) *Consumer {
 	e.t.Helper()
 	c, err := New(Config{
-		Brokers: []string{e.b.Addr}, Group: group, Topics: []string{inTopic}, Schema: schema,
+		Brokers: []string{e.b.Addr}, Group: group, Topics: []string{inTopic}, Schema: schema, Source: "freshmart/streamtest",
 		Pool: e.pool, Handler: h, MaxPollRecords: 100, Registerer: e.reg,
 		Log:        slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("consumer", name),
 		MinBackoff: 100 * time.Millisecond,
@@ -345,7 +346,7 @@ func TestTwoConsumersSplitPartitions(t *testing.T) {
 	bc := e.consumer("split", "b", handler("b", &seenB))
 	run(t, a)
 	run(t, bc)
-	prod, err := events.NewProducer(events.ProducerConfig{Brokers: []string{b.Addr}})
+	prod, err := events.NewProducer(events.ProducerConfig{Brokers: []string{b.Addr}, Source: "freshmart/streamtest"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +422,7 @@ func TestRelayResendsSameIDsAfterCrash(t *testing.T) {
 	stop()
 	e.checkExact()
 
-	prod, err := events.NewProducer(events.ProducerConfig{Brokers: []string{b.Addr}})
+	prod, err := events.NewProducer(events.ProducerConfig{Brokers: []string{b.Addr}, Source: "freshmart/streamtest"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -524,7 +525,7 @@ func TestFenceDropsAppliedRecords(t *testing.T) {
 	e := newEnv(t, nil)
 	var seen atomic.Int64
 	c, err := New(Config{
-		Brokers: []string{"127.0.0.1:1"}, Group: "fence", Topics: []string{inTopic}, Schema: schema,
+		Brokers: []string{"127.0.0.1:1"}, Group: "fence", Topics: []string{inTopic}, Schema: schema, Source: "freshmart/streamtest",
 		Pool: e.pool, Handler: handler("a", &seen), Registerer: prometheus.NewRegistry(),
 	})
 	if err != nil {
@@ -533,9 +534,9 @@ func TestFenceDropsAppliedRecords(t *testing.T) {
 	base := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	var recs []*kgo.Record
 	for i := range 10 {
-		payload, _ := json.Marshal(events.StockAdjusted{AdjustmentID: uuid.NewString(), StoreID: "S001", SKU: "PRD-0001",
+		payload, _ := json.Marshal(schemas.StockAdjusted{AdjustmentID: uuid.NewString(), StoreID: "S001", SKU: "PRD-0001",
 			Delta: 1, Reason: "found", At: base})
-		r := events.NewRecord(inTopic, "S001", events.Envelope{ID: uuid.NewString(), Type: events.TypeStockAdjusted, Source: "t", Time: base}, payload)
+		r := events.NewRecord(inTopic, "S001", events.Envelope{ID: uuid.NewString(), Type: schemas.TypeStockAdjusted, Source: "t", Time: base}, payload)
 		r.Partition, r.Offset = 2, int64(i)
 		recs = append(recs, r)
 	}
@@ -583,7 +584,7 @@ func TestBatchHandlerExactAndCommittedToBroker(t *testing.T) {
 				crash()
 				return ctx.Err()
 			}
-			var a events.StockAdjusted
+			var a schemas.StockAdjusted
 			if err := json.Unmarshal(ev.Data, &a); err != nil {
 				return err
 			}
@@ -596,10 +597,10 @@ func TestBatchHandlerExactAndCommittedToBroker(t *testing.T) {
 				a.StoreID, a.SKU, a.Delta).Scan(&total); err != nil {
 				return err
 			}
-			if _, err := tx.EmitFor(ctx, ev, 7, outTopic, a.StoreID, events.TypeStockLevel, "freshmart/streamtest", events.StockLevel{
+			if _, err := tx.EmitFor(ctx, ev, 7, events.Out{Topic: outTopic, Key: a.StoreID, Type: schemas.TypeStockLevel, Payload: schemas.StockLevel{
 				StoreID: a.StoreID, SKU: a.SKU, OnHand: total, Threshold: 5,
-				Cause: events.Cause{Type: "adjustment", ID: a.AdjustmentID}, At: a.At,
-			}); err != nil {
+				Cause: schemas.Cause{Type: "adjustment", ID: a.AdjustmentID}, At: a.At,
+			}}); err != nil {
 				return err
 			}
 		}
@@ -607,7 +608,7 @@ func TestBatchHandlerExactAndCommittedToBroker(t *testing.T) {
 	}
 	mk := func(name string) *Consumer {
 		c, err := New(Config{
-			Brokers: []string{e.b.Addr}, Group: "batch", Topics: []string{inTopic}, Schema: schema,
+			Brokers: []string{e.b.Addr}, Group: "batch", Topics: []string{inTopic}, Schema: schema, Source: "freshmart/streamtest",
 			Pool: e.pool, BatchHandler: batchHandler, MaxPollRecords: 100, Registerer: prometheus.NewRegistry(),
 			CommitInterval: 100 * time.Millisecond, MinBackoff: 100 * time.Millisecond,
 			Log: slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("consumer", name),
@@ -680,7 +681,7 @@ func TestBatchHandlerExactAndCommittedToBroker(t *testing.T) {
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			seen++
-			var a events.StockAdjusted
+			var a schemas.StockAdjusted
 			_ = json.Unmarshal(r.Value, &a)
 			if want := events.DerivedID(r.Topic, r.Partition, r.Offset, 7); ids[a.AdjustmentID] != want {
 				t.Errorf("%s/%d@%d: emitted id %q, want %q", r.Topic, r.Partition, r.Offset, ids[a.AdjustmentID], want)

@@ -16,6 +16,7 @@ import (
 type Tx struct {
 	pgx.Tx
 	schemaName string
+	source     string
 	in         events.Event
 	emitted    int
 	notify     bool
@@ -26,14 +27,14 @@ type Tx struct {
 // of schema.
 func NotifyChannel(schema string) string { return "freshmart_outbox_" + schema }
 
-// Emit appends an event to the outbox, to be produced to topic under key once the transaction
-// has committed. payload is JSON ([]byte or json.RawMessage) or a value to marshal; it must be
-// valid against the schema of eventType. The event's id is derived from the input record and
-// the number of events emitted for it so far, and its time is the input event's time, so
-// replaying the input emits identical events. It returns the id. Use it from a Handler; a
-// BatchHandler uses EmitFor.
-func (tx *Tx) Emit(ctx context.Context, topic, key, eventType, source string, payload any) (string, error) {
-	id, err := tx.EmitFor(ctx, tx.in, tx.emitted, topic, key, eventType, source, payload)
+// Emit appends an event to the outbox, to be produced to o.Topic under o.Key once the
+// transaction has committed. o.Payload must be valid against the schema of o.Type. The event's
+// id is derived from the input record and the number of events emitted for it so far (o.ID is
+// ignored), its source is the consumer's and its time the input event's, so replaying the
+// input emits identical events. It returns the id. Use it from a Handler; a BatchHandler uses
+// EmitFor.
+func (tx *Tx) Emit(ctx context.Context, o events.Out) (string, error) {
+	id, err := tx.EmitFor(ctx, tx.in, tx.emitted, o)
 	if err == nil {
 		tx.emitted++
 	}
@@ -44,18 +45,10 @@ func (tx *Tx) Emit(ctx context.Context, topic, key, eventType, source string, pa
 // from in's position and slot, a number the caller picks so that the same input and slot always
 // mean the same event (the caller keeps slots of one input distinct), and its time is in's
 // time. The rows are written to the outbox, in emit order, when the batch commits.
-func (tx *Tx) EmitFor(_ context.Context, in events.Event, slot int, topic, key, eventType, source string, payload any) (string, error) {
-	var value []byte
-	switch v := payload.(type) {
-	case []byte:
-		value = v
-	case json.RawMessage:
-		value = v
-	default:
-		var err error
-		if value, err = json.Marshal(v); err != nil {
-			return "", fmt.Errorf("stream: emit %s: marshal: %w", eventType, err)
-		}
+func (tx *Tx) EmitFor(_ context.Context, in events.Event, slot int, o events.Out) (string, error) {
+	value, err := o.Value()
+	if err != nil {
+		return "", fmt.Errorf("stream: emit: %w", err)
 	}
 	at := in.Time
 	if at.IsZero() {
@@ -63,12 +56,17 @@ func (tx *Tx) EmitFor(_ context.Context, in events.Event, slot int, topic, key, 
 	}
 	env := events.Envelope{
 		ID:     events.DerivedID(in.Topic, in.Partition, in.Offset, slot),
-		Type:   eventType,
-		Source: source,
+		Type:   o.Type,
+		Source: tx.source,
 		Time:   at,
 	}
+	return env.ID, tx.append(o.Topic, o.Key, env, value)
+}
+
+// append validates one event and queues its outbox row.
+func (tx *Tx) append(topic, key string, env events.Envelope, value []byte) error {
 	if err := events.Check(env, value); err != nil {
-		return "", fmt.Errorf("stream: emit: %w", err)
+		return fmt.Errorf("stream: emit: %w", err)
 	}
 	headers := map[string]string{}
 	for _, h := range env.Headers() {
@@ -76,11 +74,11 @@ func (tx *Tx) EmitFor(_ context.Context, in events.Event, slot int, topic, key, 
 	}
 	hj, err := json.Marshal(headers)
 	if err != nil {
-		return "", fmt.Errorf("stream: outbox headers: %w", err)
+		return fmt.Errorf("stream: outbox headers: %w", err)
 	}
 	tx.pending = append(tx.pending, []any{topic, []byte(key), hj, value})
 	tx.notify = true
-	return env.ID, nil
+	return nil
 }
 
 // Input returns the event being handled (zero in a BatchHandler).

@@ -32,7 +32,11 @@
 // it raises the alert.
 package inventory
 
-import "time"
+import (
+	"time"
+
+	"github.com/freshmart/platform/schemas"
+)
 
 // Status is the shelf state of an item, used both as the stock.badge badge and (spelled
 // "ok"/"low"/"out") as the status in GET /v1/stock.
@@ -103,8 +107,8 @@ type Alert string
 // The alerts a change may raise.
 const (
 	AlertNone      Alert = ""
-	AlertLowStock  Alert = "alert.low_stock"
-	AlertRestocked Alert = "alert.restocked"
+	AlertLowStock  Alert = schemas.TypeAlertLowStock
+	AlertRestocked Alert = schemas.TypeAlertRestocked
 )
 
 // Change is what applying one event did to an item.

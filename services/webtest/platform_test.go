@@ -185,17 +185,6 @@ func waitHTTP(t *testing.T, p *process, url string) {
 	t.Fatalf("%s: %s did not answer 200 within a minute (last: %s)", p.name, url, last)
 }
 
-// topicsJSON is the broker's topic set (DESIGN.md "Topics").
-const topicsJSON = `[
- {"name": "pos-sales", "partitions": 12, "configs": {"retention.ms": "-1"}},
- {"name": "inventory-updates", "partitions": 12, "configs": {"retention.ms": "-1"}},
- {"name": "customer-complaints", "partitions": 12, "configs": {"retention.ms": "-1"}},
- {"name": "vendor-deliveries", "partitions": 12, "configs": {"retention.ms": "-1"}},
- {"name": "display-updates", "partitions": 12, "configs": {"retention.ms": "604800000"}},
- {"name": "daily-sales-report", "partitions": 1, "configs": {"retention.ms": "-1"}},
- {"name": "store-alerts", "partitions": 12, "configs": {"retention.ms": "7776000000"}}
-]`
-
 // platform is a running broker, POS, inventory and dashboard.
 type platform struct {
 	Broker, BrokerHTTP, POS, Inventory, Web string // addresses (Broker) and base URLs
@@ -208,10 +197,7 @@ type platform struct {
 func startPlatform(t *testing.T, dsn string) platform {
 	t.Helper()
 	dir := t.TempDir()
-	topics := filepath.Join(dir, "topics.json")
-	if err := os.WriteFile(topics, []byte(topicsJSON), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	topics := filepath.Join(workspaceRoot(t), "broker", "topics.json") // the definitions the broker ships with
 	brokerAddr, brokerHTTP := freeAddr(t), freeAddr(t)
 	b := start(t, "freshmart-broker", nil, "--listen", brokerAddr, "--http", brokerHTTP,
 		"--data-dir", filepath.Join(dir, "broker"), "--topics", topics)

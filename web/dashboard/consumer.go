@@ -9,16 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/freshmart/platform/schemas"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
-)
-
-// Topics the dashboard reads.
-const (
-	topicSales     = "pos-sales"
-	topicInventory = "inventory-updates"
-	topicAlerts    = "store-alerts"
 )
 
 // consumer reads the broker and feeds Live and the Hub.
@@ -44,7 +38,7 @@ func (c *consumer) run(ctx context.Context) error {
 	sales, err := kgo.NewClient(
 		kgo.SeedBrokers(c.brokers...),
 		kgo.ClientID("freshmart-web"),
-		kgo.ConsumeTopics(topicSales),
+		kgo.ConsumeTopics(schemas.TopicPOSSales),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AfterMilli(start.UnixMilli())),
 		kgo.FetchMaxWait(100*time.Millisecond),
 		kgo.WithHooks(kprom.NewMetrics("freshmart_web", kprom.Subsystem("sales"), kprom.Registry(c.reg))),
@@ -56,7 +50,7 @@ func (c *consumer) run(ctx context.Context) error {
 	rest, err := kgo.NewClient(
 		kgo.SeedBrokers(c.brokers...),
 		kgo.ClientID("freshmart-web"),
-		kgo.ConsumeTopics(topicInventory, topicAlerts),
+		kgo.ConsumeTopics(schemas.TopicInventoryUpdates, schemas.TopicStoreAlerts),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
 		kgo.FetchMaxWait(100*time.Millisecond),
 		kgo.WithHooks(kprom.NewMetrics("freshmart_web", kprom.Subsystem("updates"), kprom.Registry(c.reg))),

@@ -14,15 +14,6 @@ import (
 	"github.com/freshmart/platform/services/catalog"
 )
 
-// Event types the dashboard reads (the ce_type header of a record).
-const (
-	typeSaleCompleted = "sale.completed"
-	typeSaleVoided    = "sale.voided"
-	typeStockLevel    = "stock.level"
-	typeLowStock      = "alert.low_stock"
-	typeRestocked     = "alert.restocked"
-)
-
 // ErrUnknownType is returned by decodeEvent for an event type the dashboard does not show.
 var ErrUnknownType = errors.New("event type not shown on the dashboard")
 
@@ -56,16 +47,16 @@ func decodeEvent(ceType string, value []byte) (any, error) {
 		storeID *string
 	)
 	switch ceType {
-	case typeSaleCompleted:
+	case schemas.TypeSaleCompleted:
 		e := &SaleEvent{}
 		v, storeID = e, &e.StoreID
-	case typeSaleVoided:
+	case schemas.TypeSaleVoided:
 		e := &VoidEvent{}
 		v, storeID = e, &e.StoreID
-	case typeStockLevel:
+	case schemas.TypeStockLevel:
 		e := &StockLevel{}
 		v, storeID = e, &e.StoreID
-	case typeLowStock, typeRestocked:
+	case schemas.TypeAlertLowStock, schemas.TypeAlertRestocked:
 		e := &Alert{Type: ceType}
 		v, storeID = e, &e.StoreID
 	default:

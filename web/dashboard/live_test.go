@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/freshmart/platform/schemas"
 	"github.com/freshmart/platform/services/catalog"
 )
 
@@ -32,7 +33,7 @@ func sale(t *testing.T, id, store string, at time.Time, lines ...catalog.Product
 		body += fmt.Sprintf(`{"sku":%q,"qty":2,"unit_price_cents":%d}`, p.SKU, p.PriceCents)
 	}
 	body += `],"payment":{"method":"card"}}`
-	v, err := decodeEvent(typeSaleCompleted, []byte(body))
+	v, err := decodeEvent(schemas.TypeSaleCompleted, []byte(body))
 	if err != nil {
 		t.Fatalf("decode %s: %v", body, err)
 	}
@@ -129,15 +130,15 @@ func TestDecodeEvent(t *testing.T) {
 		wantErr error
 		ok      bool
 	}{
-		{"sale", typeSaleCompleted, `{"sale_id":"x","store_id":"S001","occurred_at":"2026-11-22T03:00:00Z","lines":[{"sku":"PRD-0001","qty":1,"unit_price_cents":5}]}`, nil, true},
-		{"alert", typeLowStock, `{"alert_id":"a","store_id":"S001","sku":"PRD-0001","on_hand":1,"threshold":5,"at":"2026-11-22T03:00:00Z"}`, nil, true},
-		{"stock level", typeStockLevel, `{"store_id":"S001","sku":"PRD-0001","on_hand":1,"threshold":5,"at":"2026-11-22T03:00:00Z"}`, nil, true},
+		{"sale", schemas.TypeSaleCompleted, `{"sale_id":"x","store_id":"S001","occurred_at":"2026-11-22T03:00:00Z","lines":[{"sku":"PRD-0001","qty":1,"unit_price_cents":5}]}`, nil, true},
+		{"alert", schemas.TypeAlertLowStock, `{"alert_id":"a","store_id":"S001","sku":"PRD-0001","on_hand":1,"threshold":5,"at":"2026-11-22T03:00:00Z"}`, nil, true},
+		{"stock level", schemas.TypeStockLevel, `{"store_id":"S001","sku":"PRD-0001","on_hand":1,"threshold":5,"at":"2026-11-22T03:00:00Z"}`, nil, true},
 		{"unknown type", "price.changed", `{}`, ErrUnknownType, false},
-		{"not json", typeSaleCompleted, `{`, nil, false},
-		{"no store", typeSaleVoided, `{"sale_id":"x"}`, nil, false},
-		{"no sale id", typeSaleCompleted, `{"store_id":"S001"}`, nil, false},
-		{"negative qty", typeSaleCompleted, `{"sale_id":"x","store_id":"S001","lines":[{"sku":"a","qty":-1}]}`, nil, false},
-		{"bad time", typeStockLevel, `{"store_id":"S001","at":"yesterday"}`, nil, false},
+		{"not json", schemas.TypeSaleCompleted, `{`, nil, false},
+		{"no store", schemas.TypeSaleVoided, `{"sale_id":"x"}`, nil, false},
+		{"no sale id", schemas.TypeSaleCompleted, `{"store_id":"S001"}`, nil, false},
+		{"negative qty", schemas.TypeSaleCompleted, `{"sale_id":"x","store_id":"S001","lines":[{"sku":"a","qty":-1}]}`, nil, false},
+		{"bad time", schemas.TypeStockLevel, `{"store_id":"S001","at":"yesterday"}`, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,10 +162,10 @@ func TestDecodeEvent(t *testing.T) {
 // FuzzDecodeEvent feeds arbitrary record values to the decoder: it must never panic, and what it
 // accepts must be safe to fold into Live.
 func FuzzDecodeEvent(f *testing.F) {
-	f.Add(typeSaleCompleted, []byte(`{"sale_id":"x","store_id":"S001","occurred_at":"2026-11-22T03:00:00Z","lines":[{"sku":"PRD-0001","qty":1,"unit_price_cents":5}]}`))
-	f.Add(typeSaleVoided, []byte(`{"sale_id":"x","store_id":"S001"}`))
-	f.Add(typeRestocked, []byte(`{"alert_id":"a","store_id":"S009","sku":"?","on_hand":-4}`))
-	f.Add(typeStockLevel, []byte(`null`))
+	f.Add(schemas.TypeSaleCompleted, []byte(`{"sale_id":"x","store_id":"S001","occurred_at":"2026-11-22T03:00:00Z","lines":[{"sku":"PRD-0001","qty":1,"unit_price_cents":5}]}`))
+	f.Add(schemas.TypeSaleVoided, []byte(`{"sale_id":"x","store_id":"S001"}`))
+	f.Add(schemas.TypeAlertRestocked, []byte(`{"alert_id":"a","store_id":"S009","sku":"?","on_hand":-4}`))
+	f.Add(schemas.TypeStockLevel, []byte(`null`))
 	f.Add("x", []byte{0xff})
 	cat, err := catalog.Load()
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/freshmart/platform/schemas"
 	"github.com/freshmart/platform/services/catalog"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -408,7 +409,7 @@ func (s *Server) alertRow(a *Alert) AlertRow {
 		r.Name = s.live.pname[a.SKU]
 	}
 	switch a.Type {
-	case typeRestocked, "restocked":
+	case schemas.TypeAlertRestocked, "restocked":
 		r.Kind, r.Label = "restocked", "Restocked"
 	default:
 		r.Kind, r.Label = "low", "Low stock"

@@ -40,6 +40,7 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 
 	"github.com/freshmart/platform/internal/stream"
+	"github.com/freshmart/platform/schemas"
 	"github.com/freshmart/platform/services/catalog"
 )
 
@@ -117,8 +118,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a.consumer, err = stream.New(stream.Config{
 		Brokers:      cfg.Brokers,
 		Group:        Group,
-		Topics:       []string{TopicSales, TopicDeliveries, TopicUpdates},
+		Topics:       []string{schemas.TopicPOSSales, schemas.TopicVendorDeliveries, schemas.TopicInventoryUpdates},
 		Schema:       "inventory",
+		Source:       Source,
 		Pool:         pool,
 		BatchHandler: a.handle,
 		// Big batches: each costs a handful of round trips whatever its size.

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 
@@ -48,12 +47,12 @@ func (a *App) handle(ctx context.Context, tx *stream.Tx, evs []events.Event) err
 // dropped (the rebuild compares views; it does not publish).
 type checkOnly struct{}
 
-func (checkOnly) EmitFor(_ context.Context, _ events.Event, _ int, _, _, eventType, _ string, payload any) (string, error) {
-	value, err := json.Marshal(payload)
+func (checkOnly) EmitFor(_ context.Context, _ events.Event, _ int, o events.Out) (string, error) {
+	value, err := o.Value()
 	if err != nil {
-		return "", fmt.Errorf("encode %s: %w", eventType, err)
+		return "", err
 	}
-	if err := schemas.Validate(eventType, value); err != nil {
+	if err := schemas.Validate(o.Type, value); err != nil {
 		return "", fmt.Errorf("emit: %w", err)
 	}
 	return "", nil

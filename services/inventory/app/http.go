@@ -32,7 +32,7 @@ type StockItem struct {
 // its type and the product's name.
 type AlertItem struct {
 	schemas.StockAlert
-	// Type is the event type, "alert.low_stock" or "alert.restocked".
+	// Type is the event type, schemas.TypeAlertLowStock or "alert.restocked".
 	Type string `json:"type"`
 	// Name is the product's catalog name.
 	Name string `json:"name"`

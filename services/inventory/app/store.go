@@ -17,15 +17,6 @@ import (
 	"github.com/freshmart/platform/services/inventory"
 )
 
-// Topics the inventory service reads and writes.
-const (
-	TopicSales      = "pos-sales"
-	TopicDeliveries = "vendor-deliveries"
-	TopicUpdates    = "inventory-updates"
-	TopicAlerts     = "store-alerts"
-	TopicDisplay    = "display-updates"
-)
-
 // Source is the ce_source of the events the inventory service emits.
 const Source = "freshmart/inventory"
 
@@ -54,7 +45,7 @@ type Reference interface {
 // same transaction: *stream.Tx in the live service, a validating sink in the rebuild. The
 // event's id is derived from in's position and slot (see stream.Tx.EmitFor).
 type Emitter interface {
-	EmitFor(ctx context.Context, in events.Event, slot int, topic, key, eventType, source string, payload any) (string, error)
+	EmitFor(ctx context.Context, in events.Event, slot int, o events.Out) (string, error)
 }
 
 // Outcome says what Apply did with a record.
@@ -120,11 +111,11 @@ type change struct {
 func (f *Folder) decode(r events.Event) (c change, ok bool, err error) {
 	sign := int64(-1)
 	switch {
-	case r.Type == "sale.completed" && r.Topic == TopicSales:
+	case r.Type == schemas.TypeSaleCompleted && r.Topic == schemas.TopicPOSSales:
 		c.kind = "sale"
-	case r.Type == "delivery.received" && r.Topic == TopicDeliveries:
+	case r.Type == schemas.TypeDeliveryReceived && r.Topic == schemas.TopicVendorDeliveries:
 		c.kind, sign = "delivery", 1
-	case r.Type == "stock.counted" && r.Topic == TopicUpdates:
+	case r.Type == schemas.TypeStockCounted && r.Topic == schemas.TopicInventoryUpdates:
 		c.kind = "count"
 	default:
 		return c, false, nil
@@ -390,20 +381,20 @@ func (f *Folder) fold(ctx context.Context, tx pgx.Tx, em Emitter, all []decoded)
 				a := alerts[k]
 				p := schemas.StockAlert{AlertID: a.id.String(), StoreID: d.c.store, SKU: sku, OnHand: a.item.OnHand,
 					Threshold: a.item.Threshold, At: d.c.at}
-				if _, err := em.EmitFor(ctx, d.ev, 3*j+1, TopicAlerts, d.c.store, string(a.kind), Source, p); err != nil {
+				if _, err := em.EmitFor(ctx, d.ev, 3*j+1, events.Out{Topic: schemas.TopicStoreAlerts, Key: d.c.store, Type: string(a.kind), Payload: p}); err != nil {
 					return nil, fmt.Errorf("%s %s: %w", d.c.kind, d.c.id, err)
 				}
 			}
 			if st.level == i {
 				p := schemas.StockLevel{StoreID: d.c.store, SKU: sku, OnHand: st.item.OnHand, Threshold: st.item.Threshold,
 					Cause: schemas.Cause{Type: d.c.kind, ID: d.c.id}, At: d.c.at}
-				if _, err := em.EmitFor(ctx, d.ev, 3*j, TopicUpdates, d.c.store, "stock.level", Source, p); err != nil {
+				if _, err := em.EmitFor(ctx, d.ev, 3*j, events.Out{Topic: schemas.TopicInventoryUpdates, Key: d.c.store, Type: schemas.TypeStockLevel, Payload: p}); err != nil {
 					return nil, fmt.Errorf("%s %s: %w", d.c.kind, d.c.id, err)
 				}
 			}
 			if st.badge == i && st.item.Status() != st.start {
 				p := schemas.StockBadge{StoreID: d.c.store, SKU: sku, Badge: st.item.Status().Badge(), OnHand: st.badgeHand, At: d.c.at}
-				if _, err := em.EmitFor(ctx, d.ev, 3*j+2, TopicDisplay, d.c.store, "stock.badge", Source, p); err != nil {
+				if _, err := em.EmitFor(ctx, d.ev, 3*j+2, events.Out{Topic: schemas.TopicDisplayUpdates, Key: d.c.store, Type: schemas.TypeStockBadge, Payload: p}); err != nil {
 					return nil, fmt.Errorf("%s %s: %w", d.c.kind, d.c.id, err)
 				}
 			}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/freshmart/platform/internal/events"
 	"github.com/freshmart/platform/internal/pgtest"
+	"github.com/freshmart/platform/schemas"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Start(m)) }
@@ -44,14 +45,14 @@ func TestFolderApply(t *testing.T) {
 		want Outcome
 		bad  bool
 	}{
-		{"sale", ev(TopicSales, 0, "sale.completed", sale("s1", "2026-11-22T11:00:00Z", 2)), Applied, false},
-		{"same sale again", ev(TopicSales, 1, "sale.completed", sale("s1", "2026-11-22T11:00:00Z", 2)), Duplicate, false},
-		{"sale before the count", ev(TopicSales, 2, "sale.completed", sale("s2", "2026-11-22T09:00:00Z", 5)), Applied, false},
-		{"count", ev(TopicUpdates, 0, "stock.counted", count), Applied, false},
-		{"own stock.level", ev(TopicUpdates, 1, "stock.level", []byte(`{}`)), Ignored, false},
-		{"not JSON", ev(TopicSales, 3, "sale.completed", []byte(`{`)), Rejected, true},
-		{"unknown store", ev(TopicSales, 4, "sale.completed", []byte(`{"sale_id":"x","store_id":"S999","occurred_at":"2026-11-22T11:00:00Z"}`)), Rejected, true},
-		{"zero quantity", ev(TopicSales, 5, "sale.completed", sale("s3", "2026-11-22T11:00:00Z", 0)), Rejected, true},
+		{"sale", ev(schemas.TopicPOSSales, 0, "sale.completed", sale("s1", "2026-11-22T11:00:00Z", 2)), Applied, false},
+		{"same sale again", ev(schemas.TopicPOSSales, 1, "sale.completed", sale("s1", "2026-11-22T11:00:00Z", 2)), Duplicate, false},
+		{"sale before the count", ev(schemas.TopicPOSSales, 2, "sale.completed", sale("s2", "2026-11-22T09:00:00Z", 5)), Applied, false},
+		{"count", ev(schemas.TopicInventoryUpdates, 0, "stock.counted", count), Applied, false},
+		{"own stock.level", ev(schemas.TopicInventoryUpdates, 1, "stock.level", []byte(`{}`)), Ignored, false},
+		{"not JSON", ev(schemas.TopicPOSSales, 3, "sale.completed", []byte(`{`)), Rejected, true},
+		{"unknown store", ev(schemas.TopicPOSSales, 4, "sale.completed", []byte(`{"sale_id":"x","store_id":"S999","occurred_at":"2026-11-22T11:00:00Z"}`)), Rejected, true},
+		{"zero quantity", ev(schemas.TopicPOSSales, 5, "sale.completed", sale("s3", "2026-11-22T11:00:00Z", 0)), Rejected, true},
 	}
 	for _, s := range steps {
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -100,18 +101,18 @@ type emitted struct {
 	payload map[string]any
 }
 
-func (r *recorder) EmitFor(ctx context.Context, in events.Event, slot int, topic, key, eventType, source string, payload any) (string, error) {
-	if _, err := (checkOnly{}).EmitFor(ctx, in, slot, topic, key, eventType, source, payload); err != nil {
+func (r *recorder) EmitFor(ctx context.Context, in events.Event, slot int, o events.Out) (string, error) {
+	if _, err := (checkOnly{}).EmitFor(ctx, in, slot, o); err != nil {
 		return "", err
 	}
 	if r.types == nil {
 		r.types = map[string]int{}
 	}
-	r.types[eventType]++
-	b, _ := json.Marshal(payload)
+	r.types[o.Type]++
+	b, _ := json.Marshal(o.Payload)
 	var p map[string]any
 	_ = json.Unmarshal(b, &p)
-	r.out = append(r.out, emitted{id: fmt.Sprintf("%s/%d/%d/%d", in.Topic, in.Partition, in.Offset, slot), typ: eventType, payload: p})
+	r.out = append(r.out, emitted{id: fmt.Sprintf("%s/%d/%d/%d", in.Topic, in.Partition, in.Offset, slot), typ: o.Type, payload: p})
 	return "", nil
 }
 
@@ -151,17 +152,17 @@ func TestBatchEqualsOneByOne(t *testing.T) {
 		case r < 13:
 			lastSale = fmt.Appendf(nil, `{"sale_id":"s%d","store_id":%q,"occurred_at":%q,"lines":[{"sku":%q,"qty":%d,"unit_price_cents":1},{"sku":%q,"qty":%d,"unit_price_cents":1}]}`,
 				i, store, at, p.SKU, 1+rng.IntN(3), q.SKU, 1+rng.IntN(2))
-			add(TopicSales, "sale.completed", lastSale)
+			add(schemas.TopicPOSSales, "sale.completed", lastSale)
 		case r < 15:
-			add(TopicDeliveries, "delivery.received", fmt.Appendf(nil, `{"delivery_id":"d%d","store_id":%q,"vendor_id":"V1","received_at":%q,"lines":[{"sku":%q,"qty":%d}]}`,
+			add(schemas.TopicVendorDeliveries, "delivery.received", fmt.Appendf(nil, `{"delivery_id":"d%d","store_id":%q,"vendor_id":"V1","received_at":%q,"lines":[{"sku":%q,"qty":%d}]}`,
 				i, store, at, p.SKU, 5+rng.IntN(2*int(p.Threshold))))
 		case r < 18:
-			add(TopicUpdates, "stock.counted", fmt.Appendf(nil, `{"count_id":"c%d","store_id":%q,"counted_at":%q,"lines":[{"sku":%q,"qty":%d},{"sku":%q,"qty":%d}]}`,
+			add(schemas.TopicInventoryUpdates, "stock.counted", fmt.Appendf(nil, `{"count_id":"c%d","store_id":%q,"counted_at":%q,"lines":[{"sku":%q,"qty":%d},{"sku":%q,"qty":%d}]}`,
 				i, store, at, p.SKU, rng.IntN(2*int(p.Threshold)), q.SKU, rng.IntN(2*int(q.Threshold))))
 		case r < 19 && lastSale != nil:
-			add(TopicSales, "sale.completed", lastSale) // a retried sale
+			add(schemas.TopicPOSSales, "sale.completed", lastSale) // a retried sale
 		default:
-			add(TopicUpdates, "stock.level", []byte(`{}`))
+			add(schemas.TopicInventoryUpdates, "stock.level", []byte(`{}`))
 		}
 	}
 
@@ -275,7 +276,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add("stock.counted", []byte(`{"count_id":"c1","store_id":"S003","counted_at":"2026-11-22T11:00:00Z","lines":[{"sku":"PRD-0003","qty":0}]}`))
 	f.Add("sale.completed", []byte(`{"sale_id":1}`))
 	f.Add("stock.level", []byte(`null`))
-	topics := map[string]string{"sale.completed": TopicSales, "delivery.received": TopicDeliveries, "stock.counted": TopicUpdates}
+	topics := map[string]string{"sale.completed": schemas.TopicPOSSales, "delivery.received": schemas.TopicVendorDeliveries, "stock.counted": schemas.TopicInventoryUpdates}
 	f.Fuzz(func(t *testing.T, typ string, data []byte) {
 		c, ok, err := folder.decode(ev(topics[typ], 0, typ, data))
 		if !ok || err != nil {
@@ -317,7 +318,7 @@ func BenchmarkApplyBatch(b *testing.B) {
 		var data []byte
 		switch r := rng.IntN(20); {
 		case r < 8:
-			topic, typ = TopicSales, "sale.completed"
+			topic, typ = schemas.TopicPOSSales, "sale.completed"
 			data = fmt.Appendf(nil, `{"sale_id":"s%d","store_id":%q,"register":"R01","occurred_at":%q,"lines":[`, i, store, at)
 			for j := range 3 {
 				if j > 0 {
@@ -327,7 +328,7 @@ func BenchmarkApplyBatch(b *testing.B) {
 			}
 			data = fmt.Appendf(data, `],"total_cents":300,"payment":{"method":"card","amount_cents":300}}`)
 		case r < 11:
-			topic, typ = TopicUpdates, "stock.counted"
+			topic, typ = schemas.TopicInventoryUpdates, "stock.counted"
 			data = fmt.Appendf(nil, `{"count_id":"c%d","store_id":%q,"counted_at":%q,"lines":[`, i, store, at)
 			for j := range 20 {
 				if j > 0 {
@@ -337,11 +338,11 @@ func BenchmarkApplyBatch(b *testing.B) {
 			}
 			data = append(data, "]}"...)
 		case r < 12:
-			topic, typ = TopicDeliveries, "delivery.received"
+			topic, typ = schemas.TopicVendorDeliveries, "delivery.received"
 			data = fmt.Appendf(nil, `{"delivery_id":"d%d","store_id":%q,"vendor_id":"V001","received_at":%q,"lines":[{"sku":%q,"qty":40}]}`,
 				i, store, at, prods[rng.IntN(len(prods))].SKU)
 		default:
-			topic, typ = TopicUpdates, "stock.level"
+			topic, typ = schemas.TopicInventoryUpdates, "stock.level"
 			data = []byte(`{}`)
 		}
 		e := ev(topic, offsets[topic], typ, data)

@@ -100,6 +100,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	producer, err := events.NewProducer(events.ProducerConfig{
 		Brokers:         cfg.Brokers,
+		Source:          Source,
 		DeliveryTimeout: cfg.DeliveryTimeout,
 		Opts:            []kgo.Opt{kgo.WithHooks(kprom.NewMetrics("pos", kprom.Registry(reg)))},
 	})

@@ -2,13 +2,13 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/freshmart/platform/internal/events"
 	"github.com/freshmart/platform/internal/httpx"
+	"github.com/freshmart/platform/schemas"
 	"github.com/freshmart/platform/services/pos"
 )
 
@@ -53,12 +53,7 @@ func (a *App) produce(w http.ResponseWriter, r *http.Request, s submission) {
 		answer(acc)
 		return
 	}
-	payload, err := json.Marshal(s.payload)
-	if err != nil {
-		a.fail(w, r, fmt.Errorf("encode %s: %w", s.typ, err))
-		return
-	}
-	p, o, err := a.producer.Produce(r.Context(), s.topic, s.store, s.typ, Source, s.id, payload)
+	p, o, err := a.producer.Produce(r.Context(), events.Out{Topic: s.topic, Key: s.store, Type: s.typ, ID: s.id, Payload: s.payload})
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -77,7 +72,7 @@ func (a *App) postSale(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	a.produce(w, r, submission{topic: events.TopicPOSSales, typ: events.TypeSaleCompleted, kind: "sale",
+	a.produce(w, r, submission{topic: schemas.TopicPOSSales, typ: schemas.TypeSaleCompleted, kind: "sale",
 		idField: "sale_id", id: s.SaleID, store: s.StoreID, totalCents: &s.TotalCents, payload: s})
 }
 
@@ -92,7 +87,7 @@ func (a *App) postDelivery(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	a.produce(w, r, submission{topic: events.TopicVendorDeliveries, typ: events.TypeDeliveryReceived, kind: "delivery",
+	a.produce(w, r, submission{topic: schemas.TopicVendorDeliveries, typ: schemas.TypeDeliveryReceived, kind: "delivery",
 		idField: "delivery_id", id: d.DeliveryID, store: d.StoreID, payload: d})
 }
 
@@ -107,6 +102,6 @@ func (a *App) postCount(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	a.produce(w, r, submission{topic: events.TopicInventoryUpdates, typ: events.TypeStockCounted, kind: "count",
+	a.produce(w, r, submission{topic: schemas.TopicInventoryUpdates, typ: schemas.TypeStockCounted, kind: "count",
 		idField: "count_id", id: c.CountID, store: c.StoreID, payload: c})
 }

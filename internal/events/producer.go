@@ -55,9 +55,10 @@ func (o Out) Value() ([]byte, error) {
 
 // Producer produces validated events with the idempotent producer and acks=all.
 type Producer struct {
-	client *kgo.Client
-	source string
-	owned  bool
+	client  *kgo.Client
+	source  string
+	timeout time.Duration // how long Produce waits for an acknowledgement
+	owned   bool
 }
 
 // ProducerConfig configures NewProducer.
@@ -96,13 +97,13 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("events: new producer: %w", err)
 	}
-	return &Producer{client: cl, source: cfg.Source, owned: true}, nil
+	return &Producer{client: cl, source: cfg.Source, timeout: cfg.DeliveryTimeout, owned: true}, nil
 }
 
 // NewProducerFrom wraps an existing client (which must use acks=all and idempotence, the
 // franz-go defaults) producing events from source. Close does not close it.
 func NewProducerFrom(cl *kgo.Client, source string) *Producer {
-	return &Producer{client: cl, source: source}
+	return &Producer{client: cl, source: source, timeout: 10 * time.Second}
 }
 
 // Source returns the ce_source of the events p produces.
@@ -149,7 +150,27 @@ func (p *Producer) ProduceEnvelope(ctx context.Context, topic, key string, env E
 	if err := Check(env, payload); err != nil {
 		return nil, err
 	}
-	r, err := p.client.ProduceSync(ctx, NewRecord(topic, key, env, payload)).First()
+	// Wait for the acknowledgement, the delivery timeout or the end of ctx, whichever comes
+	// first: franz-go does not abandon a record once it is in flight (the idempotent producer
+	// must keep its sequence), so a frozen broker would otherwise hold the caller until the
+	// connection times out. A record given up on here may still be written later; a retry
+	// with the same id is safe.
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	type result struct {
+		r   *kgo.Record
+		err error
+	}
+	done := make(chan result, 1)
+	p.client.Produce(ctx, NewRecord(topic, key, env, payload), func(r *kgo.Record, err error) { done <- result{r, err} })
+	var r *kgo.Record
+	var err error
+	select {
+	case res := <-done:
+		r, err = res.r, res.err
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("events: produce %s %s to %s: %w", env.Type, env.ID, topic, errors.Join(ctx.Err(), ErrUnavailable))

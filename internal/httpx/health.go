@@ -3,8 +3,10 @@ package httpx
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,8 +54,11 @@ func (h *Health) Mount(mux interface {
 	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 }
 
-// Ready runs every check concurrently and returns each failure by name.
-func (h *Health) Ready(ctx context.Context) map[string]string {
+// Ready runs every check concurrently, each bounded by CheckTimeout, and returns the outcome
+// of each by name: "ok" or what failed. It returns within CheckTimeout (plus scheduling) even
+// when a check ignores its context: such a check is reported as timed out and left to finish
+// on its own.
+func (h *Health) Ready(ctx context.Context) (results map[string]string, ok bool) {
 	h.mu.Lock()
 	checks := make(map[string]Check, len(h.checks))
 	for k, v := range h.checks {
@@ -64,38 +69,68 @@ func (h *Health) Ready(ctx context.Context) map[string]string {
 	if timeout <= 0 {
 		timeout = 2 * time.Second
 	}
-	var mu sync.Mutex
-	failed := map[string]string{}
-	var wg sync.WaitGroup
-	for name, c := range checks {
-		wg.Go(func() {
-			cctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			if err := c(cctx); err != nil {
-				mu.Lock()
-				failed[name] = err.Error()
-				mu.Unlock()
-			}
-		})
+	type outcome struct {
+		name string
+		err  error
 	}
-	wg.Wait()
-	return failed
+	done := make(chan outcome, len(checks)) // buffered: a late check never blocks
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for name, c := range checks {
+		go func() { done <- outcome{name, c(cctx)} }()
+	}
+	results = make(map[string]string, len(checks))
+	ok = true
+	timer := time.NewTimer(timeout + 100*time.Millisecond)
+	defer timer.Stop()
+	for range checks {
+		select {
+		case o := <-done:
+			if o.err != nil {
+				ok = false
+				if errors.Is(o.err, context.DeadlineExceeded) {
+					results[o.name] = fmt.Sprintf("no answer within %s", timeout)
+				} else {
+					results[o.name] = o.err.Error()
+				}
+			} else {
+				results[o.name] = "ok"
+			}
+		case <-timer.C:
+			for name := range checks {
+				if _, seen := results[name]; !seen {
+					results[name] = fmt.Sprintf("no answer within %s", timeout)
+				}
+			}
+			return results, false
+		}
+	}
+	return results, ok
+}
+
+// readiness is the body of a /readyz answer: every check by name, "ok" or what failed.
+type readiness struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks"`
 }
 
 func (h *Health) ready(w http.ResponseWriter, r *http.Request) {
-	failed := h.Ready(r.Context())
-	if len(failed) == 0 {
-		WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	results, ok := h.Ready(r.Context())
+	if ok {
+		WriteJSON(w, http.StatusOK, readiness{Status: "ready", Checks: results})
 		return
 	}
-	names := make([]string, 0, len(failed))
-	for n := range failed {
-		names = append(names, n)
+	names := make([]string, 0, len(results))
+	for n, v := range results {
+		if v != "ok" {
+			names = append(names, n)
+		}
 	}
 	slices.Sort(names)
-	p := Problem{Status: http.StatusServiceUnavailable, Title: "Not ready", Detail: "dependencies unavailable"}
+	p := Problem{Status: http.StatusServiceUnavailable, Title: "Not ready",
+		Detail: "unavailable: " + strings.Join(names, ", "), Checks: results}
 	for _, n := range names {
-		p.Errors = append(p.Errors, FieldError{Field: n, Message: failed[n]})
+		p.Errors = append(p.Errors, FieldError{Field: n, Message: results[n]})
 	}
 	WriteProblem(w, p)
 }

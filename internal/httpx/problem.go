@@ -16,6 +16,7 @@
 package httpx
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,6 +87,8 @@ type Problem struct {
 	Status int          `json:"status"`
 	Detail string       `json:"detail,omitempty"`
 	Errors []FieldError `json:"errors,omitempty"`
+	// Checks is the outcome of every readiness check, in a /readyz answer.
+	Checks map[string]string `json:"checks,omitempty"`
 }
 
 // WriteProblem answers p as application/problem+json. Type defaults to "about:blank" and
@@ -127,6 +130,9 @@ func ProblemFor(err error) Problem {
 		return Problem{Status: http.StatusUnsupportedMediaType, Title: "Unsupported media type", Detail: err.Error()}
 	case errors.Is(err, ErrNotFound), errors.Is(err, catalog.ErrNotFound):
 		return Problem{Status: http.StatusNotFound, Title: "Not found", Detail: err.Error()}
+	case errors.Is(err, context.DeadlineExceeded):
+		return Problem{Status: http.StatusServiceUnavailable, Title: "Timed out",
+			Detail: "the request could not be completed in time (a dependency is slow or unreachable); retry the same request later."}
 	case errors.Is(err, events.ErrUnavailable):
 		return Problem{Status: http.StatusServiceUnavailable, Title: "Broker unavailable",
 			Detail: "the event could not be stored; nothing was recorded. Retry the same request later."}

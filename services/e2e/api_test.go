@@ -5,12 +5,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/freshmart/platform/internal/kit"
+	"github.com/freshmart/platform/internal/kit/kittest"
 
 	"github.com/google/uuid"
 
@@ -20,53 +22,25 @@ import (
 	posapp "github.com/freshmart/platform/services/pos/app"
 )
 
-// runInProcess starts a service's Run in the background, stopped when the test ends, and
-// returns its base URL.
-func runInProcess(t *testing.T, run func(context.Context) error, addr func() string) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("service stopped with: %v", err)
-		}
-	})
-	var url string
-	waitFor(t, 30*time.Second, "service to listen", func() error {
-		select {
-		case err := <-done:
-			t.Fatalf("service exited early: %v", err)
-		default:
-		}
-		if a := addr(); a != "" {
-			url = "http://" + a
-			return nil
-		}
-		return fmt.Errorf("not listening yet")
-	})
-	return url
-}
-
-func quietLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
-// newPOS runs a POS in this process on brokers and the database dsn.
+// newPOS runs a POS in this process on brokers and the database dsn and returns its base URL.
+// A zero timeout keeps the POS's default delivery timeout.
 func newPOS(t *testing.T, brokers, dsn string, timeout time.Duration) string {
 	t.Helper()
-	a, err := posapp.New(context.Background(), posapp.Config{Brokers: []string{brokers}, DatabaseURL: dsn,
-		HTTPAddr: "127.0.0.1:0", DeliveryTimeout: timeout, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
+	opts := posapp.Options
+	if timeout > 0 {
+		opts.DeliveryTimeout = timeout
 	}
-	return runInProcess(t, a.Run, func() string {
-		if ad := a.Addr(); ad != nil {
-			return ad.String()
-		}
-		return ""
-	})
+	s := kittest.Start(t, opts, map[string]string{"KAFKA_BROKERS": brokers, "DATABASE_URL": dsn},
+		func(_ context.Context, s *kit.Service) error { _, err := posapp.New(s); return err })
+	return kittest.URL(s)
+}
+
+// newInventory runs an inventory service in this process and returns its base URL.
+func newInventory(t *testing.T, brokers, dsn string) string {
+	t.Helper()
+	s := kittest.Start(t, invapp.Options, map[string]string{"KAFKA_BROKERS": brokers, "DATABASE_URL": dsn},
+		func(_ context.Context, s *kit.Service) error { _, err := invapp.New(s); return err })
+	return kittest.URL(s)
 }
 
 const validSale = `{"sale_id":"%s","store_id":"S001","register":"R01","occurred_at":"2026-11-22T09:30:00Z",
@@ -79,16 +53,7 @@ func TestBadInputsChangeNothing(t *testing.T) {
 	broker := brokertest.Start(t)
 	dsn := pgtest.New(t)
 	pos := newPOS(t, broker.Addr, dsn, 0)
-	inv, err := invapp.New(context.Background(), invapp.Config{Brokers: []string{broker.Addr}, DatabaseURL: dsn, HTTPAddr: "127.0.0.1:0", Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	invURL := runInProcess(t, inv.Run, func() string {
-		if ad := inv.Addr(); ad != nil {
-			return ad.String()
-		}
-		return ""
-	})
+	invURL := newInventory(t, broker.Addr, dsn)
 	topics := []string{"pos-sales", "vendor-deliveries", "inventory-updates"}
 	before := map[string]int64{}
 	for _, tp := range topics {

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/freshmart/platform/internal/kit"
+	"github.com/freshmart/platform/internal/kit/kittest"
+
 	"github.com/freshmart/platform/internal/brokertest"
 	"github.com/freshmart/platform/internal/pgtest"
 	"github.com/freshmart/platform/schemas"
@@ -22,26 +25,8 @@ import (
 func TestAgainstRealPOS(t *testing.T) {
 	b := brokertest.Start(t)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pos, err := app.New(context.Background(), app.Config{Brokers: []string{b.Addr}, DatabaseURL: pgtest.New(t), HTTPAddr: "127.0.0.1:0", Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- pos.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("pos: %v", err)
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for pos.Addr() == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("POS did not start listening")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	pos := kittest.Start(t, app.Options, map[string]string{"KAFKA_BROKERS": b.Addr, "DATABASE_URL": pgtest.New(t)},
+		func(_ context.Context, s *kit.Service) error { _, err := app.New(s); return err })
 
 	cat, err := catalog.Load()
 	if err != nil {
@@ -57,7 +42,7 @@ func TestAgainstRealPOS(t *testing.T) {
 	}
 	var mu sync.Mutex
 	accepted := map[string]bool{}
-	r := &Runner{BaseURL: "http://" + pos.Addr().String(), Workers: 8, ReportEvery: -1, Logger: quiet,
+	r := &Runner{BaseURL: kittest.URL(pos), Workers: 8, ReportEvery: -1, Logger: quiet,
 		OnAccepted: func(ev Event, _ time.Time) {
 			if ev.Kind == KindSale {
 				mu.Lock()

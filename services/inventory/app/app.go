@@ -2,8 +2,8 @@
 // that folds pos-sales, vendor-deliveries and the counts in inventory-updates into stock tables
 // in Postgres, the outbox relay that produces stock.level, alert.low_stock / alert.restocked and
 // stock.badge,
-// the HTTP API (GET /v1/stock, GET /v1/alerts, /healthz, /readyz, /metrics) and the rebuild
-// command. The stock rules themselves live in package inventory.
+// the HTTP API (GET /v1/stock, GET /v1/alerts; /healthz, /readyz and /metrics come from the
+// service kit) and the rebuild command. The stock rules themselves live in package inventory.
 //
 // The consumer hands the service batches of up to 5000 records, folded in one transaction with
 // a fixed number of set-based statements (Folder.ApplyBatch): the fold runs event by event in
@@ -21,208 +21,63 @@
 package app
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"sync"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kprom"
 
+	"github.com/freshmart/platform/internal/kit"
 	"github.com/freshmart/platform/internal/stream"
 	"github.com/freshmart/platform/schemas"
 	"github.com/freshmart/platform/services/catalog"
 )
 
-// Config configures the inventory service.
-type Config struct {
-	// Brokers are the Kafka seed brokers (KAFKA_BROKERS; default 127.0.0.1:9092).
-	Brokers []string
-	// DatabaseURL is the Postgres connection string (DATABASE_URL; required).
-	DatabaseURL string
-	// HTTPAddr is the listen address of the API (HTTP_ADDR; default 127.0.0.1:8082).
-	HTTPAddr string
-	// Logger receives the service's logs; default slog.Default().
-	Logger *slog.Logger
-}
+// Options is what the inventory asks of the service kit: Postgres and the producer (for the
+// outbox relay), answering on 127.0.0.1:8082 unless HTTP_ADDR says otherwise.
+var Options = kit.Options{Name: "inventory", Addr: "127.0.0.1:8082", Database: true, Producer: true}
 
-// App is a configured inventory service.
+// RebuildOptions is what `inventory rebuild` asks of the kit: Postgres only.
+var RebuildOptions = kit.Options{Name: "inventory", Database: true}
+
+// App is the inventory wired onto a kit.Service.
 type App struct {
-	cfg  Config
-	log  *slog.Logger
-	ref  Reference
-	pool *pgxpool.Pool
-	reg  *prometheus.Registry
-
-	producer *kgo.Client
+	log      *slog.Logger
+	ref      Reference
+	pool     *pgxpool.Pool
 	folder   *Folder
 	events   *prometheus.CounterVec
 	consumer *stream.Consumer
-	relay    *stream.Relay
-
-	mu   sync.Mutex
-	addr net.Addr
 }
 
-// New connects to Postgres (lazily to the broker), prepares the schema and returns the service.
-func New(ctx context.Context, cfg Config) (*App, error) {
-	if cfg.DatabaseURL == "" {
-		return nil, errors.New("inventory: DATABASE_URL is required")
-	}
-	if len(cfg.Brokers) == 0 {
-		cfg.Brokers = []string{"127.0.0.1:9092"}
-	}
-	if cfg.HTTPAddr == "" {
-		cfg.HTTPAddr = "127.0.0.1:8082"
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+// New wires the inventory onto s (built with Options): the consumer folding the three input
+// topics, the outbox relay, the API routes and the service's metrics.
+func New(s *kit.Service) (*App, error) {
 	ref, err := LoadReference()
 	if err != nil {
 		return nil, err
 	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return nil, fmt.Errorf("inventory: postgres: %w", err)
-	}
-	if err := Migrate(ctx, pool); err != nil {
-		pool.Close()
-		return nil, err
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	producer, err := kgo.NewClient(
-		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerLinger(2*time.Millisecond),
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
-		kgo.WithHooks(kprom.NewMetrics("inventory", kprom.Registry(reg), kprom.Subsystem("producer"))),
-	)
-	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("inventory: producer: %w", err)
-	}
-	a := &App{cfg: cfg, log: cfg.Logger, ref: ref, pool: pool, reg: reg, producer: producer,
-		folder: NewFolder(ref, "inventory"), events: newEventsCounter(reg)}
-	a.consumer, err = stream.New(stream.Config{
-		Brokers:      cfg.Brokers,
+	a := &App{log: s.Log, ref: ref, pool: s.Pool, folder: NewFolder(ref, s.Name), events: newEventsCounter(s.Registry)}
+	a.consumer, err = s.Consumer(stream.Config{
 		Group:        Group,
 		Topics:       []string{schemas.TopicPOSSales, schemas.TopicVendorDeliveries, schemas.TopicInventoryUpdates},
 		Schema:       "inventory",
-		Source:       Source,
-		Pool:         pool,
 		BatchHandler: a.handle,
 		// Big batches: each costs a handful of round trips whatever its size.
 		MaxPollRecords: 5000,
-		Log:            cfg.Logger,
-		Registerer:     reg,
-		ClientOpts: []kgo.Opt{
-			// A killed instance's partitions move to the others after this long.
-			kgo.SessionTimeout(10 * time.Second),
-			kgo.WithHooks(kprom.NewMetrics("inventory", kprom.Registry(reg), kprom.Subsystem("consumer"))),
-		},
+		// A killed instance's partitions move to the others after this long.
+		ClientOpts: []kgo.Opt{kgo.SessionTimeout(10 * time.Second)},
 	})
-	if err == nil {
-		a.relay, err = stream.NewRelay(stream.RelayConfig{Schema: "inventory", Pool: pool, Client: producer, Log: cfg.Logger, Registerer: reg})
-	}
 	if err != nil {
-		producer.Close()
-		pool.Close()
-		return nil, fmt.Errorf("inventory: %w", err)
+		return nil, err
 	}
+	if _, err := s.Relay("inventory"); err != nil {
+		return nil, err
+	}
+	a.routes(s.Router)
 	return a, nil
-}
-
-// Addr returns the address the API listens on, once Run has started it (nil before).
-func (a *App) Addr() net.Addr {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.addr
-}
-
-// Run serves the API, consumes and relays until ctx ends, then shuts down and releases
-// everything.
-func (a *App) Run(ctx context.Context) error {
-	defer a.pool.Close()
-	defer a.producer.Close()
-	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("inventory: listen %s: %w", a.cfg.HTTPAddr, err)
-	}
-	a.mu.Lock()
-	a.addr = ln.Addr()
-	a.mu.Unlock()
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 3)
-	wg.Go(func() { errs <- a.consumer.Run(ctx) })
-	wg.Go(func() { errs <- a.relay.Run(ctx) })
-	wg.Go(func() {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			errs <- fmt.Errorf("inventory: serve: %w", err)
-			cancel()
-		}
-	})
-	a.log.Info("inventory listening", "addr", ln.Addr().String())
-	<-ctx.Done()
-	shut, done := context.WithTimeout(context.Background(), 5*time.Second)
-	defer done()
-	_ = srv.Shutdown(shut)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Handler returns the HTTP API.
-func (a *App) Handler() http.Handler {
-	r := chi.NewRouter()
-	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, map[string]string{"status": "ok"}) })
-	r.Get("/readyz", a.ready)
-	r.Handle("/metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{}))
-	a.routes(r)
-	return r
-}
-
-func (a *App) ready(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-	defer cancel()
-	checks := map[string]string{"postgres": "ok", "broker": "ok", "consumer": "ok"}
-	ok := true
-	if err := a.pool.Ping(ctx); err != nil {
-		checks["postgres"], ok = err.Error(), false
-	}
-	if err := a.producer.Ping(ctx); err != nil {
-		checks["broker"], ok = err.Error(), false
-	}
-	if !a.consumer.Ready() {
-		checks["consumer"], ok = "not in a group session with an assignment", false
-	}
-	if !ok {
-		w.Header().Set("Retry-After", "1")
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_ = json.NewEncoder(w).Encode(checks)
-		return
-	}
-	writeJSON(w, checks)
 }
 
 // reference adapts the catalog to Reference.

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"slices"
 	"time"
 
+	"github.com/freshmart/platform/internal/kit"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -44,26 +43,18 @@ type stockRow struct {
 // tables in the schema RebuildSchema (dropped and recreated), stopping each partition exactly at
 // the position the live view has consumed, and compares the result with a snapshot of the live
 // stock taken together with those positions. The live service may keep running meanwhile.
-func Rebuild(ctx context.Context, cfg Config, progress io.Writer) (RebuildReport, error) {
+//
+// s is a service built with RebuildOptions (Postgres, no producer, no HTTP).
+func Rebuild(ctx context.Context, svc *kit.Service, progress io.Writer) (RebuildReport, error) {
 	var rep RebuildReport
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if len(cfg.Brokers) == 0 {
-		cfg.Brokers = []string{"127.0.0.1:9092"}
+	if svc.Pool == nil {
+		return rep, errors.New("rebuild: the service needs Postgres (build it with RebuildOptions)")
 	}
 	ref, err := LoadReference()
 	if err != nil {
 		return rep, err
 	}
-	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return rep, fmt.Errorf("rebuild: postgres: %w", err)
-	}
-	defer pool.Close()
-	if err := Migrate(ctx, pool); err != nil {
-		return rep, err
-	}
+	pool := svc.Pool
 
 	// One snapshot of the live positions and the stock they produced.
 	var target map[string]map[int32]int64
@@ -106,7 +97,7 @@ func Rebuild(ctx context.Context, cfg Config, progress io.Writer) (RebuildReport
 	}
 	folder := NewFolder(ref, RebuildSchema)
 	if remaining > 0 {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ConsumePartitions(parts))
+		cl, err := kgo.NewClient(append(svc.KafkaOpts("rebuild"), kgo.SeedBrokers(svc.Brokers...), kgo.ConsumePartitions(parts))...)
 		if err != nil {
 			return rep, fmt.Errorf("rebuild: consumer: %w", err)
 		}
@@ -118,7 +109,7 @@ func Rebuild(ctx context.Context, cfg Config, progress io.Writer) (RebuildReport
 				return rep, fmt.Errorf("rebuild: %d partitions not replayed: %w", remaining, ctx.Err())
 			}
 			fetches.EachError(func(t string, p int32, err error) {
-				cfg.Logger.Warn("rebuild fetch", "topic", t, "partition", p, "err", err)
+				svc.Log.Warn("rebuild fetch", "topic", t, "partition", p, "err", err)
 			})
 			var batch []*kgo.Record
 			fetches.EachRecord(func(r *kgo.Record) {
@@ -138,7 +129,7 @@ func Rebuild(ctx context.Context, cfg Config, progress io.Writer) (RebuildReport
 			if len(batch) == 0 {
 				continue
 			}
-			if err := applyRecords(ctx, pool, folder, batch, cfg.Logger); err != nil {
+			if err := applyRecords(ctx, pool, folder, batch, svc.Log); err != nil {
 				return rep, fmt.Errorf("rebuild: %w", err)
 			}
 			rep.Records += len(batch)

@@ -3,14 +3,10 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/freshmart/platform/migrations"
 )
 
 // accepted is where the broker stored an accepted event.
@@ -114,23 +110,4 @@ func (r *recent) put(id string, v accepted) {
 	}
 	r.order = append(r.order, id)
 	r.byID[id] = v
-}
-
-// openDB connects to Postgres and applies the migrations (which create pos.accepted).
-func openDB(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		return nil, fmt.Errorf("pos: database: %w", err)
-	}
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("pos: database: %w", err)
-	}
-	defer conn.Release()
-	if err := migrations.Apply(ctx, conn.Conn()); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("pos: %w", err)
-	}
-	return pool, nil
 }

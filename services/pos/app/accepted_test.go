@@ -2,11 +2,11 @@ package app
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"sync"
 	"testing"
+
+	"github.com/freshmart/platform/internal/kit/kittest"
 
 	"github.com/google/uuid"
 
@@ -44,12 +44,11 @@ func TestAcceptedSharedAcrossInstances(t *testing.T) {
 	newApp := func() *App {
 		t.Helper()
 		// The broker is never contacted: the producer connects lazily.
-		a, err := New(context.Background(), Config{Brokers: []string{"127.0.0.1:1"}, DatabaseURL: dsn,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		s := kittest.Build(t, Options, map[string]string{"KAFKA_BROKERS": "127.0.0.1:1", "DATABASE_URL": dsn})
+		a, err := New(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { a.producer.Close(); a.pool.Close() })
 		return a
 	}
 	a, b := newApp(), newApp()

@@ -1,4 +1,4 @@
-package config
+package kit
 
 import (
 	"bytes"
@@ -7,44 +7,36 @@ import (
 	"time"
 )
 
-func setEnv(t *testing.T, env map[string]string) {
-	t.Helper()
-	old := Getenv
-	Getenv = func(k string) string { return env[k] }
-	t.Cleanup(func() { Getenv = old })
-}
-
 func TestDefaultsAndOverrides(t *testing.T) {
-	setEnv(t, map[string]string{"KAFKA_BROKERS": " a:1, b:2 ,", "N": "7", "D": "250ms", "BAD_N": "x", "BAD_D": "5"})
-	if got := Brokers(); len(got) != 2 || got[0] != "a:1" || got[1] != "b:2" {
+	e := Map(map[string]string{"KAFKA_BROKERS": " a:1, b:2 ,", "N": "7", "D": "250ms", "BAD_N": "x", "BAD_D": "5"})
+	if got := e.Brokers(); len(got) != 2 || got[0] != "a:1" || got[1] != "b:2" {
 		t.Errorf("Brokers = %q", got)
 	}
-	if got := HTTPAddr("127.0.0.1:8081"); got != "127.0.0.1:8081" {
-		t.Errorf("HTTPAddr default = %q", got)
+	if got := e.String("HTTP_ADDR", "127.0.0.1:8081"); got != "127.0.0.1:8081" {
+		t.Errorf("HTTP_ADDR default = %q", got)
 	}
-	if n, err := Int("N", 1); n != 7 || err != nil {
+	if n, err := e.Int("N", 1); n != 7 || err != nil {
 		t.Errorf("Int = %d, %v", n, err)
 	}
-	if n, err := Int("MISSING", 3); n != 3 || err != nil {
+	if n, err := e.Int("MISSING", 3); n != 3 || err != nil {
 		t.Errorf("Int default = %d, %v", n, err)
 	}
-	if _, err := Int("BAD_N", 1); err == nil || !strings.Contains(err.Error(), "BAD_N") {
+	if _, err := e.Int("BAD_N", 1); err == nil || !strings.Contains(err.Error(), "BAD_N") {
 		t.Errorf("Int bad = %v", err)
 	}
-	if d, err := Duration("D", time.Second); d != 250*time.Millisecond || err != nil {
+	if d, err := e.Duration("D", time.Second); d != 250*time.Millisecond || err != nil {
 		t.Errorf("Duration = %v, %v", d, err)
 	}
-	if _, err := Duration("BAD_D", time.Second); err == nil || !strings.Contains(err.Error(), "BAD_D") {
+	if _, err := e.Duration("BAD_D", time.Second); err == nil || !strings.Contains(err.Error(), "BAD_D") {
 		t.Errorf("Duration bad = %v", err)
 	}
-	if _, err := DatabaseURL(); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
+	if _, err := e.Required("DATABASE_URL"); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
 		t.Errorf("DatabaseURL unset = %v", err)
 	}
 }
 
 func TestBrokersDefault(t *testing.T) {
-	setEnv(t, map[string]string{})
-	if got := Brokers(); len(got) != 1 || got[0] != DefaultBrokers {
+	if got := Map(nil).Brokers(); len(got) != 1 || got[0] != DefaultBrokers {
 		t.Errorf("Brokers = %q", got)
 	}
 }
@@ -64,9 +56,8 @@ func TestLogger(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			setEnv(t, tt.env)
 			var buf bytes.Buffer
-			log, err := Logger("pos", &buf)
+			log, err := Map(tt.env).Logger("pos", &buf)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("Logger err = %v", err)
 			}

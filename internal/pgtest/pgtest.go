@@ -27,7 +27,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -293,13 +293,48 @@ func findBin() (string, error) {
 		}
 	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Sort(sort.Reverse(sort.StringSlice(dirs)))
+	newestFirst(dirs)
 	for _, d := range dirs {
 		if _, err := os.Stat(filepath.Join(d, "pg_ctl")); err == nil {
 			return d, nil
 		}
 	}
 	return "", errors.New("the Postgres binaries (initdb, pg_ctl) were not found on PATH or in /usr/lib/postgresql/*/bin: install them, e.g. apt-get install postgresql")
+}
+
+// newestFirst sorts /usr/lib/postgresql/<version>/bin directories by version, newest first,
+// comparing the dot-separated numbers of <version> as numbers (16 before 10 before 9.6).
+// Directories whose <version> is not dotted numbers go last, in text order.
+func newestFirst(dirs []string) {
+	slices.SortStableFunc(dirs, func(a, b string) int {
+		va, aok := pgVersion(a)
+		vb, bok := pgVersion(b)
+		switch {
+		case aok && bok:
+			if c := slices.Compare(vb, va); c != 0 {
+				return c
+			}
+		case aok:
+			return -1
+		case bok:
+			return 1
+		}
+		return strings.Compare(a, b)
+	})
+}
+
+// pgVersion parses the <version> of a /usr/lib/postgresql/<version>/bin directory: "9.6" is
+// [9 6], "16" is [16]; ok is false when it is not dotted non-negative numbers.
+func pgVersion(binDir string) (v []int, ok bool) {
+	name := filepath.Base(filepath.Dir(binDir))
+	for _, f := range strings.Split(name, ".") {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 || f[0] == '+' {
+			return nil, false
+		}
+		v = append(v, n)
+	}
+	return v, true
 }
 
 func freePort() (int, error) {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -69,4 +70,35 @@ func TestReapStale(t *testing.T) {
 		t.Fatalf("live cluster directory removed: %v", err)
 	}
 	New(t) // and the live cluster still works
+}
+
+// TestNewestFirst checks the order in which the /usr/lib/postgresql/<version>/bin directories
+// are tried: by version as numbers, newest first, so an old 9.6 never wins over 16.
+func TestNewestFirst(t *testing.T) {
+	bin := func(v string) string { return "/usr/lib/postgresql/" + v + "/bin" }
+	tests := []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"none", nil, nil},
+		{"one", []string{bin("16")}, []string{bin("16")}},
+		{"9.6 after 16 (not as text)", []string{bin("9.6"), bin("16")}, []string{bin("16"), bin("9.6")}},
+		{"10 before 9.6", []string{bin("9.6"), bin("10")}, []string{bin("10"), bin("9.6")}},
+		{"majors as numbers", []string{bin("10"), bin("17"), bin("9.6"), bin("15"), bin("9.5")},
+			[]string{bin("17"), bin("15"), bin("10"), bin("9.6"), bin("9.5")}},
+		{"minors as numbers", []string{bin("9.6"), bin("9.10"), bin("9")}, []string{bin("9.10"), bin("9.6"), bin("9")}},
+		{"non-versions last, in text order", []string{bin("devel"), bin("9.6"), bin("16beta1"), bin("14")},
+			[]string{bin("14"), bin("9.6"), bin("16beta1"), bin("devel")}},
+		{"signs are not versions", []string{bin("+20"), bin("-1"), bin("12")}, []string{bin("12"), bin("+20"), bin("-1")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := slices.Clone(tt.in)
+			newestFirst(got)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("newestFirst(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
 }

@@ -152,3 +152,27 @@ func openTempDir(t *testing.T) string {
 	}
 	return dir
 }
+
+// TestPGVersionOrdersNumerically pins the order in which findPostgresBin tries the
+// /usr/lib/postgresql/<version>/bin directories (it sorts by pgVersion, larger first): by version
+// as a number, so an old 9.6 never wins over 16, which sorting the names as text would do.
+func TestPGVersionOrdersNumerically(t *testing.T) {
+	bin := func(v string) string { return "/usr/lib/postgresql/" + v + "/bin" }
+	tests := []struct {
+		name         string
+		newer, older string
+	}{
+		{"16 before 9.6", "16", "9.6"},
+		{"10 before 9.6", "10", "9.6"},
+		{"17 before 16", "17", "16"},
+		{"9.6 before 9.5", "9.6", "9.5"},
+		{"a version before a name that is none", "9.6", "devel"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if n, o := pgVersion(bin(tt.newer)), pgVersion(bin(tt.older)); n <= o {
+				t.Errorf("pgVersion(%s) = %v, not above pgVersion(%s) = %v", tt.newer, n, tt.older, o)
+			}
+		})
+	}
+}

@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -157,31 +157,20 @@ func TestRecover(t *testing.T) {
 	}
 }
 
-func TestHealthAndServe(t *testing.T) {
-	var h Health
-	healthy := false
+func TestHealth(t *testing.T) {
+	h := Health{CheckTimeout: 200 * time.Millisecond}
+	var healthy atomic.Bool
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
 	h.AddCheck("postgres", func(context.Context) error { return nil })
-	h.AddCheck("consumer", FlagCheck(func() bool { return healthy }, "not assigned yet"))
+	h.AddCheck("consumer", FlagCheck(healthy.Load, "not assigned yet"))
 	mux := http.NewServeMux()
 	h.Mount(mux)
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Serve(ctx, "127.0.0.1:0", Log(slog.Default(), mux), slog.Default(), func(a net.Addr) { addrc <- a })
-	}()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a.String()
-	case err := <-done:
-		t.Fatal(err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("server did not start")
-	}
+	srv := httptest.NewServer(Log(slog.Default(), mux))
+	t.Cleanup(srv.Close)
 	get := func(path string) (int, string) {
 		t.Helper()
-		resp, err := http.Get(base + path)
+		resp, err := http.Get(srv.URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,19 +181,28 @@ func TestHealthAndServe(t *testing.T) {
 	if code, _ := get("/healthz"); code != 200 {
 		t.Errorf("/healthz %d", code)
 	}
-	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "not assigned yet") || !strings.Contains(body, `"consumer"`) {
+	if code, body := get("/readyz"); code != 503 || !strings.Contains(body, "not assigned yet") ||
+		!strings.Contains(body, `"consumer"`) || !strings.Contains(body, `"postgres":"ok"`) {
 		t.Errorf("/readyz while not ready: %d %s", code, body)
 	}
-	healthy = true
-	if code, body := get("/readyz"); code != 200 {
+	healthy.Store(true)
+	if code, body := get("/readyz"); code != 200 || !strings.Contains(body, `"consumer":"ok"`) || !strings.Contains(body, `"postgres":"ok"`) {
 		t.Errorf("/readyz when ready: %d %s", code, body)
 	}
 	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "go_goroutines") {
 		t.Errorf("/metrics: %d", code)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Serve after shutdown: %v", err)
+
+	// A check that ignores its context (a frozen dependency behind a blocking call) does not
+	// hold the answer: it is reported as not answering within the check timeout.
+	h.AddCheck("broker", func(context.Context) error { <-release; return nil })
+	start := time.Now()
+	code, body := get("/readyz")
+	if code != 503 || !strings.Contains(body, `"broker":"no answer within 200ms"`) || !strings.Contains(body, `"consumer":"ok"`) {
+		t.Errorf("/readyz with a hung check: %d %s", code, body)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("/readyz with a hung check took %s", took)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/freshmart/platform/schemas"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kprom"
 )
 
 // consumer reads the broker and feeds Live and the Hub.
@@ -23,8 +22,9 @@ type consumer struct {
 	log     *slog.Logger
 	rows    func(*StockLevel) StockRow
 	alert   func(*Alert) AlertRow
-	reg     *prometheus.Registry // kprom client metrics go here
-	lag     *prometheus.GaugeVec // records behind the partition's high watermark
+	// clientOpts returns the client id and metrics options of a client role (kit.Service.KafkaOpts).
+	clientOpts func(role string) []kgo.Opt
+	lag        *prometheus.GaugeVec // records behind the partition's high watermark
 
 	records   atomic.Int64 // records handled
 	bad       atomic.Int64 // records that could not be decoded
@@ -35,26 +35,22 @@ type consumer struct {
 // and alerts from the end. franz-go reconnects by itself when the broker restarts.
 func (c *consumer) run(ctx context.Context) error {
 	start := c.live.DayStart()
-	sales, err := kgo.NewClient(
+	sales, err := kgo.NewClient(append(c.clientOpts("sales"),
 		kgo.SeedBrokers(c.brokers...),
-		kgo.ClientID("freshmart-web"),
 		kgo.ConsumeTopics(schemas.TopicPOSSales),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AfterMilli(start.UnixMilli())),
 		kgo.FetchMaxWait(100*time.Millisecond),
-		kgo.WithHooks(kprom.NewMetrics("freshmart_web", kprom.Subsystem("sales"), kprom.Registry(c.reg))),
-	)
+	)...)
 	if err != nil {
 		return fmt.Errorf("dashboard: sales consumer: %w", err)
 	}
 	defer sales.Close()
-	rest, err := kgo.NewClient(
+	rest, err := kgo.NewClient(append(c.clientOpts("updates"),
 		kgo.SeedBrokers(c.brokers...),
-		kgo.ClientID("freshmart-web"),
 		kgo.ConsumeTopics(schemas.TopicInventoryUpdates, schemas.TopicStoreAlerts),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
 		kgo.FetchMaxWait(100*time.Millisecond),
-		kgo.WithHooks(kprom.NewMetrics("freshmart_web", kprom.Subsystem("updates"), kprom.Registry(c.reg))),
-	)
+	)...)
 	if err != nil {
 		return fmt.Errorf("dashboard: updates consumer: %w", err)
 	}

@@ -10,7 +10,6 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -18,15 +17,14 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/freshmart/platform/internal/httpx"
+	"github.com/freshmart/platform/internal/kit"
 	"github.com/freshmart/platform/schemas"
 	"github.com/freshmart/platform/services/catalog"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kprom"
 )
 
 //go:embed templates/*.html
@@ -35,53 +33,49 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// Config configures a Server. Zero values take the defaults in brackets.
-type Config struct {
-	Brokers      []string // Kafka bootstrap addresses [127.0.0.1:9092]
-	InventoryURL string   // the inventory API [http://127.0.0.1:8082]
-	POSURL       string   // the POS API, for its health [http://127.0.0.1:8081]
-	BrokerHTTP   string   // the broker's HTTP endpoint, for its health [http://127.0.0.1:9644]
-	Logger       *slog.Logger
-	// SampleEvery is how often topic end offsets are sampled for messages per second [2s].
+// Options is what the dashboard asks of the service kit: no database, no producer, answering
+// on 127.0.0.1:8080 unless HTTP_ADDR says otherwise. Besides the kit's variables it reads
+// INVENTORY_URL (http://127.0.0.1:8082), POS_URL (http://127.0.0.1:8081) and BROKER_HTTP_URL
+// (http://127.0.0.1:9644), for stock, alerts and the health of the system page.
+var Options = kit.Options{Name: "web", Addr: "127.0.0.1:8080"}
+
+// config is what the dashboard reads from the environment.
+type config struct {
+	InventoryURL string
+	POSURL       string
+	BrokerHTTP   string
+	// SampleEvery is how often topic end offsets are sampled for messages per second.
 	SampleEvery time.Duration
 }
 
 // Server is the dashboard. Create it with New, serve Handler, and Run its background work.
 type Server struct {
-	cfg     Config
-	cat     *catalog.Catalog
-	log     *slog.Logger
-	live    *Live
-	hub     *Hub
-	inv     *inventoryClient
-	sys     *system
-	cons    *consumer
-	adm     *kadm.Client
-	admCl   *kgo.Client
-	tmpl    *template.Template
-	reg     *prometheus.Registry
-	handler http.Handler
+	cfg   config
+	cat   *catalog.Catalog
+	log   *slog.Logger
+	live  *Live
+	hub   *Hub
+	inv   *inventoryClient
+	sys   *system
+	cons  *consumer
+	adm   *kadm.Client
+	admCl *kgo.Client
+	tmpl  *template.Template
+	reg   *prometheus.Registry
 }
 
-// New loads the catalog and prepares the server; it does not connect to anything yet.
-func New(cfg Config) (*Server, error) {
-	if len(cfg.Brokers) == 0 {
-		cfg.Brokers = []string{"127.0.0.1:9092"}
+// New wires the dashboard onto svc (built with Options): its pages and APIs on svc.Router,
+// the broker consumer and the topic sampler as background work, the readiness check "broker"
+// and its metrics on svc.Registry. It does not connect to anything yet.
+func New(svc *kit.Service) (*Server, error) {
+	cfg := config{
+		InventoryURL: svc.Env.String("INVENTORY_URL", kit.DefaultInventoryURL),
+		POSURL:       svc.Env.String("POS_URL", kit.DefaultPOSURL),
+		BrokerHTTP:   svc.Env.String("BROKER_HTTP_URL", kit.DefaultBrokerHTTPURL),
 	}
-	if cfg.InventoryURL == "" {
-		cfg.InventoryURL = "http://127.0.0.1:8082"
-	}
-	if cfg.POSURL == "" {
-		cfg.POSURL = "http://127.0.0.1:8081"
-	}
-	if cfg.BrokerHTTP == "" {
-		cfg.BrokerHTTP = "http://127.0.0.1:9644"
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.SampleEvery <= 0 {
-		cfg.SampleEvery = 2 * time.Second
+	var err error
+	if cfg.SampleEvery, err = svc.Env.Duration("SAMPLE_EVERY", 2*time.Second); err != nil {
+		return nil, err
 	}
 	cat, err := catalog.Load()
 	if err != nil {
@@ -91,14 +85,14 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg := prometheus.NewRegistry()
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.ClientID("freshmart-web-admin"),
-		kgo.WithHooks(kprom.NewMetrics("freshmart_web", kprom.Subsystem("admin"), kprom.Registry(reg))))
+	reg := svc.Registry
+	admCl, err := kgo.NewClient(append(svc.KafkaOpts("admin"), kgo.SeedBrokers(svc.Brokers...))...)
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: admin client: %w", err)
 	}
+	svc.OnClose(admCl.Close)
 	s := &Server{
-		cfg: cfg, cat: cat, log: cfg.Logger, live: live, hub: NewHub(),
+		cfg: cfg, cat: cat, log: svc.Log, live: live, hub: NewHub(),
 		inv:   &inventoryClient{base: cfg.InventoryURL, client: &http.Client{Timeout: 5 * time.Second}},
 		admCl: admCl, adm: kadm.NewClient(admCl), reg: reg,
 	}
@@ -107,55 +101,25 @@ func New(cfg Config) (*Server, error) {
 		{Name: "pos", URL: cfg.POSURL},
 		{Name: "inventory", URL: cfg.InventoryURL},
 	}}
-	s.cons = &consumer{brokers: cfg.Brokers, live: live, hub: s.hub, log: s.log, rows: s.stockRow, alert: s.alertRow,
-		reg: reg, lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "freshmart_web_consumer_lag",
+	s.cons = &consumer{brokers: svc.Brokers, live: live, hub: s.hub, log: s.log, rows: s.stockRow, alert: s.alertRow,
+		clientOpts: svc.KafkaOpts, lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "freshmart_web_consumer_lag",
 			Help: "Records the dashboard is behind each partition's high watermark."}, []string{"topic", "partition"})}
 	if err := s.parseTemplates(); err != nil {
 		return nil, err
 	}
 	s.metrics()
-	s.handler = s.routes()
+	s.routes(svc.Router)
+	svc.Health.AddCheck("broker", func(ctx context.Context) error {
+		_, err := s.adm.BrokerMetadata(ctx)
+		return err
+	})
+	svc.Go("sampler", func(ctx context.Context) error { s.sys.sample(ctx, s.cfg.SampleEvery); return nil })
+	svc.Go("consumer", s.cons.run)
 	return s, nil
-}
-
-// Handler returns the HTTP handler of every route.
-func (s *Server) Handler() http.Handler { return s.handler }
-
-// Run consumes the broker and samples the topics until ctx is done.
-func (s *Server) Run(ctx context.Context) error {
-	defer s.admCl.Close()
-	go s.sys.sample(ctx, s.cfg.SampleEvery)
-	return s.cons.run(ctx)
-}
-
-// ListenAndServe serves the dashboard on addr and runs its background work until ctx is done,
-// then shuts the HTTP server down gracefully.
-func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("dashboard: listen %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
-	errc := make(chan error, 2)
-	go func() { errc <- s.Run(ctx) }()
-	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("dashboard listening", "url", "http://"+ln.Addr().String())
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
 }
 
 func (s *Server) metrics() {
 	s.reg.MustRegister(s.cons.lag)
-	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "freshmart_web_websocket_clients",
 			Help: "Browsers connected to the live websocket."}, func() float64 { return float64(s.hub.Clients()) }),
@@ -166,8 +130,7 @@ func (s *Server) metrics() {
 	)
 }
 
-func (s *Server) routes() http.Handler {
-	r := chi.NewRouter()
+func (s *Server) routes(r chi.Router) {
 	r.Get("/", s.chainPage)
 	r.Get("/stores/{id}", s.storePage)
 	r.Get("/system", s.systemPage)
@@ -176,18 +139,8 @@ func (s *Server) routes() http.Handler {
 	r.Get("/fragments/system", s.systemFragment)
 	r.Get("/api/live", s.liveJSON)
 	r.Get("/ws", s.websocket)
-	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"status":"ok"}`))
-	})
-	r.Get("/readyz", s.ready)
-	r.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	sub, _ := fs.Sub(staticFS, "static")
 	r.Handle("/static/*", http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(sub))))
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		s.problem(w, http.StatusNotFound, "Not found", fmt.Sprintf("nothing at %s", r.URL.Path))
-	})
-	return r
 }
 
 func cacheFor(d time.Duration, h http.Handler) http.Handler {
@@ -197,23 +150,9 @@ func cacheFor(d time.Duration, h http.Handler) http.Handler {
 	})
 }
 
-// problem answers an RFC 9457 problem document.
+// problem answers an RFC 9457 problem document (httpx, as every service does).
 func (s *Server) problem(w http.ResponseWriter, status int, title, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"type": "about:blank", "title": title, "status": status, "detail": detail})
-}
-
-func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-	defer cancel()
-	if _, err := s.adm.BrokerMetadata(ctx); err != nil {
-		w.Header().Set("Retry-After", "2")
-		s.problem(w, http.StatusServiceUnavailable, "Broker unreachable", err.Error())
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write([]byte(`{"status":"ready"}`))
+	httpx.WriteProblem(w, httpx.Problem{Status: status, Title: title, Detail: detail})
 }
 
 // storeView is a store in the page's store picker and chain table.

@@ -2,12 +2,13 @@ package dashboard
 
 import (
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/freshmart/platform/internal/kit/kittest"
 )
 
 // closedAddr returns a loopback address nothing listens on.
@@ -26,13 +27,12 @@ func closedAddr(t *testing.T) string {
 // unreachable: pages still answer, and say what is missing instead of failing.
 func TestPagesRenderWhenDependenciesAreDown(t *testing.T) {
 	down := closedAddr(t)
-	s, err := New(Config{Brokers: []string{down}, InventoryURL: "http://" + down, POSURL: "http://" + down,
-		BrokerHTTP: "http://" + down, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
+	svc := kittest.Build(t, Options, map[string]string{"KAFKA_BROKERS": down, "INVENTORY_URL": "http://" + down,
+		"POS_URL": "http://" + down, "BROKER_HTTP_URL": "http://" + down})
+	if _, err := New(svc); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.admCl.Close)
-	srv := httptest.NewServer(s.Handler())
+	srv := httptest.NewServer(svc.Router)
 	t.Cleanup(srv.Close)
 	tests := []struct {
 		path        string
@@ -51,7 +51,7 @@ func TestPagesRenderWhenDependenciesAreDown(t *testing.T) {
 		{"/static/app.js", 200, "text/javascript", []string{"WebSocket"}},
 		{"/static/style.css", 200, "text/css", []string{".ticker"}},
 		{"/healthz", 200, "application/json", []string{"ok"}},
-		{"/readyz", 503, "application/problem+json", []string{"Broker unreachable"}},
+		{"/readyz", 503, "application/problem+json", []string{"Not ready", `"broker"`}},
 		{"/ws?store=S999", 404, "application/problem+json", []string{"S999"}},
 		{"/metrics", 200, "text/plain", []string{"freshmart_web_websocket_clients"}},
 		{"/nowhere", 404, "application/problem+json", []string{"/nowhere"}},

@@ -19,14 +19,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/freshmart/platform/internal/kit"
 	"github.com/freshmart/platform/services/catalog"
 	"github.com/freshmart/platform/services/simulator"
 )
@@ -56,11 +54,10 @@ func run() error {
 	if *workers <= 0 {
 		return fmt.Errorf("-workers %d: want at least 1", *workers)
 	}
-	level := slog.LevelInfo
-	if err := level.UnmarshalText([]byte(env("LOG_LEVEL", "info"))); err != nil {
-		return fmt.Errorf("LOG_LEVEL: %w", err)
+	log, err := kit.OS.Logger("simulator", nil)
+	if err != nil {
+		return err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	cat, err := catalog.Load()
 	if err != nil {
@@ -87,10 +84,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := kit.SignalContext()
 	defer stop()
 	if *syncStock {
-		inv := env("INVENTORY_URL", "http://127.0.0.1:8082")
+		inv := kit.OS.String("INVENTORY_URL", kit.DefaultInventoryURL)
 		// The inventory service may still be starting next to us: give it half a minute.
 		var n int
 		deadline := time.Now().Add(30 * time.Second)
@@ -107,7 +104,7 @@ func run() error {
 			log.Info("starting from the inventory's stock", "inventory_url", inv, "figures", n)
 		}
 	}
-	pos := env("POS_URL", "http://127.0.0.1:8081")
+	pos := kit.OS.String("POS_URL", kit.DefaultPOSURL)
 	log.Info("simulating", "pos_url", pos, "stores", len(ss), "products", len(ps), "rate", *rate, "seed", *seed,
 		"start", t0.Format(time.RFC3339), "duration", duration.String())
 	r := &simulator.Runner{BaseURL: pos, Workers: *workers, ReportEvery: *report, Logger: log}
@@ -147,11 +144,4 @@ func run() error {
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))
 	return nil
-}
-
-func env(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }

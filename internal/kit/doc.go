@@ -35,7 +35,7 @@
 //	HTTP_ADDR        the service's listen address                 Options.Addr (pos 127.0.0.1:8081 ...)
 //	LOG_LEVEL        debug | info | warn | error                  info
 //	LOG_FORMAT       text | json                                  text
-//	REQUEST_TIMEOUT  deadline of every HTTP request               Options.RequestTimeout (8s)
+//	REQUEST_TIMEOUT  deadline of every HTTP request               Options.RequestTimeout (6s)
 //	POS_URL          the POS API                                  http://127.0.0.1:8081
 //	INVENTORY_URL    the inventory API                            http://127.0.0.1:8082
 //	BROKER_HTTP_URL  the broker's health and metrics              http://127.0.0.1:9644

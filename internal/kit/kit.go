@@ -45,7 +45,7 @@ type Options struct {
 	// events.ErrUnavailable. Default 5s.
 	DeliveryTimeout time.Duration
 	// RequestTimeout is the deadline of every HTTP request the service serves (REQUEST_TIMEOUT
-	// overrides it). Default 8s: above DeliveryTimeout, so a request that waits for the broker
+	// overrides it). Default 6s: above DeliveryTimeout, so a request that waits for the broker
 	// is answered 503 by the producer's own deadline first.
 	RequestTimeout time.Duration
 	// CheckTimeout bounds each readiness check. Default 2s.
@@ -110,7 +110,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		opts.DeliveryTimeout = 5 * time.Second
 	}
 	if opts.RequestTimeout <= 0 {
-		opts.RequestTimeout = 8 * time.Second
+		opts.RequestTimeout = 6 * time.Second
 	}
 	if opts.Env == nil {
 		opts.Env = OS

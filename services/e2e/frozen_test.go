@@ -1,0 +1,149 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/freshmart/platform/internal/brokertest"
+	"github.com/freshmart/platform/internal/kit/kittest"
+	"github.com/freshmart/platform/internal/pgtest"
+)
+
+// answered is one request's outcome: status, Retry-After, body and how long it took.
+type answered struct {
+	status     int
+	retryAfter string
+	body       string
+	took       time.Duration
+}
+
+// request sends method url (with a JSON body when body is not empty) and gives up after a
+// minute, so a hanging service fails the test instead of stalling it.
+func request(t *testing.T, method, url, body string) answered {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	start := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: no answer after %s: %v", method, url, time.Since(start).Round(time.Millisecond), err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return answered{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), body: string(b), took: time.Since(start)}
+}
+
+// proxiedDSN returns dsn with its host and port replaced by the proxy's.
+func proxiedDSN(t *testing.T, dsn string, p *kittest.Proxy) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = p.Addr()
+	return u.String()
+}
+
+// TestFrozenPostgres puts a proxy that can freeze between Postgres and the POS and inventory
+// services (a stalled disk or a partition: connections open, nothing answers). While frozen,
+// every request is answered within the kit's request deadline: the inventory's stock with 503
+// and Retry-After, a sale with 202 (the POS accepts without its pos.accepted record, as
+// designed) and /readyz with 503 naming postgres, within its check timeout. After the thaw,
+// both are ready again and the frozen-time sale reaches the stock.
+func TestFrozenPostgres(t *testing.T) {
+	broker := brokertest.Start(t)
+	dsn := pgtest.NewMigrated(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := kittest.NewProxy(t, u.Host)
+	frozenDSN := proxiedDSN(t, dsn, proxy)
+	pos := newPOS(t, broker.Addr, frozenDSN, 0)
+	inv := newInventory(t, broker.Addr, frozenDSN)
+	waitFor(t, time.Minute, "inventory ready", func() error {
+		if a := request(t, "GET", inv+"/readyz", ""); a.status != 200 {
+			return fmt.Errorf("%d %s", a.status, a.body)
+		}
+		return nil
+	})
+	before := request(t, "GET", inv+"/v1/stock?store_id=S001&sku=PRD-0001", "")
+	if before.status != 200 {
+		t.Fatalf("stock before the freeze: %d %s", before.status, before.body)
+	}
+
+	proxy.Freeze()
+	const bound = 10 * time.Second // the request deadline (6s) plus slack for a loaded machine
+	for _, svc := range []struct{ name, url string }{{"pos", pos}, {"inventory", inv}} {
+		a := request(t, "GET", svc.url+"/readyz", "")
+		if a.status != 503 || !strings.Contains(a.body, `"postgres"`) || a.took > bound {
+			t.Errorf("%s /readyz with Postgres frozen: %d after %s: %s", svc.name, a.status, a.took, a.body)
+		}
+	}
+	stock := request(t, "GET", inv+"/v1/stock?store_id=S001&sku=PRD-0001", "")
+	if stock.status != 503 || stock.retryAfter == "" || stock.took > bound {
+		t.Errorf("stock with Postgres frozen: %d (Retry-After %q) after %s: %s", stock.status, stock.retryAfter, stock.took, stock.body)
+	}
+	saleID := uuid.NewString()
+	sale := request(t, "POST", pos+"/v1/sales", fmt.Sprintf(validSale, saleID))
+	if sale.status != 202 || sale.took > bound {
+		t.Errorf("sale with Postgres frozen: %d after %s: %s", sale.status, sale.took, sale.body)
+	}
+
+	proxy.Thaw()
+	for _, svc := range []struct{ name, url string }{{"pos", pos}, {"inventory", inv}} {
+		waitFor(t, time.Minute, svc.name+" ready after the thaw", func() error {
+			if a := request(t, "GET", svc.url+"/readyz", ""); a.status != 200 {
+				return fmt.Errorf("%d %s", a.status, a.body)
+			}
+			return nil
+		})
+	}
+	// The sale accepted while Postgres was frozen is folded once it is back: 2 units fewer.
+	var want int64
+	{
+		var got struct {
+			Items []struct {
+				OnHand int64 `json:"on_hand"`
+			} `json:"items"`
+		}
+		if err := jsonUnmarshal([]byte(before.body), &got); err != nil || len(got.Items) != 1 {
+			t.Fatalf("stock before: %v %s", err, before.body)
+		}
+		want = got.Items[0].OnHand - 2
+	}
+	waitFor(t, time.Minute, "the frozen-time sale in the stock", func() error {
+		var got struct {
+			Items []struct {
+				OnHand int64 `json:"on_hand"`
+			} `json:"items"`
+		}
+		code, err := getJSON(inv+"/v1/stock?store_id=S001&sku=PRD-0001", &got)
+		if err != nil || code != 200 || len(got.Items) != 1 {
+			return fmt.Errorf("%d %v", code, err)
+		}
+		if got.Items[0].OnHand != want {
+			return fmt.Errorf("on hand %d, want %d", got.Items[0].OnHand, want)
+		}
+		return nil
+	})
+}

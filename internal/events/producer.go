@@ -122,62 +122,118 @@ func (p *Producer) Close() {
 // Produce validates the event's payload against the schema of its type, wraps it in a
 // CloudEvents envelope (its id, or a new UUID when it has none; the producer's source; time
 // now) and writes it to its topic under its key. It returns once the broker has acknowledged
-// the record (acks=all) with the record's partition and offset.
+// the record (acks=all) with the record's partition and offset, or when the delivery timeout
+// or ctx ends first.
 //
 // Errors: a *schemas.ValidationError (or schemas.ErrUnknownType / schemas.ErrSyntax) when the
-// payload is not valid, nothing produced; ErrUnavailable when the broker did not acknowledge;
-// the context's error when ctx ended first.
+// payload is not valid, nothing produced; ErrUnavailable when the broker did not acknowledge
+// in time (the record may still be written later: franz-go does not abandon a record in
+// flight, so a retry with the same id is safe and readers drop the copy).
 func (p *Producer) Produce(ctx context.Context, o Out) (int32, int64, error) {
+	f, err := p.Start(o)
+	if err != nil {
+		return -1, -1, err
+	}
+	if err := f.Wait(ctx, p.timeout); err != nil {
+		return -1, -1, err
+	}
+	return f.Partition, f.Offset, nil
+}
+
+// Start validates the event as Produce does and hands it to the client without waiting for
+// the acknowledgement: the returned Flight ends when the broker acknowledged the record or
+// gave up on it. A caller that stops waiting (a request past its deadline) can keep the
+// Flight, so a retry of the same event joins it instead of producing a copy.
+func (p *Producer) Start(o Out) (*Flight, error) {
 	id := o.ID
 	if id == "" {
 		id = uuid.NewString()
 	}
 	payload, err := o.Value()
 	if err != nil {
-		return -1, -1, err
+		return nil, err
 	}
 	env := Envelope{ID: id, Type: o.Type, Source: p.source, Time: time.Now().UTC()}
-	r, err := p.ProduceEnvelope(ctx, o.Topic, o.Key, env, payload)
-	if err != nil {
-		return -1, -1, err
-	}
-	return r.Partition, r.Offset, nil
+	return p.startEnvelope(o.Topic, o.Key, env, payload)
 }
+
+// DeliveryTimeout is how long Produce waits for an acknowledgement.
+func (p *Producer) DeliveryTimeout() time.Duration { return p.timeout }
 
 // ProduceEnvelope is Produce with a complete envelope (for example one restored from an
 // outbox row, so the event keeps its original id and time). It returns the acknowledged record.
 func (p *Producer) ProduceEnvelope(ctx context.Context, topic, key string, env Envelope, payload []byte) (*kgo.Record, error) {
+	f, err := p.startEnvelope(topic, key, env, payload)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Wait(ctx, p.timeout); err != nil {
+		return nil, err
+	}
+	return f.rec, nil
+}
+
+func (p *Producer) startEnvelope(topic, key string, env Envelope, payload []byte) (*Flight, error) {
 	if err := Check(env, payload); err != nil {
 		return nil, err
 	}
-	// Wait for the acknowledgement, the delivery timeout or the end of ctx, whichever comes
-	// first: franz-go does not abandon a record once it is in flight (the idempotent producer
-	// must keep its sequence), so a frozen broker would otherwise hold the caller until the
-	// connection times out. A record given up on here may still be written later; a retry
-	// with the same id is safe.
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	type result struct {
-		r   *kgo.Record
-		err error
-	}
-	done := make(chan result, 1)
-	p.client.Produce(ctx, NewRecord(topic, key, env, payload), func(r *kgo.Record, err error) { done <- result{r, err} })
-	var r *kgo.Record
-	var err error
-	select {
-	case res := <-done:
-		r, err = res.r, res.err
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("events: produce %s %s to %s: %w", env.Type, env.ID, topic, errors.Join(ctx.Err(), ErrUnavailable))
+	f := &Flight{ID: env.ID, Type: env.Type, Topic: topic, done: make(chan struct{})}
+	// Not the caller's context: a record is failed by franz-go only while it is still
+	// buffered, and the Flight must be able to outlive a caller that stopped waiting.
+	p.client.Produce(context.Background(), NewRecord(topic, key, env, payload), func(r *kgo.Record, err error) {
+		if err == nil {
+			f.rec, f.Partition, f.Offset = r, r.Partition, r.Offset
 		}
-		return nil, fmt.Errorf("events: produce %s %s to %s: %w: %w", env.Type, env.ID, topic, ErrUnavailable, err)
+		f.err = err
+		close(f.done)
+	})
+	return f, nil
+}
+
+// Flight is an event handed to the broker, until it is acknowledged or given up on.
+type Flight struct {
+	// ID, Type and Topic name the event.
+	ID, Type, Topic string
+	// Partition and Offset are where it was written, once Done is closed without an error.
+	Partition int32
+	Offset    int64
+
+	rec  *kgo.Record
+	err  error
+	done chan struct{}
+}
+
+// Done is closed when the broker acknowledged the record or the client gave up on it.
+func (f *Flight) Done() <-chan struct{} { return f.done }
+
+// Err is the outcome once Done is closed: nil when acknowledged, an error wrapping
+// ErrUnavailable otherwise.
+func (f *Flight) Err() error {
+	select {
+	case <-f.done:
+	default:
+		return fmt.Errorf("events: produce %s %s to %s: still in flight: %w", f.Type, f.ID, f.Topic, ErrUnavailable)
 	}
-	return r, nil
+	if f.err != nil {
+		return fmt.Errorf("events: produce %s %s to %s: %w: %w", f.Type, f.ID, f.Topic, ErrUnavailable, f.err)
+	}
+	return nil
+}
+
+// Wait waits until the flight ends, timeout passes or ctx ends, and returns Err (an error
+// wrapping ErrUnavailable, and ctx's error when it ended first, if the record was not
+// acknowledged by then).
+func (f *Flight) Wait(ctx context.Context, timeout time.Duration) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-f.done:
+		return f.Err()
+	case <-t.C:
+		return fmt.Errorf("events: produce %s %s to %s: no acknowledgement within %s: %w", f.Type, f.ID, f.Topic, timeout, ErrUnavailable)
+	case <-ctx.Done():
+		return fmt.Errorf("events: produce %s %s to %s: %w", f.Type, f.ID, f.Topic, errors.Join(ctx.Err(), ErrUnavailable))
+	}
 }
 
 // Check validates an envelope and its payload as Produce does: id, type and source present,

@@ -46,6 +46,7 @@ type App struct {
 	producer *events.Producer
 	pool     *pgxpool.Pool
 	recent   *recent
+	flights  flights
 	replays  *prometheus.CounterVec
 	dbErrors prometheus.Counter
 }

@@ -1,6 +1,6 @@
-// Package pgtest starts a throwaway Postgres cluster for tests: one cluster per test binary
-// (initdb + pg_ctl into a temporary directory, a free TCP port on 127.0.0.1, the unix socket in
-// the same directory) and a fresh database per test.
+// Package pgtest gives tests a throwaway Postgres: one cluster per test binary (package
+// pgcluster: initdb and pg_ctl into a temporary directory, a free TCP port on 127.0.0.1, fsync
+// off, removed when the test binary ends) and a fresh database per test.
 //
 // Use it from TestMain:
 //
@@ -11,51 +11,26 @@
 //		...
 //	}
 //
-// The Postgres binaries are found on PATH or under /usr/lib/postgresql/<version>/bin. Postgres
-// refuses to run as root, so when the tests run as root the binaries run as the "postgres" system
-// user (runuser) in a directory that user owns. The cluster trades durability for speed (fsync
-// off) and is removed when the test binary ends.
+// Programs that need a throwaway cluster outside tests use package pgcluster directly.
 package pgtest
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/freshmart/platform/internal/pgcluster"
 	"github.com/freshmart/platform/migrations"
 )
 
-// Cluster is a running throwaway Postgres cluster.
-type Cluster struct {
-	dir     string // temporary root: data/, socket, log
-	bin     string // directory of initdb, pg_ctl, postgres
-	port    int
-	asUser  string // run the binaries as this user (when running as root), or ""
-	uid     int
-	gid     int
-	counter atomic.Int64
-}
-
 var (
 	mu      sync.Mutex
-	current *Cluster
+	current *pgcluster.Cluster
 )
 
 // Start starts the cluster of this test binary, runs the tests and stops the cluster. It
@@ -63,7 +38,7 @@ var (
 // example which package to install) and returns 1: tests that need Postgres fail rather than
 // skip.
 func Start(m *testing.M) int {
-	c, err := StartCluster()
+	c, err := pgcluster.Start()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
 		return 1
@@ -93,7 +68,9 @@ func New(t testing.TB) string {
 		t.Fatalf("pgtest: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := c.dropDatabase(dsn); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := c.DropDatabase(ctx, dsn); err != nil {
 			t.Logf("pgtest: %v", err)
 		}
 	})
@@ -122,226 +99,4 @@ func Pool(t testing.TB, dsn string) *pgxpool.Pool {
 	}
 	t.Cleanup(pool.Close)
 	return pool
-}
-
-// StartCluster initialises and starts a cluster in a new temporary directory. Most tests use
-// Start and New instead.
-func StartCluster() (*Cluster, error) {
-	bin, err := findBin()
-	if err != nil {
-		return nil, err
-	}
-	reapStale(bin)
-	c := &Cluster{bin: bin}
-	c.dir, err = os.MkdirTemp("", "pgtest-")
-	if err != nil {
-		return nil, fmt.Errorf("temp dir: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(c.dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		os.RemoveAll(c.dir)
-		return nil, fmt.Errorf("owner file: %w", err)
-	}
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			os.RemoveAll(c.dir)
-			return nil, fmt.Errorf("running as root and there is no \"postgres\" user to run Postgres as (install the Debian package postgresql): %w", err)
-		}
-		c.asUser = "postgres"
-		c.uid, _ = strconv.Atoi(u.Uid)
-		c.gid, _ = strconv.Atoi(u.Gid)
-		if err := os.Chown(c.dir, c.uid, c.gid); err != nil {
-			os.RemoveAll(c.dir)
-			return nil, fmt.Errorf("chown %s: %w", c.dir, err)
-		}
-	}
-	data := filepath.Join(c.dir, "data")
-	if out, err := c.run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"); err != nil {
-		os.RemoveAll(c.dir)
-		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
-	}
-	// A free port can be taken by someone else between probing and binding: retry a few times.
-	for attempt := 0; ; attempt++ {
-		c.port, err = freePort()
-		if err != nil {
-			os.RemoveAll(c.dir)
-			return nil, err
-		}
-		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "+
-			"-c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB", c.port, c.dir)
-		out, err := c.run("pg_ctl", "-D", data, "-l", filepath.Join(c.dir, "postgres.log"), "-o", opts, "-w", "-t", "120", "start")
-		if err == nil {
-			break
-		}
-		if attempt == 4 {
-			log, _ := os.ReadFile(filepath.Join(c.dir, "postgres.log"))
-			os.RemoveAll(c.dir)
-			return nil, fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, log)
-		}
-	}
-	return c, nil
-}
-
-// ownerFile holds the pid of the test binary that owns a cluster directory.
-const ownerFile = "owner.pid"
-
-// reapStale stops and removes the clusters of test binaries that died without cleaning up
-// (killed by a test timeout, say), so they do not pile up.
-func reapStale(bin string) {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "pgtest-*"))
-	for _, dir := range dirs {
-		raw, err := os.ReadFile(filepath.Join(dir, ownerFile))
-		if err != nil {
-			continue // not ours, or still being set up
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
-		if err != nil || pid <= 0 || processAlive(pid) {
-			continue
-		}
-		c := &Cluster{dir: dir, bin: bin}
-		if os.Geteuid() == 0 {
-			c.asUser = "postgres"
-		}
-		if _, err := os.Stat(filepath.Join(dir, "data", "postmaster.pid")); err == nil {
-			c.run("pg_ctl", "-D", filepath.Join(dir, "data"), "-m", "immediate", "-w", "stop") //nolint:errcheck // best effort
-		}
-		os.RemoveAll(dir)
-	}
-}
-
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
-// DSN returns the connection string of database db in the cluster.
-func (c *Cluster) DSN(db string) string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.port, db)
-}
-
-// CreateDatabase creates a new empty database and returns its connection string.
-func (c *Cluster) CreateDatabase(ctx context.Context) (string, error) {
-	name := fmt.Sprintf("test_%d_%d", os.Getpid(), c.counter.Add(1))
-	conn, err := pgx.Connect(ctx, c.DSN("postgres"))
-	if err != nil {
-		return "", fmt.Errorf("connect: %w", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		return "", fmt.Errorf("create database %s: %w", name, err)
-	}
-	return c.DSN(name), nil
-}
-
-func (c *Cluster) dropDatabase(dsn string) error {
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, c.DSN("postgres"))
-	if err != nil {
-		return fmt.Errorf("connect: %w", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{cfg.Database}.Sanitize()+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("drop database %s: %w", cfg.Database, err)
-	}
-	return nil
-}
-
-// Stop stops the cluster immediately and removes its directory.
-func (c *Cluster) Stop() error {
-	out, err := c.run("pg_ctl", "-D", filepath.Join(c.dir, "data"), "-m", "immediate", "-w", "stop")
-	rmErr := os.RemoveAll(c.dir)
-	if err != nil {
-		return fmt.Errorf("pg_ctl stop: %w\n%s", err, out)
-	}
-	if rmErr != nil {
-		return fmt.Errorf("remove %s: %w", c.dir, rmErr)
-	}
-	return nil
-}
-
-// run runs a Postgres binary, as the postgres user when we are root.
-func (c *Cluster) run(name string, args ...string) ([]byte, error) {
-	path := filepath.Join(c.bin, name)
-	var cmd *exec.Cmd
-	if c.asUser != "" {
-		cmd = exec.Command("runuser", append([]string{"-u", c.asUser, "--", path}, args...)...)
-	} else {
-		cmd = exec.Command(path, args...)
-	}
-	cmd.Dir = c.dir
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// pg_ctl start leaves the server running in the background; its output goes to the log
-	// file, so waiting for cmd does not wait for the server.
-	err := cmd.Run()
-	return out.Bytes(), err
-}
-
-// findBin finds the directory holding initdb and pg_ctl.
-func findBin() (string, error) {
-	if p, err := exec.LookPath("pg_ctl"); err == nil {
-		if _, err := exec.LookPath("initdb"); err == nil {
-			if real, err := filepath.EvalSymlinks(p); err == nil {
-				return filepath.Dir(real), nil
-			}
-			return filepath.Dir(p), nil
-		}
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	newestFirst(dirs)
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "pg_ctl")); err == nil {
-			return d, nil
-		}
-	}
-	return "", errors.New("the Postgres binaries (initdb, pg_ctl) were not found on PATH or in /usr/lib/postgresql/*/bin: install them, e.g. apt-get install postgresql")
-}
-
-// newestFirst sorts /usr/lib/postgresql/<version>/bin directories by version, newest first,
-// comparing the dot-separated numbers of <version> as numbers (16 before 10 before 9.6).
-// Directories whose <version> is not dotted numbers go last, in text order.
-func newestFirst(dirs []string) {
-	slices.SortStableFunc(dirs, func(a, b string) int {
-		va, aok := pgVersion(a)
-		vb, bok := pgVersion(b)
-		switch {
-		case aok && bok:
-			if c := slices.Compare(vb, va); c != 0 {
-				return c
-			}
-		case aok:
-			return -1
-		case bok:
-			return 1
-		}
-		return strings.Compare(a, b)
-	})
-}
-
-// pgVersion parses the <version> of a /usr/lib/postgresql/<version>/bin directory: "9.6" is
-// [9 6], "16" is [16]; ok is false when it is not dotted non-negative numbers.
-func pgVersion(binDir string) (v []int, ok bool) {
-	name := filepath.Base(filepath.Dir(binDir))
-	for _, f := range strings.Split(name, ".") {
-		n, err := strconv.Atoi(f)
-		if err != nil || n < 0 || f[0] == '+' {
-			return nil, false
-		}
-		v = append(v, n)
-	}
-	return v, true
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

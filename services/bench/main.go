@@ -11,9 +11,10 @@
 //
 // Target: -pos and -inventory name a running platform (for example `make run`: the defaults
 // http://127.0.0.1:8081 and :8082 are used when both answer /healthz). Otherwise, or with
-// -own, it starts its own: a throwaway Postgres (fsync off), the broker (-broker freshmart, the
-// default, or kfake) with fsync on, and the pos and inventory binaries, all on free ports, and
-// removes them afterwards. Against a platform whose simulator is running, the freshness figure
+// -own, it starts its own: a throwaway Postgres (fsync off, package pgcluster), the broker
+// (-broker freshmart, the default, or kfake; package brokerproc) with fsync on, and the pos and
+// inventory binaries, all on free ports, and removes them afterwards; the broker's warnings and
+// errors are printed when it stops. Against a platform whose simulator is running, the freshness figure
 // is approximate (a simulated sale of the same item can be taken for the probe's).
 package main
 
@@ -40,7 +41,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/freshmart/platform/internal/pgtest"
+	"github.com/freshmart/platform/internal/brokerproc"
+	"github.com/freshmart/platform/internal/pgcluster"
 	"github.com/freshmart/platform/services/catalog"
 )
 
@@ -405,9 +407,10 @@ func freshness(o options, stores, skus []string) (frResult, error) {
 
 // platform is a self-started Postgres, broker, POS and inventory.
 type platform struct {
-	pg             *pgtest.Cluster
+	pg             *pgcluster.Cluster
+	broker         *brokerproc.Broker
 	dir            string
-	procs          []*exec.Cmd
+	procs          []*exec.Cmd // the services
 	posURL, invURL string
 }
 
@@ -427,15 +430,12 @@ func startPlatform(broker string) (*platform, error) {
 		return nil, err
 	}
 	fail := func(err error) (*platform, error) { p.stop(); return nil, err }
+	if broker != brokerproc.FreshMart && broker != brokerproc.KFake {
+		return fail(fmt.Errorf("-broker %q: want %s or %s", broker, brokerproc.FreshMart, brokerproc.KFake))
+	}
 	pkgs := map[string]string{
 		"pos":       "./services/cmd/pos",
 		"inventory": "./services/cmd/inventory",
-		"broker":    "./broker/cmd/freshmart-broker",
-	}
-	if broker == "kfake" {
-		pkgs["broker"] = "./broker/bench/kfakeserver"
-	} else if broker != "freshmart" {
-		return fail(fmt.Errorf("-broker %q: want freshmart or kfake", broker))
 	}
 	for name, pkg := range pkgs {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(p.dir, name), pkg)
@@ -445,30 +445,18 @@ func startPlatform(broker string) (*platform, error) {
 		}
 	}
 	fmt.Fprintln(os.Stderr, "bench: starting Postgres")
-	if p.pg, err = pgtest.StartCluster(); err != nil {
-		return fail(err)
+	if p.pg, err = pgcluster.Start(); err != nil {
+		return fail(fmt.Errorf("postgres: %w", err))
 	}
 	dsn, err := p.pg.CreateDatabase(context.Background())
 	if err != nil {
-		return fail(err)
+		return fail(fmt.Errorf("postgres: %w", err))
 	}
-	kafka, err := freeAddr()
-	if err != nil {
-		return fail(err)
+	fmt.Fprintf(os.Stderr, "bench: starting the broker (%s)\n", broker)
+	if p.broker, err = brokerproc.Start(broker, filepath.Join(p.dir, "broker")); err != nil {
+		return fail(fmt.Errorf("broker: %w", err))
 	}
-	args := []string{"-listen", kafka, "-data-dir", filepath.Join(p.dir, "data")}
-	if broker == "kfake" {
-		args = append(args, "-topics", "freshmart")
-	} else {
-		args = append(args, "-http", "", "-log-level", "warn")
-	}
-	if err := p.start(filepath.Join(p.dir, "broker"), nil, args...); err != nil {
-		return fail(err)
-	}
-	if err := waitDial(kafka, time.Minute); err != nil {
-		return fail(err)
-	}
-	env := []string{"KAFKA_BROKERS=" + kafka, "DATABASE_URL=" + dsn, "LOG_LEVEL=warn"}
+	env := []string{"KAFKA_BROKERS=" + p.broker.Addr, "DATABASE_URL=" + dsn, "LOG_LEVEL=warn"}
 	for _, svc := range []string{"pos", "inventory"} {
 		addr, err := freeAddr()
 		if err != nil {
@@ -494,23 +482,8 @@ func startPlatform(broker string) (*platform, error) {
 	return p, nil
 }
 
-func waitDial(addr string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("broker %s: %w", addr, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func (p *platform) start(bin string, env []string, args ...string) error {
-	cmd := exec.Command(bin, args...)
+func (p *platform) start(bin string, env []string) error {
+	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
@@ -533,8 +506,21 @@ func (p *platform) stop() {
 			<-done
 		}
 	}
+	if p.broker != nil {
+		if err := p.broker.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: stop the broker:", err)
+		}
+		// The broker logs to a file in p.dir: pass on what it warned about before that goes.
+		for _, line := range strings.Split(p.broker.Log(), "\n") {
+			if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+				fmt.Fprintln(os.Stderr, "bench: broker:", line)
+			}
+		}
+	}
 	if p.pg != nil {
-		_ = p.pg.Stop()
+		if err := p.pg.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: stop Postgres:", err)
+		}
 	}
 	if p.dir != "" {
 		os.RemoveAll(p.dir)

@@ -16,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/freshmart/platform/internal/httpx"
 	"github.com/freshmart/platform/internal/kit"
 	"github.com/freshmart/platform/schemas"
@@ -92,7 +91,7 @@ func New(svc *kit.Service) (*Server, error) {
 	}
 	svc.OnClose(admCl.Close)
 	s := &Server{
-		cfg: cfg, cat: cat, log: svc.Log, live: live, hub: NewHub(),
+		cfg: cfg, cat: cat, log: svc.Log, live: live, hub: NewHub(reg),
 		inv:   &inventoryClient{base: cfg.InventoryURL, client: &http.Client{Timeout: 5 * time.Second}},
 		admCl: admCl, adm: kadm.NewClient(admCl), reg: reg,
 	}
@@ -397,65 +396,4 @@ func (s *Server) liveJSON(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{"chain": s.live.ChainRevenue(), "stores": s.stores(), "ticker": s.live.Ticker("")}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
-}
-
-// websocket streams live messages to one browser, starting with a snapshot of the figures.
-func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
-	store := r.URL.Query().Get("store")
-	if store != "" {
-		if _, err := s.cat.Store(store); err != nil {
-			s.problem(w, http.StatusNotFound, "Unknown store", fmt.Sprintf("store %q is not in the catalog", store))
-			return
-		}
-	}
-	c, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		return // Accept has answered the client
-	}
-	defer c.CloseNow()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	ctx = c.CloseRead(ctx)
-	sub := s.hub.subscribe(store, cancel)
-	defer s.hub.unsubscribe(sub)
-
-	snap := Message{Type: "snapshot", StoreID: store, Ticker: s.live.Ticker(store)}
-	chain := s.live.ChainRevenue()
-	snap.Chain = &chain
-	if store != "" {
-		rev := s.live.Revenue(store)
-		snap.Revenue = &rev
-	}
-	b, _ := json.Marshal(snap)
-	if err := write(ctx, c, b); err != nil {
-		return
-	}
-	ping := time.NewTicker(20 * time.Second)
-	defer ping.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			if r.Context().Err() == nil {
-				c.Close(websocket.StatusTryAgainLater, "too far behind; reconnect")
-			}
-			return
-		case b := <-sub.ch:
-			if err := write(ctx, c, b); err != nil {
-				return
-			}
-		case <-ping.C:
-			pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
-			err := c.Ping(pctx)
-			pcancel()
-			if err != nil {
-				return
-			}
-		}
-	}
-}
-
-func write(ctx context.Context, c *websocket.Conn, b []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	return c.Write(ctx, websocket.MessageText, b)
 }

@@ -1,0 +1,48 @@
+package dashboard
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/coder/websocket"
+	"github.com/freshmart/platform/internal/hub"
+)
+
+// websocket streams live messages to one browser, starting with a snapshot of the figures,
+// until the browser leaves, falls too far behind (closed with status 1013; the page
+// reconnects), stops answering pings, or the server shuts down (status 1001). The browser's
+// own messages are ignored.
+func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
+	store := r.URL.Query().Get("store")
+	if store != "" {
+		if _, err := s.cat.Store(store); err != nil {
+			s.problem(w, http.StatusNotFound, "Unknown store", fmt.Sprintf("store %q is not in the catalog", store))
+			return
+		}
+	}
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return // Accept has answered the client
+	}
+	// Subscribe before taking the snapshot, so nothing published in between is missed.
+	sub := s.hub.subscribe(store)
+	err = sub.Serve(r.Context(), c, hub.ServeOptions{First: [][]byte{s.snapshot(store)}})
+	if err != nil {
+		s.log.Debug("websocket closed", "store", store, "err", err)
+	}
+}
+
+// snapshot is the first message a browser gets: the ticker, the chain's revenue and, on a
+// store's page, the store's.
+func (s *Server) snapshot(store string) []byte {
+	snap := Message{Type: "snapshot", StoreID: store, Ticker: s.live.Ticker(store)}
+	chain := s.live.ChainRevenue()
+	snap.Chain = &chain
+	if store != "" {
+		rev := s.live.Revenue(store)
+		snap.Revenue = &rev
+	}
+	b, _ := json.Marshal(snap) // every Message field marshals
+	return b
+}

@@ -3,7 +3,7 @@
 // service's main.go reads only its own flags and its app package wires only its domain.
 //
 //	kit.Main(kit.Options{Name: "inventory", Addr: "127.0.0.1:8082", Database: true, Producer: true},
-//		func(ctx context.Context, s *kit.Service) error { return app.Wire(ctx, s) })
+//		func(ctx context.Context, s *kit.Service) error { _, err := app.New(s); return err })
 //
 // What New builds:
 //

@@ -260,6 +260,27 @@ func (b *Broker) Stop() error { return b.signal(syscall.SIGTERM) }
 // Kill stops the broker with SIGKILL, as a crash would, and waits for it.
 func (b *Broker) Kill() error { return b.signal(syscall.SIGKILL) }
 
+// Freeze suspends the broker process (SIGSTOP): its connections stay open and nothing
+// answers, as with a stalled disk or a network partition. Thaw resumes it; Stop and Kill resume
+// a frozen broker first.
+func (b *Broker) Freeze() error { return b.pause(syscall.SIGSTOP) }
+
+// Thaw resumes a broker suspended by Freeze (SIGCONT).
+func (b *Broker) Thaw() error { return b.pause(syscall.SIGCONT) }
+
+func (b *Broker) pause(sig syscall.Signal) error {
+	b.mu.Lock()
+	cmd := b.cmd
+	b.mu.Unlock()
+	if cmd == nil {
+		return errors.New("broker is not running")
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("signal %v: %w", sig, err)
+	}
+	return nil
+}
+
 func (b *Broker) signal(sig syscall.Signal) error {
 	b.mu.Lock()
 	cmd, done := b.cmd, b.done
@@ -268,6 +289,7 @@ func (b *Broker) signal(sig syscall.Signal) error {
 	if cmd == nil {
 		return nil
 	}
+	_ = cmd.Process.Signal(syscall.SIGCONT) // a frozen broker must run to handle sig
 	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("signal %v: %w", sig, err)
 	}

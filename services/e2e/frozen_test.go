@@ -147,3 +147,61 @@ func TestFrozenPostgres(t *testing.T) {
 		return nil
 	})
 }
+
+// TestFrozenBroker suspends the broker (SIGSTOP: connections open, nothing answers) under a POS
+// and an inventory service. While frozen, a sale is answered 503 with Retry-After within the
+// POS's delivery timeout (it used to hang for minutes), /readyz answers within its check
+// timeout naming the broker, and the stock, read from Postgres, is still served. After the
+// thaw, the retried sale is accepted and reaches pos-sales under its one id, and the stock
+// counts it once.
+func TestFrozenBroker(t *testing.T) {
+	broker := brokertest.Start(t)
+	dsn := pgtest.NewMigrated(t)
+	pos := newPOS(t, broker.Addr, dsn, 0)
+	inv := newInventory(t, broker.Addr, dsn)
+	waitFor(t, time.Minute, "inventory ready", func() error {
+		if a := request(t, "GET", inv+"/readyz", ""); a.status != 200 {
+			return fmt.Errorf("%d %s", a.status, a.body)
+		}
+		return nil
+	})
+	// A first sale, so the POS's producer has its connections and producer id.
+	if a := request(t, "POST", pos+"/v1/sales", fmt.Sprintf(validSale, uuid.NewString())); a.status != 202 {
+		t.Fatalf("sale before the freeze: %d %s", a.status, a.body)
+	}
+
+	if err := broker.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = broker.Thaw() })
+	const bound = 10 * time.Second // the POS's 5s delivery timeout plus slack for a loaded machine
+	saleID := uuid.NewString()
+	body := fmt.Sprintf(validSale, saleID)
+	sale := request(t, "POST", pos+"/v1/sales", body)
+	if sale.status != 503 || sale.retryAfter == "" || sale.took > bound {
+		t.Errorf("sale with the broker frozen: %d (Retry-After %q) after %s: %s", sale.status, sale.retryAfter, sale.took, sale.body)
+	}
+	for _, svc := range []struct{ name, url string }{{"pos", pos}, {"inventory", inv}} {
+		a := request(t, "GET", svc.url+"/readyz", "")
+		if a.status != 503 || !strings.Contains(a.body, `"broker"`) || a.took > bound {
+			t.Errorf("%s /readyz with the broker frozen: %d after %s: %s", svc.name, a.status, a.took, a.body)
+		}
+	}
+	if a := request(t, "GET", inv+"/v1/stock?store_id=S001&sku=PRD-0001", ""); a.status != 200 || a.took > bound {
+		t.Errorf("stock with the broker frozen: %d after %s: %s", a.status, a.took, a.body)
+	}
+
+	if err := broker.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Minute, "the retried sale accepted", func() error {
+		if a := request(t, "POST", pos+"/v1/sales", body); a.status != 202 {
+			return fmt.Errorf("%d %s", a.status, a.body)
+		}
+		return nil
+	})
+	ids := saleIDsOnTopic(t, broker.Addr, endOffsetSum(t, broker.Addr, "pos-sales"))
+	if ids[saleID] != 1 {
+		t.Errorf("the sale retried after the freeze is on pos-sales %d times, want once (all: %v)", ids[saleID], ids)
+	}
+}

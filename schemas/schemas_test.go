@@ -18,7 +18,8 @@ func TestTypesCompile(t *testing.T) {
 		"sale.completed", "sale.voided", "delivery.received", "stock.counted", "stock.adjusted",
 		"stock.level", "alert.low_stock", "alert.restocked", "alert.complaint_spike",
 		"alert.delivery_mismatch", "stock.badge", "price.changed", "promo.started", "promo.ended",
-		"complaint.filed", "report.daily_sales",
+		"complaint.filed", "report.daily_sales", "alert.complaint_spike_updated",
+		"alert.complaint_spike_resolved", "alert.complaint_chain_spike",
 	} {
 		if !Known(want) {
 			t.Errorf("no schema for %s (have %v)", want, types)

@@ -191,21 +191,58 @@ type ComplaintFiled struct {
 	Text string `json:"text"`
 }
 
-// ComplaintSpikeAlert is the payload of alert.complaint_spike (topic store-alerts).
-type ComplaintSpikeAlert struct {
-	// AlertID is the alert's UUID.
+// ComplaintSpike is the payload of alert.complaint_spike (an episode opened),
+// alert.complaint_spike_updated (complaints joined it) and alert.complaint_spike_resolved (it
+// ended), all on topic store-alerts: one store and SKU's episode as it stands.
+type ComplaintSpike struct {
+	// AlertID is the episode's alert id, the same on every event of the episode.
 	AlertID string `json:"alert_id"`
 	// StoreID is the store.
 	StoreID string `json:"store_id"`
-	// Category is the complaint category that spiked.
-	Category string `json:"category"`
-	// Count is the number of complaints in the window.
+	// SKU is the product complained about.
+	SKU string `json:"sku"`
+	// ComplaintIDs are the episode's complaints, by filed_at.
+	ComplaintIDs []string `json:"complaint_ids"`
+	// Count is len(ComplaintIDs).
 	Count int64 `json:"count"`
-	// WindowMinutes is the length of the window.
+	// FirstFiledAt and LastFiledAt are the filed_at of its earliest and newest complaints.
+	FirstFiledAt time.Time `json:"first_filed_at"`
+	LastFiledAt  time.Time `json:"last_filed_at"`
+	// OpenedAt is when the spike first held (event time).
+	OpenedAt time.Time `json:"opened_at"`
+	// EndsAt is when it closes unless another complaint joins: the window after LastFiledAt.
+	EndsAt time.Time `json:"ends_at"`
+	// WindowMinutes and Threshold are the rule's settings.
 	WindowMinutes int64 `json:"window_minutes"`
-	// Baseline is the number of complaints expected in such a window; 0 when not given.
-	Baseline float64 `json:"baseline,omitempty"`
-	// At is when the spike was detected.
+	Threshold     int64 `json:"threshold"`
+	// At is when the change happened (event time).
+	At time.Time `json:"at"`
+	// MergedAlertIDs (updates only) are episodes a late complaint merged into this one.
+	MergedAlertIDs []string `json:"merged_alert_ids,omitempty"`
+	// Reason (resolutions only) is "quiet" (the window passed) or "merged".
+	Reason string `json:"reason,omitempty"`
+	// MergedInto (resolutions only, reason "merged") is the episode it became part of.
+	MergedInto string `json:"merged_into,omitempty"`
+}
+
+// ComplaintChainSpike is the payload of alert.complaint_chain_spike (topic store-alerts, key
+// the SKU): one SKU spiking in several stores within a day.
+type ComplaintChainSpike struct {
+	// AlertID is the chain alert's UUID.
+	AlertID string `json:"alert_id"`
+	// SKU is the product.
+	SKU string `json:"sku"`
+	// VendorID is the SKU's vendor.
+	VendorID string `json:"vendor_id"`
+	// StoreIDs are the stores whose spikes make it, by when they opened.
+	StoreIDs []string `json:"store_ids"`
+	// SpikeAlertIDs are those stores' spike alerts, in the same order.
+	SpikeAlertIDs []string `json:"spike_alert_ids"`
+	// WindowHours is how close together the spikes opened.
+	WindowHours int64 `json:"window_hours"`
+	// FirstOpenedAt is when the earliest of them opened.
+	FirstOpenedAt time.Time `json:"first_opened_at"`
+	// At is when the spike that made it chain-wide opened.
 	At time.Time `json:"at"`
 }
 

@@ -57,7 +57,7 @@ func TestTypesRoundTrip(t *testing.T) {
 // name the same set of types.
 func TestContract(t *testing.T) {
 	consts := []string{TypeSaleCompleted, TypeSaleVoided, TypeDeliveryReceived, TypeStockCounted,
-		TypeStockAdjusted, TypeStockLevel, TypeAlertLowStock, TypeAlertRestocked, TypeAlertComplaintSpike,
+		TypeStockAdjusted, TypeStockLevel, TypeAlertLowStock, TypeAlertRestocked, TypeAlertComplaintSpike, TypeAlertComplaintSpikeUpdated, TypeAlertComplaintSpikeResolved, TypeAlertComplaintChainSpike,
 		TypeAlertDeliveryMismatch, TypeStockBadge, TypePriceChanged, TypePromoStarted, TypePromoEnded,
 		TypeComplaintFiled, TypeReportDailySales}
 	payloads := Payloads()

@@ -3,17 +3,14 @@ package app
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
+	"github.com/freshmart/platform/internal/events"
 	"github.com/jackc/pgx/v5"
 )
 
 // accepted is where the broker stored an accepted event.
-type accepted struct {
-	Partition int32
-	Offset    int64
-}
+type accepted = events.Position
 
 // dbTimeout bounds each pos.accepted query, so a slow database delays a request only briefly.
 const dbTimeout = 2 * time.Second
@@ -23,7 +20,7 @@ const dbTimeout = 2 * time.Second
 // "not seen": the lane keeps selling, and consumers still drop the duplicate by its id.
 func (a *App) seen(ctx context.Context, kind, id string) (accepted, bool) {
 	key := kind + "/" + id
-	if acc, ok := a.recent.get(key); ok {
+	if acc, ok := a.recent.Get(key); ok {
 		return acc, true
 	}
 	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
@@ -39,7 +36,7 @@ func (a *App) seen(ctx context.Context, kind, id string) (accepted, bool) {
 		a.log.Warn("pos.accepted lookup failed; producing without the check", "kind", kind, "id", id, "err", err)
 		return accepted{}, false
 	}
-	a.recent.put(key, acc)
+	a.recent.Put(key, acc)
 	return acc, true
 }
 
@@ -73,41 +70,9 @@ SELECT partition, "offset" FROM pos.accepted WHERE kind = $1 AND id = $2 AND NOT
 	if err != nil {
 		a.dbErrors.Inc()
 		a.log.Warn("recording an accepted event failed", "kind", s.kind, "id", s.id, "err", err)
-		a.recent.put(key, acc)
+		a.recent.Put(key, acc)
 		return acc
 	}
-	a.recent.put(key, first)
+	a.recent.Put(key, first)
 	return first
-}
-
-// recent remembers the answers to recently accepted ids (bounded, oldest forgotten first), in
-// front of pos.accepted.
-type recent struct {
-	mu    sync.Mutex
-	max   int
-	order []string
-	byID  map[string]accepted
-}
-
-func newRecent(max int) *recent { return &recent{max: max, byID: map[string]accepted{}} }
-
-func (r *recent) get(id string) (accepted, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	v, ok := r.byID[id]
-	return v, ok
-}
-
-func (r *recent) put(id string, v accepted) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.byID[id]; ok {
-		return
-	}
-	if len(r.order) >= r.max {
-		delete(r.byID, r.order[0])
-		r.order = r.order[1:]
-	}
-	r.order = append(r.order, id)
-	r.byID[id] = v
 }

@@ -15,28 +15,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Start(m)) }
 
-func TestRecentForgetsOldest(t *testing.T) {
-	r := newRecent(2)
-	r.put("a", accepted{Partition: 1, Offset: 10})
-	r.put("b", accepted{Partition: 2, Offset: 20})
-	r.put("a", accepted{Partition: 9, Offset: 99}) // known: the first answer stays
-	r.put("c", accepted{Partition: 3, Offset: 30}) // full: a is forgotten
-	tests := []struct {
-		id   string
-		want accepted
-		ok   bool
-	}{
-		{"a", accepted{}, false},
-		{"b", accepted{Partition: 2, Offset: 20}, true},
-		{"c", accepted{Partition: 3, Offset: 30}, true},
-	}
-	for _, tt := range tests {
-		if got, ok := r.get(tt.id); ok != tt.ok || got != tt.want {
-			t.Errorf("get(%s) = %+v, %v; want %+v, %v", tt.id, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
 // TestAcceptedSharedAcrossInstances: what one POS instance recorded in pos.accepted is seen by
 // another with an empty cache, and a second recording of the same id keeps the first position.
 func TestAcceptedSharedAcrossInstances(t *testing.T) {

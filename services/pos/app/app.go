@@ -45,8 +45,7 @@ type App struct {
 	checks   catalogChecks
 	producer *events.Producer
 	pool     *pgxpool.Pool
-	recent   *recent
-	flights  flights
+	recent   *events.Accepted
 	replays  *prometheus.CounterVec
 	dbErrors prometheus.Counter
 }
@@ -62,7 +61,7 @@ func New(s *kit.Service) (*App, error) {
 		return nil, fmt.Errorf("pos: catalog: %w", err)
 	}
 	a := &App{
-		log: s.Log, cat: cat, checks: newChecks(cat), producer: s.Producer, pool: s.Pool, recent: newRecent(100_000),
+		log: s.Log, cat: cat, checks: newChecks(cat), producer: s.Producer, pool: s.Pool, recent: events.NewAccepted(100_000),
 		replays: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pos_replayed_total", Help: "Requests answered from an earlier acceptance of the same id, by kind.",
 		}, []string{"kind"}),

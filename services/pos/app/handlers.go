@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 
 	"github.com/freshmart/platform/internal/events"
 	"github.com/freshmart/platform/internal/httpx"
@@ -52,9 +51,10 @@ func (a *App) produce(w http.ResponseWriter, r *http.Request, s submission) {
 		a.answer(w, resp, acc)
 		return
 	}
-	f, err := a.flights.start(s, func() (*events.Flight, error) {
+	key := s.kind + "/" + s.id
+	f, joined, err := a.recent.Start(key, func() (*events.Flight, error) {
 		return a.producer.Start(events.Out{Topic: s.topic, Key: s.store, Type: s.typ, ID: s.id, Payload: s.payload})
-	}, a.remember)
+	})
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -62,13 +62,22 @@ func (a *App) produce(w http.ResponseWriter, r *http.Request, s submission) {
 	wait, cancel := context.WithTimeout(r.Context(), a.producer.DeliveryTimeout())
 	defer cancel()
 	select {
-	case <-f.done:
-		if f.err != nil {
-			a.fail(w, r, f.err)
+	case <-f.Done():
+		if err := f.Err(); err != nil {
+			a.fail(w, r, err)
 			return
 		}
-		a.answer(w, resp, f.acc)
+		a.answer(w, resp, a.remember(r.Context(), s, accepted{Partition: f.Partition, Offset: f.Offset}))
 	case <-wait.Done():
+		if !joined {
+			// Record a late acknowledgement, so the retry is answered from pos.accepted.
+			go func() {
+				<-f.Done()
+				if f.Err() == nil {
+					a.remember(context.Background(), s, accepted{Partition: f.Partition, Offset: f.Offset})
+				}
+			}()
+		}
 		a.fail(w, r, fmt.Errorf("%s %s: no acknowledgement from the broker within %s: %w",
 			s.kind, s.id, a.producer.DeliveryTimeout(), events.ErrUnavailable))
 	}
@@ -77,52 +86,6 @@ func (a *App) produce(w http.ResponseWriter, r *http.Request, s submission) {
 func (a *App) answer(w http.ResponseWriter, resp map[string]any, acc accepted) {
 	resp["partition"], resp["offset"] = acc.Partition, acc.Offset
 	httpx.WriteJSON(w, http.StatusAccepted, resp)
-}
-
-// flight is one event of this instance on its way to the broker and into pos.accepted.
-type flight struct {
-	done chan struct{} // closed once acknowledged and recorded, or given up on
-	acc  accepted
-	err  error
-}
-
-// flights are the events of this instance not yet acknowledged, by kind/id.
-type flights struct {
-	mu sync.Mutex
-	m  map[string]*flight
-}
-
-// start returns the flight of s: the one already under way, or a new one begun with produce.
-// When the broker acknowledges it, record stores the acceptance (in pos.accepted) and its
-// answer becomes the flight's; then the flight is forgotten.
-func (fs *flights) start(s submission, produce func() (*events.Flight, error),
-	record func(context.Context, submission, accepted) accepted) (*flight, error) {
-	key := s.kind + "/" + s.id
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	if f, ok := fs.m[key]; ok {
-		return f, nil
-	}
-	ef, err := produce()
-	if err != nil {
-		return nil, err
-	}
-	f := &flight{done: make(chan struct{})}
-	if fs.m == nil {
-		fs.m = map[string]*flight{}
-	}
-	fs.m[key] = f
-	go func() {
-		<-ef.Done()
-		if f.err = ef.Err(); f.err == nil {
-			f.acc = record(context.Background(), s, accepted{Partition: ef.Partition, Offset: ef.Offset})
-		}
-		fs.mu.Lock()
-		delete(fs.m, key)
-		fs.mu.Unlock()
-		close(f.done)
-	}()
-	return f, nil
 }
 
 func (a *App) postSale(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,73 @@
+package events
+
+import "sync"
+
+// Position is where the broker stored an event.
+type Position struct {
+	Partition int32 `json:"partition"`
+	Offset    int64 `json:"offset"`
+}
+
+// Accepted remembers, in this process, the events an intake API (the POS, the complaints
+// intake) produced under their business ids: the last Max acknowledged ones, so a retry is
+// answered with the first position, and the ones still in flight, so a retry joins the flight
+// instead of producing a copy. What every instance must share (pos.accepted, say) is the
+// service's own table in front of which this sits.
+type Accepted struct {
+	max     int
+	mu      sync.Mutex
+	order   []string
+	byID    map[string]Position
+	flights map[string]*Flight
+}
+
+// NewAccepted returns an empty Accepted that remembers up to max positions (oldest forgotten
+// first).
+func NewAccepted(max int) *Accepted {
+	return &Accepted{max: max, byID: map[string]Position{}, flights: map[string]*Flight{}}
+}
+
+// Get returns the position remembered for id.
+func (a *Accepted) Get(id string) (Position, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p, ok := a.byID[id]
+	return p, ok
+}
+
+// Put remembers the position of id; an id already known keeps its first position.
+func (a *Accepted) Put(id string, p Position) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.byID[id]; ok {
+		return
+	}
+	if len(a.order) >= a.max && len(a.order) > 0 {
+		delete(a.byID, a.order[0])
+		a.order = a.order[1:]
+	}
+	a.order = append(a.order, id)
+	a.byID[id] = p
+}
+
+// Start returns the flight of id: the one already under way in this process (joined true),
+// or a new one begun with start. A finished flight is forgotten, so the next attempt after a
+// failure produces again; the caller Puts the position of an acknowledged one.
+func (a *Accepted) Start(id string, start func() (*Flight, error)) (f *Flight, joined bool, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if f, ok := a.flights[id]; ok {
+		return f, true, nil
+	}
+	if f, err = start(); err != nil {
+		return nil, false, err
+	}
+	a.flights[id] = f
+	go func() {
+		<-f.Done()
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		delete(a.flights, id)
+	}()
+	return f, false, nil
+}

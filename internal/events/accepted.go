@@ -1,6 +1,9 @@
 package events
 
-import "sync"
+import (
+	"context"
+	"sync"
+)
 
 // Position is where the broker stored an event.
 type Position struct {
@@ -70,4 +73,37 @@ func (a *Accepted) Start(id string, start func() (*Flight, error)) (f *Flight, j
 		delete(a.flights, id)
 	}()
 	return f, false, nil
+}
+
+// Produce produces o through p once per id: a retry of an id still in flight in this process
+// joins that flight. It waits up to p's delivery timeout or the end of ctx. record, when not
+// nil, stores the position of the acknowledged event where every instance sees it and returns
+// the position to answer (the first one recorded for id); it runs on the caller's path, or in
+// the background when the caller stopped waiting and the acknowledgement came late. The
+// answer is remembered (Put). Errors are Producer.Produce's.
+func (a *Accepted) Produce(ctx context.Context, p *Producer, id string, o Out, record func(context.Context, Position) Position) (Position, error) {
+	if record == nil {
+		record = func(_ context.Context, pos Position) Position { return pos }
+	}
+	f, joined, err := a.Start(id, func() (*Flight, error) { return p.Start(o) })
+	if err != nil {
+		return Position{}, err
+	}
+	done := func(ctx context.Context) Position {
+		pos := record(ctx, Position{Partition: f.Partition, Offset: f.Offset})
+		a.Put(id, pos)
+		return pos
+	}
+	if err := f.Wait(ctx, p.DeliveryTimeout()); err != nil {
+		if !joined {
+			go func() {
+				<-f.Done()
+				if f.Err() == nil {
+					done(context.Background())
+				}
+			}()
+		}
+		return Position{}, err
+	}
+	return done(ctx), nil
 }

@@ -51,36 +51,14 @@ func (a *App) produce(w http.ResponseWriter, r *http.Request, s submission) {
 		a.answer(w, resp, acc)
 		return
 	}
-	key := s.kind + "/" + s.id
-	f, joined, err := a.recent.Start(key, func() (*events.Flight, error) {
-		return a.producer.Start(events.Out{Topic: s.topic, Key: s.store, Type: s.typ, ID: s.id, Payload: s.payload})
-	})
+	out := events.Out{Topic: s.topic, Key: s.store, Type: s.typ, ID: s.id, Payload: s.payload}
+	acc, err := a.recent.Produce(r.Context(), a.producer, s.kind+"/"+s.id, out,
+		func(ctx context.Context, acc accepted) accepted { return a.remember(ctx, s, acc) })
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	wait, cancel := context.WithTimeout(r.Context(), a.producer.DeliveryTimeout())
-	defer cancel()
-	select {
-	case <-f.Done():
-		if err := f.Err(); err != nil {
-			a.fail(w, r, err)
-			return
-		}
-		a.answer(w, resp, a.remember(r.Context(), s, accepted{Partition: f.Partition, Offset: f.Offset}))
-	case <-wait.Done():
-		if !joined {
-			// Record a late acknowledgement, so the retry is answered from pos.accepted.
-			go func() {
-				<-f.Done()
-				if f.Err() == nil {
-					a.remember(context.Background(), s, accepted{Partition: f.Partition, Offset: f.Offset})
-				}
-			}()
-		}
-		a.fail(w, r, fmt.Errorf("%s %s: no acknowledgement from the broker within %s: %w",
-			s.kind, s.id, a.producer.DeliveryTimeout(), events.ErrUnavailable))
-	}
+	a.answer(w, resp, acc)
 }
 
 func (a *App) answer(w http.ResponseWriter, resp map[string]any, acc accepted) {

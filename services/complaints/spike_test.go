@@ -177,3 +177,79 @@ func TestOpen(t *testing.T) {
 		t.Fatalf("episode ending %s: open at 10:58 and closed at 10:59 expected", e.End(DefaultRule))
 	}
 }
+
+// TestItemAlertsOncePerEpisode folds every arrival order of complaint sets through Item, as the
+// service does, and checks what it would emit: every final episode has exactly one open alert
+// (alerts merged away are answered by an Absorbed change naming the survivor), updates never
+// open a second alert, and the tracked episodes end equal to Episodes of the whole set.
+func TestItemAlertsOncePerEpisode(t *testing.T) {
+	r := DefaultRule
+	sets := [][]Complaint{
+		cs("10:00", "10:10", "10:29", "10:35", "10:40"),
+		cs("10:00", "10:01", "10:02", "10:31", "11:02"),
+		cs("10:00", "10:01", "10:02", "10:33", "10:34", "10:35"),
+	}
+	now := day.Add(48 * time.Hour)
+	for _, set := range sets {
+		want := summary(r, Episodes(r, set))
+		permutations(set, func(order []Complaint) {
+			it := Item{Rule: r}
+			live := map[string]bool{}
+			n := 0
+			for _, c := range order {
+				for _, ch := range it.Add(c, now, func() string { n++; return fmt.Sprintf("a%d", n) }) {
+					switch ch.Kind {
+					case Opened:
+						if live[ch.AlertID] {
+							t.Fatalf("alert %s opened twice", ch.AlertID)
+						}
+						live[ch.AlertID] = true
+					case Absorbed:
+						if !live[ch.AlertID] || !live[ch.MergedInto] || ch.MergedInto == ch.AlertID {
+							t.Fatalf("absorbed %s into %s", ch.AlertID, ch.MergedInto)
+						}
+						delete(live, ch.AlertID)
+					case Updated:
+						if !live[ch.AlertID] {
+							t.Fatalf("update of an alert never opened: %s", ch.AlertID)
+						}
+					}
+				}
+			}
+			var eps []Episode
+			for _, tr := range it.Episodes {
+				if !live[tr.AlertID] {
+					t.Fatalf("tracked episode %s has no open alert", tr.AlertID)
+				}
+				eps = append(eps, tr.Episode)
+			}
+			if len(live) != len(it.Episodes) {
+				t.Fatalf("%d open alerts for %d episodes", len(live), len(it.Episodes))
+			}
+			if got := summary(r, eps); !reflect.DeepEqual(got, want) {
+				t.Fatalf("tracked %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestItemResolve(t *testing.T) {
+	it := Item{Rule: DefaultRule}
+	for _, c := range cs("10:00", "10:10", "10:29") {
+		it.Add(c, at("10:30").FiledAt, func() string { return "a1" })
+	}
+	if _, ok := it.Resolve("a1", at("10:58").FiledAt); ok {
+		t.Fatal("resolved before its end")
+	}
+	if tr, ok := it.Resolve("a1", at("10:59").FiledAt); !ok || tr.Status != Resolved {
+		t.Fatalf("not resolved at its end: %+v %v", tr, ok)
+	}
+	if _, ok := it.Resolve("a1", at("11:00").FiledAt); ok {
+		t.Fatal("resolved twice")
+	}
+	// A late complaint that joins reopens it while its new end is ahead.
+	ch := it.Add(at("10:45"), at("11:01").FiledAt, func() string { return "a2" })
+	if len(ch) != 1 || ch[0].Kind != Updated || ch[0].Status != Active || ch[0].AlertID != "a1" {
+		t.Fatalf("late joiner: %+v", ch)
+	}
+}

@@ -40,6 +40,7 @@ func TestLoadRendersTemplates(t *testing.T) {
 		t.Fatalf("LoadMigrations: %v", err)
 	}
 	found := false
+	creates := map[string]bool{}
 	for _, mig := range m.Migrations {
 		if strings.Contains(mig.UpSQL, "{{") {
 			t.Errorf("%s: template not rendered", mig.Name)
@@ -47,8 +48,18 @@ func TestLoadRendersTemplates(t *testing.T) {
 		if strings.Contains(mig.UpSQL, "inventory.consumer_offsets") && strings.Contains(mig.UpSQL, "inventory.outbox") {
 			found = true
 		}
+		for _, table := range []string{"inventory.consumer_timers", "platform.job_runs"} {
+			if strings.Contains(mig.UpSQL, "CREATE TABLE IF NOT EXISTS "+table+" (") {
+				creates[table] = true
+			}
+		}
 	}
 	if !found {
 		t.Error("no migration creates inventory.consumer_offsets and inventory.outbox")
+	}
+	for _, table := range []string{"inventory.consumer_timers", "platform.job_runs"} {
+		if !creates[table] {
+			t.Errorf("no migration creates %s", table)
+		}
 	}
 }

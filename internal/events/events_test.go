@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/freshmart/platform/schemas"
@@ -106,40 +105,61 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// muxCtx is a handler context that is a Skipper.
+type muxCtx struct {
+	got     []string
+	skipped []string
+}
+
+func (c *muxCtx) Skip(ev Event, reason string) { c.skipped = append(c.skipped, ev.Type+"/"+reason) }
+
 func TestMux(t *testing.T) {
-	m := NewMux[*[]string]()
-	On(m, schemas.TypeSaleCompleted, func(_ context.Context, got *[]string, ev Event, s schemas.SaleCompleted) error {
-		*got = append(*got, s.SaleID+"/"+s.Lines[0].SKU)
+	m := NewMux[*muxCtx]()
+	On(m, schemas.TypeSaleCompleted, func(_ context.Context, c *muxCtx, ev Event, s schemas.SaleCompleted) error {
+		c.got = append(c.got, s.SaleID+"/"+s.Lines[0].SKU)
 		return nil
 	})
 	boom := errors.New("boom")
-	On(m, schemas.TypeSaleVoided, func(context.Context, *[]string, Event, schemas.SaleVoided) error { return boom })
-	var got []string
+	On(m, schemas.TypeSaleVoided, func(context.Context, *muxCtx, Event, schemas.SaleVoided) error { return boom })
+	c := &muxCtx{}
 	ctx := context.Background()
 	topic := "mux-test"
-	if err := m.Dispatch(ctx, &got, Event{Envelope: Envelope{Type: schemas.TypeSaleCompleted}, Topic: topic, Data: validSale(t)}); err != nil {
+	if err := m.Dispatch(ctx, c, Event{Envelope: Envelope{Type: schemas.TypeSaleCompleted}, Topic: topic, Data: validSale(t)}); err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0] != "3f1c2a7e-5b8d-4c1e-9a2f-0d6e8b7c5a41/PRD-0001" {
-		t.Fatalf("handler saw %v", got)
+	if len(c.got) != 1 || c.got[0] != "3f1c2a7e-5b8d-4c1e-9a2f-0d6e8b7c5a41/PRD-0001" {
+		t.Fatalf("handler saw %v", c.got)
 	}
-	if err := m.Dispatch(ctx, &got, Event{Envelope: Envelope{Type: schemas.TypeSaleVoided}, Topic: topic, Data: []byte(`{}`)}); !errors.Is(err, boom) {
+	if err := m.Dispatch(ctx, c, Event{Envelope: Envelope{Type: schemas.TypeSaleVoided}, Topic: topic, Data: []byte(`{}`)}); !errors.Is(err, boom) {
 		t.Fatalf("handler error not returned: %v", err)
 	}
-	if err := m.Dispatch(ctx, &got, Event{Envelope: Envelope{Type: "sale.teleported"}, Topic: topic}); err != nil {
+	if err := m.Dispatch(ctx, c, Event{Envelope: Envelope{Type: "sale.teleported"}, Topic: topic}); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Dispatch(ctx, &got, Event{Envelope: Envelope{Type: schemas.TypeSaleCompleted}, Topic: topic, Data: []byte(`[1]`)}); err != nil {
+	if err := m.Dispatch(ctx, c, Event{Envelope: Envelope{Type: schemas.TypeSaleCompleted}, Topic: topic, Data: []byte(`[1]`)}); err != nil {
 		t.Fatal(err)
 	}
-	if n := counterValue(t, Skipped.WithLabelValues(topic, "sale.teleported", "unknown_type")); n != 1 {
-		t.Errorf("unknown type counted %v times", n)
-	}
-	if n := counterValue(t, Skipped.WithLabelValues(topic, schemas.TypeSaleCompleted, "payload")); n != 1 {
-		t.Errorf("bad payload counted %v times", n)
+	// The context is a Skipper: it is told about both skips, with their reasons.
+	want := []string{"sale.teleported/" + SkipUnknownType, schemas.TypeSaleCompleted + "/" + SkipPayload}
+	if len(c.skipped) != 2 || c.skipped[0] != want[0] || c.skipped[1] != want[1] {
+		t.Errorf("skips reported %v, want %v", c.skipped, want)
 	}
 	if !m.Handles(schemas.TypeSaleVoided) || m.Handles("x") {
 		t.Error("Handles wrong")
+	}
+
+	// OnSkip replaces the Skipper; a context that is no Skipper is fine without one.
+	var viaCallback []string
+	m.OnSkip(func(_ context.Context, _ *muxCtx, ev Event, reason string) { viaCallback = append(viaCallback, reason) })
+	if err := m.Dispatch(ctx, c, Event{Envelope: Envelope{Type: "sale.teleported"}, Topic: topic}); err != nil {
+		t.Fatal(err)
+	}
+	if len(viaCallback) != 1 || viaCallback[0] != SkipUnknownType || len(c.skipped) != 2 {
+		t.Errorf("OnSkip saw %v, Skipper %v", viaCallback, c.skipped)
+	}
+	plain := NewMux[int]()
+	if err := plain.Dispatch(ctx, 0, Event{Envelope: Envelope{Type: "x"}}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -183,15 +203,6 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("re-encoded envelope differs: %+v %v", again, err)
 		}
 	})
-}
-
-func counterValue(t *testing.T, c interface{ Write(*dto.Metric) error }) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
 }
 
 func BenchmarkParse(b *testing.B) {

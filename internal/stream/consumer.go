@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/freshmart/platform/internal/clock"
 	"github.com/freshmart/platform/internal/events"
 )
 
@@ -54,6 +56,18 @@ type Config struct {
 	Handler Handler
 	// BatchHandler applies each batch (see BatchHandler).
 	BatchHandler BatchHandler
+	// TimerHandler fires the timers that the handlers set (Tx.SetTimer). Required when they
+	// set any: without it SetTimer fails.
+	TimerHandler TimerHandler
+	// Clock is the time timers are due by. Default clock.Real(); tests use a clock.Manual.
+	Clock clock.Clock
+	// TimerPoll is how often, in real time, the timer loop reads the timers again when
+	// nothing woke it (a timer due, a timer set by this consumer, an assignment). Default 30s.
+	TimerPoll time.Duration
+	// ClientID is the Kafka client id of the consumer's franz-go client. Default the group,
+	// "-", the host name, "-" and the process id ("inventory-host-1234"). A kgo.ClientID in
+	// ClientOpts overrides it.
+	ClientID string
 	// Log receives the consumer's logs. Default slog.Default().
 	Log *slog.Logger
 	// Registerer receives the metrics. Default prometheus.DefaultRegisterer.
@@ -72,9 +86,13 @@ type Config struct {
 
 // Consumer is the exactly-once group consumer described in the package documentation.
 type Consumer struct {
-	cfg     Config
-	schema  string // sanitized identifier
-	metrics *consumerMetrics
+	cfg       Config
+	schema    string // sanitized identifier
+	metrics   *consumerMetrics
+	clock     clock.Clock
+	timerWake chan struct{}
+	// afterTimerCommit, when set (tests), runs after a timer's transaction has committed.
+	afterTimerCommit func(Timer)
 
 	mu        sync.Mutex
 	assigned  map[string]map[int32]bool
@@ -121,11 +139,26 @@ func New(cfg Config) (*Consumer, error) {
 	if cfg.MaxBackoff < cfg.MinBackoff {
 		cfg.MaxBackoff = max(30*time.Second, cfg.MinBackoff)
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real()
+	}
+	if cfg.TimerPoll <= 0 {
+		cfg.TimerPoll = 30 * time.Second
+	}
+	if cfg.ClientID == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "unknown"
+		}
+		cfg.ClientID = fmt.Sprintf("%s-%s-%d", cfg.Group, host, os.Getpid())
+	}
 	cfg.Log = cfg.Log.With("group", cfg.Group)
 	return &Consumer{
 		cfg:       cfg,
 		schema:    pgx.Identifier{cfg.Schema}.Sanitize(),
 		metrics:   newConsumerMetrics(cfg.Registerer),
+		clock:     cfg.Clock,
+		timerWake: make(chan struct{}, 1),
 		assigned:  map[string]map[int32]bool{},
 		pos:       map[string]map[int32]int64{},
 		committed: map[string]map[int32]int64{},
@@ -178,6 +211,7 @@ func (c *Consumer) Assigned() map[string][]int32 {
 
 func (c *Consumer) session(ctx context.Context) error {
 	opts := append([]kgo.Opt{
+		kgo.ClientID(c.cfg.ClientID),
 		kgo.SeedBrokers(c.cfg.Brokers...),
 		kgo.ConsumerGroup(c.cfg.Group),
 		kgo.ConsumeTopics(c.cfg.Topics...),
@@ -199,7 +233,19 @@ func (c *Consumer) session(ctx context.Context) error {
 		defer close(commitsDone)
 		c.commitLoop(commitCtx, cl)
 	}()
+	// The timer loop runs beside the poll loop; Postgres row locks keep it from interleaving
+	// with a batch of the same partition.
+	timerCtx, stopTimers := context.WithCancel(ctx)
+	timersDone := make(chan struct{})
+	go func() {
+		defer close(timersDone)
+		if c.cfg.TimerHandler != nil {
+			c.timerLoop(timerCtx)
+		}
+	}()
 	defer func() {
+		stopTimers()
+		<-timersDone
 		stopCommits()
 		<-commitsDone
 		c.commitPositions(context.WithoutCancel(ctx), cl, 2*time.Second)
@@ -310,6 +356,8 @@ func (c *Consumer) assign(m map[string][]int32) {
 	}
 	c.inGroup = true
 	c.cfg.Log.Info("partitions assigned", "partitions", m)
+	// The timers of the new partitions (set by their previous owner) are ours to fire now.
+	c.wakeTimers()
 }
 
 func (c *Consumer) revoke(m map[string][]int32) {
@@ -355,7 +403,11 @@ func (c *Consumer) apply(ctx context.Context, fs kgo.Fetches) error {
 		return fmt.Errorf("stream: begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after Commit
-	st := &Tx{Tx: tx, schemaName: c.cfg.Schema, source: c.cfg.Source}
+	locked := make(map[tp]bool, len(parts))
+	for _, k := range parts {
+		locked[k] = true
+	}
+	st := c.newTx(tx, locked)
 	counts := map[string]map[string]float64{}
 	count := func(topic, outcome string) {
 		if counts[topic] == nil {
@@ -382,7 +434,7 @@ func (c *Consumer) apply(ctx context.Context, fs kgo.Fetches) error {
 			ev, err := events.Parse(r)
 			if err != nil {
 				c.cfg.Log.Warn("skipping record with a bad envelope", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
-				events.Skipped.WithLabelValues(r.Topic, ev.Type, "envelope").Inc()
+				st.Skip(ev, events.SkipEnvelope)
 				count(k.topic, "skipped")
 				continue
 			}
@@ -416,6 +468,10 @@ func (c *Consumer) apply(ctx context.Context, fs kgo.Fetches) error {
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("stream: commit: %w", err)
+	}
+	st.committed()
+	if st.setTimers {
+		c.wakeTimers()
 	}
 	for topic, m := range counts {
 		for outcome, n := range m {

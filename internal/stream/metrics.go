@@ -7,8 +7,12 @@ import (
 )
 
 type consumerMetrics struct {
-	lag     *prometheus.GaugeVec
-	records *prometheus.CounterVec
+	lag           *prometheus.GaugeVec
+	records       *prometheus.CounterVec
+	skipped       *prometheus.CounterVec
+	timersFired   *prometheus.CounterVec
+	timerFailures *prometheus.CounterVec
+	timersPending *prometheus.GaugeVec
 }
 
 type relayMetrics struct {
@@ -41,6 +45,22 @@ func newConsumerMetrics(reg prometheus.Registerer) *consumerMetrics {
 			Name: "freshmart_consumer_records_total",
 			Help: "Consumed records by outcome: applied, duplicate (already applied, dropped), skipped (bad envelope).",
 		}, []string{"group", "topic", "outcome"})),
+		skipped: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "freshmart_events_skipped_total",
+			Help: "Consumed records that were skipped, by reason: unknown_type (no handler), envelope (bad envelope), payload (undecodable payload).",
+		}, []string{"group", "topic", "type", "reason"})),
+		timersFired: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "freshmart_consumer_timers_fired_total",
+			Help: "Timers fired (handled and committed) by this member.",
+		}, []string{"group"})),
+		timerFailures: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "freshmart_consumer_timer_failures_total",
+			Help: "Timer firings that failed and were rolled back (the timer stays and is retried).",
+		}, []string{"group"})),
+		timersPending: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "freshmart_consumer_timers_pending",
+			Help: "Timers set and not yet fired on the partitions assigned to this member, as of the timer loop's last pass (sum over the members for the group's total).",
+		}, []string{"group"})),
 	}
 }
 

@@ -54,20 +54,27 @@ func newEnv(t *testing.T, b *brokertest.Broker) *env {
 	pool := pgtest.Pool(t, dsn)
 	ctx := context.Background()
 	// The stream tables exactly as the migrations create them for a service schema.
-	raw, err := fs.ReadFile(migrations.FS, "shared/stream_tables.sql")
-	if err != nil {
-		t.Fatal(err)
+	tmpl := template.New("shared")
+	for _, f := range []string{"shared/stream_tables.sql", "shared/stream_timers.sql"} {
+		raw, err := fs.ReadFile(migrations.FS, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		template.Must(tmpl.New(f).Parse(string(raw)))
 	}
-	tmpl := template.Must(template.New("shared").Parse(string(raw)))
 	var ddl bytes.Buffer
-	if err := tmpl.ExecuteTemplate(&ddl, "stream_tables", schema); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"stream_tables", "stream_timers"} {
+		if err := tmpl.ExecuteTemplate(&ddl, name, schema); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, q := range []string{
 		"CREATE SCHEMA " + schema,
 		ddl.String(),
 		`CREATE TABLE streamtest.totals (store_id text, sku text, total bigint NOT NULL, PRIMARY KEY (store_id, sku))`,
 		`CREATE TABLE streamtest.applied (adjustment_id text NOT NULL, consumer text NOT NULL)`,
+		`CREATE TABLE streamtest.fired (key text NOT NULL, at timestamptz NOT NULL, consumer text NOT NULL,
+			topic text NOT NULL, partition int NOT NULL)`,
 	} {
 		if _, err := pool.Exec(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -526,7 +533,7 @@ func TestFenceDropsAppliedRecords(t *testing.T) {
 	var seen atomic.Int64
 	c, err := New(Config{
 		Brokers: []string{"127.0.0.1:1"}, Group: "fence", Topics: []string{inTopic}, Schema: schema, Source: "freshmart/streamtest",
-		Pool: e.pool, Handler: handler("a", &seen), Registerer: prometheus.NewRegistry(),
+		Pool: e.pool, Handler: handler("a", &seen), Registerer: e.reg,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -540,8 +547,11 @@ func TestFenceDropsAppliedRecords(t *testing.T) {
 		r.Partition, r.Offset = 2, int64(i)
 		recs = append(recs, r)
 	}
-	// A record with a broken envelope is skipped, not applied, and does not stall the partition.
+	// A record with a broken envelope is skipped, not applied, and does not stall the partition;
+	// so is one of a type the handler's Mux has no handler for.
 	bad := &kgo.Record{Topic: inTopic, Partition: 2, Offset: 10, Value: []byte(`{}`)}
+	unknown := events.NewRecord(inTopic, "S001", events.Envelope{ID: uuid.NewString(), Type: schemas.TypeSaleVoided, Source: "t", Time: base}, []byte(`{}`))
+	unknown.Partition, unknown.Offset = 2, 11
 	fetches := func(rs ...*kgo.Record) kgo.Fetches {
 		return kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: inTopic, Partitions: []kgo.FetchPartition{{Partition: 2, Records: rs}}}}}}
 	}
@@ -552,8 +562,17 @@ func TestFenceDropsAppliedRecords(t *testing.T) {
 	if err := c.apply(ctx, fetches(recs...)); err != nil { // 0-5 again, then 6-9
 		t.Fatal(err)
 	}
-	if err := c.apply(ctx, fetches(append(recs[8:10:10], bad)...)); err != nil { // 8-9 again, then 10
+	if err := c.apply(ctx, fetches(append(recs[8:10:10], bad, unknown)...)); err != nil { // 8-9 again, then 10, 11
 		t.Fatal(err)
+	}
+	if err := c.apply(ctx, fetches(bad, unknown)); err != nil { // both again: dropped, not counted again
+		t.Fatal(err)
+	}
+	// Skips are counted on the consumer's registry (not the default one), by group and reason.
+	for reason, typ := range map[string]string{events.SkipEnvelope: "", events.SkipUnknownType: schemas.TypeSaleVoided} {
+		if n := e.metric("freshmart_events_skipped_total", "group", "fence", "topic", inTopic, "type", typ, "reason", reason); n != 1 {
+			t.Errorf("skipped{reason=%s} = %v, want 1", reason, n)
+		}
 	}
 	if seen.Load() != 10 {
 		t.Fatalf("handler ran %d times, want 10", seen.Load())
@@ -561,8 +580,8 @@ func TestFenceDropsAppliedRecords(t *testing.T) {
 	if n := e.count(`SELECT total FROM streamtest.totals WHERE store_id = 'S001' AND sku = 'PRD-0001'`); n != 10 {
 		t.Fatalf("total %d, want 10", n)
 	}
-	if n := e.count(`SELECT next_offset FROM streamtest.consumer_offsets WHERE group_id = 'fence' AND partition = 2`); n != 11 {
-		t.Fatalf("stored next offset %d, want 11", n)
+	if n := e.count(`SELECT next_offset FROM streamtest.consumer_offsets WHERE group_id = 'fence' AND partition = 2`); n != 12 {
+		t.Fatalf("stored next offset %d, want 12", n)
 	}
 }
 

@@ -14,7 +14,7 @@
 //
 // and the record key is the partition key (the store id for store-keyed topics). Readers
 // tolerate unknown payload fields and extra headers; records of types a reader does not handle
-// are skipped and counted (see Skipped).
+// are skipped and counted (freshmart_events_skipped_total, on the consumer's registry).
 package events
 
 import (

@@ -1,5 +1,5 @@
 {{ define "stream_tables" }}
--- Exactly-once plumbing of schema {{ . }} (services/internal/stream): the next offset to consume
+-- Exactly-once plumbing of schema {{ . }} (internal/stream): the next offset to consume
 -- per group and partition, written in the same transaction as the state it accounts for ...
 CREATE TABLE IF NOT EXISTS {{ . }}.consumer_offsets (
     group_id    text   NOT NULL,

@@ -46,8 +46,6 @@ func (a *App) unavailable(w http.ResponseWriter, r *http.Request, what string, e
 		Detail: what + " cannot be read right now; retry later"})
 }
 
-// writeJSON answers v as application/json with 200 OK.
-func writeJSON(w http.ResponseWriter, v any) { httpx.WriteJSON(w, http.StatusOK, v) }
 
 func (a *App) routes(r chi.Router) {
 	r.Get("/v1/stock", a.getStock)

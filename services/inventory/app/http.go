@@ -46,7 +46,6 @@ func (a *App) unavailable(w http.ResponseWriter, r *http.Request, what string, e
 		Detail: what + " cannot be read right now; retry later"})
 }
 
-
 func (a *App) routes(r chi.Router) {
 	r.Get("/v1/stock", a.getStock)
 	r.Get("/v1/alerts", a.getAlerts)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/freshmart/platform/internal/kit"
+	"github.com/freshmart/platform/internal/stream"
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -61,7 +62,7 @@ func Rebuild(ctx context.Context, svc *kit.Service, progress io.Writer) (Rebuild
 	var live map[string]stockRow
 	err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		var err error
-		if target, err = Offsets(ctx, tx, "inventory", Group); err != nil {
+		if target, err = stream.StoredPositions(ctx, tx, "inventory", Group); err != nil {
 			return err
 		}
 		live, err = readStock(ctx, tx, "inventory")
@@ -82,61 +83,21 @@ func Rebuild(ctx context.Context, svc *kit.Service, progress io.Writer) (Rebuild
 		}
 	}
 
-	parts := map[string]map[int32]kgo.Offset{}
-	remaining := 0
-	for t, ps := range target {
-		for p, o := range ps {
-			if o > 0 {
-				if parts[t] == nil {
-					parts[t] = map[int32]kgo.Offset{}
-				}
-				parts[t][p] = kgo.NewOffset().AtStart()
-				remaining++
-			}
-		}
-	}
 	folder := NewFolder(ref, RebuildSchema)
-	if remaining > 0 {
-		cl, err := kgo.NewClient(append(svc.KafkaOpts("rebuild"), kgo.SeedBrokers(svc.Brokers...), kgo.ConsumePartitions(parts))...)
-		if err != nil {
-			return rep, fmt.Errorf("rebuild: consumer: %w", err)
-		}
-		defer cl.Close()
-		done := map[string]map[int32]bool{}
-		for remaining > 0 {
-			fetches := cl.PollRecords(ctx, 5000)
-			if ctx.Err() != nil {
-				return rep, fmt.Errorf("rebuild: %d partitions not replayed: %w", remaining, ctx.Err())
-			}
-			fetches.EachError(func(t string, p int32, err error) {
-				svc.Log.Warn("rebuild fetch", "topic", t, "partition", p, "err", err)
-			})
-			var batch []*kgo.Record
-			fetches.EachRecord(func(r *kgo.Record) {
-				end := target[r.Topic][r.Partition]
-				if r.Offset < end {
-					batch = append(batch, r)
-				}
-				if r.Offset+1 >= end && !done[r.Topic][r.Partition] {
-					if done[r.Topic] == nil {
-						done[r.Topic] = map[int32]bool{}
-					}
-					done[r.Topic][r.Partition] = true
-					remaining--
-					cl.PauseFetchPartitions(map[string][]int32{r.Topic: {r.Partition}})
-				}
-			})
-			if len(batch) == 0 {
-				continue
-			}
+	replayed := 0
+	rep.Records, err = stream.Replay(ctx, append(svc.KafkaOpts("rebuild"), kgo.SeedBrokers(svc.Brokers...)), target, 5000,
+		func(batch []*kgo.Record) error {
 			if err := applyRecords(ctx, pool, folder, batch, svc.Log); err != nil {
-				return rep, fmt.Errorf("rebuild: %w", err)
+				return err
 			}
-			rep.Records += len(batch)
+			replayed += len(batch)
 			if progress != nil {
-				fmt.Fprintf(progress, "replayed %d records, %d partitions to go\n", rep.Records, remaining)
+				fmt.Fprintf(progress, "replayed %d records\n", replayed)
 			}
-		}
+			return nil
+		})
+	if err != nil {
+		return rep, fmt.Errorf("rebuild: %w", err)
 	}
 
 	rebuilt, err := readStock(ctx, pool, RebuildSchema)

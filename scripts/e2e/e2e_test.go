@@ -245,7 +245,7 @@ func checkServing(t *testing.T, cfg run.Config, bin string, r *runProc) []string
 // checkStopped checks that nothing answers any more after a stop.
 func checkStopped(t *testing.T, cfg run.Config, dbURL string, r *runProc) {
 	t.Helper()
-	for _, name := range []string{"broker", "broker-http", "pos", "inventory", "web"} {
+	for _, name := range []string{"broker", "broker-http", "pos", "inventory", "complaints", "web"} {
 		if c, err := net.DialTimeout("tcp", cfg.Addr(name), time.Second); err == nil {
 			c.Close()
 			t.Errorf("%s still listening on %s after the stop", name, cfg.Addr(name))

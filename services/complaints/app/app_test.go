@@ -609,3 +609,17 @@ func TestRestartMidEpisodeAndRebuild(t *testing.T) {
 		t.Fatalf("rebuild: %+v", rep)
 	}
 }
+
+// TestIntakeNamesEveryBadField: schema errors and catalog and clock errors come in one answer.
+func TestIntakeNamesEveryBadField(t *testing.T) {
+	e := newEnv(t)
+	a := post(t, e.start(t)+"/v1/complaints", `{"store_id":"S009","sku":"PRD-9999","filed_at":"2020-01-01T00:00:00Z","channel":"fax","category":"other","text":""}`)
+	if a.status != 422 {
+		t.Fatalf("%d %s", a.status, a.raw)
+	}
+	for _, f := range []string{"store_id", "sku", "filed_at", "channel", "text"} {
+		if !strings.Contains(a.raw, `"field":"`+f+`"`) {
+			t.Errorf("answer does not name %s: %s", f, a.raw)
+		}
+	}
+}

@@ -56,27 +56,35 @@ func (a *App) postComplaint(w http.ResponseWriter, r *http.Request) {
 		fields["complaint_id"] = id
 		body, _ = json.Marshal(fields)
 	}
-	// The schema names every bad field (formats, enums, the text's length, unknown fields).
-	if err := schemas.Validate(schemas.TypeComplaintFiled, body); err != nil {
-		httpx.Error(w, r, a.log, err)
+	// The schema names every bad field (formats, enums, the text's length, unknown fields); the
+	// catalog and the clock name the rest, all in one answer.
+	var bad httpx.FieldErrors
+	verr := schemas.Validate(schemas.TypeComplaintFiled, body)
+	var ve *schemas.ValidationError
+	switch {
+	case errors.As(verr, &ve):
+		for _, f := range ve.Fields {
+			bad.Add(f.Field, "%s", f.Message)
+		}
+	case verr != nil:
+		httpx.Error(w, r, a.log, verr)
 		return
 	}
 	var c schemas.ComplaintFiled
-	if err := json.Unmarshal(body, &c); err != nil {
-		httpx.Error(w, r, a.log, fmt.Errorf("%w: %v", httpx.ErrMalformed, err))
-		return
+	_ = json.Unmarshal(body, &c) // what does not decode was named by the schema
+	if c.StoreID != "" && !badField(bad, "store_id") {
+		if _, err := a.cat.Store(c.StoreID); err != nil {
+			bad.Add("store_id", "unknown store %q", c.StoreID)
+		}
 	}
-	var bad httpx.FieldErrors
-	if _, err := a.cat.Store(c.StoreID); err != nil {
-		bad.Add("store_id", "unknown store %q", c.StoreID)
-	}
-	if c.SKU != "" {
+	if c.SKU != "" && !badField(bad, "sku") {
 		if _, err := a.cat.Product(c.SKU); err != nil {
 			bad.Add("sku", "unknown SKU %q", c.SKU)
 		}
 	}
 	now := a.cfg.Clock.Now()
 	switch {
+	case c.FiledAt.IsZero() || badField(bad, "filed_at"):
 	case c.FiledAt.After(now.Add(maxAhead)):
 		bad.Add("filed_at", "is more than %s in the future (%s)", maxAhead, c.FiledAt.Format(time.RFC3339))
 	case c.FiledAt.Before(now.Add(-maxLate)):
@@ -111,6 +119,15 @@ func (a *App) postComplaint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	answer(p)
+}
+
+func badField(fe httpx.FieldErrors, name string) bool {
+	for _, f := range fe {
+		if f.Field == name {
+			return true
+		}
+	}
+	return false
 }
 
 // consumed returns the position of the first copy of complaint id, once the consumer stored it.

@@ -77,7 +77,8 @@ rss_kb() { # pid [tree] -> resident KiB (summed over the tree)
   echo "$total"
 }
 
-POS_URL="$pos" "$bin/simulator" -rate "$RATE" -duration "$DURATION" -workers "$WORKERS" -seed 2026 \
+# The simulator also files complaints (to the platform's complaints service, not a default port).
+POS_URL="$pos" COMPLAINTS_URL="http://127.0.0.1:$((BASE + 3))" "$bin/simulator" -rate "$RATE" -duration "$DURATION" -workers "$WORKERS" -seed 2026 \
   -probe "ws://127.0.0.1:$BASE/ws" -report 10s >"$work/sim.out" 2>"$work/sim.log" &
 sim=$!
 procs+=("simulator:$sim")

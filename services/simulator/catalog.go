@@ -34,7 +34,7 @@ func FromCatalog(c *catalog.Catalog, ids []string) ([]Store, []Product, error) {
 	var products []Product
 	for _, p := range c.Products() {
 		products = append(products, Product{
-			SKU: p.SKU, Department: p.Department, PriceCents: p.PriceCents,
+			SKU: p.SKU, Name: p.Name, Department: p.Department, PriceCents: p.PriceCents,
 			Threshold: p.LowStockThreshold, ReorderQty: p.ReorderQty, VendorID: p.VendorID,
 			InitialStock: p.InitialStock,
 		})

@@ -1,10 +1,18 @@
-// Package simulator stands in for a chain's checkout lanes, dock scanners and warehouse scanners.
+// Package simulator stands in for a chain's checkout lanes, dock scanners and warehouse scanners,
+// and for its customers' complaints.
 //
 // It has two halves. Generator is pure: from the stores, the products, a seed and a start time it
 // produces a time-ordered stream of sales, warehouse counts and deliveries, at the rates a store of
 // the chain reports (about 50 sales a minute, 20 warehouse counts a minute and 5 deliveries an hour
 // per store, more sales at lunch and after work in the store's own time zone). The same inputs
 // always produce the same stream: ids come from the seeded generator, times from a simulated clock.
+//
+// With Config.Complaints the stream also has customer complaints: about 3 a minute for the chain
+// (0.5 per store) about random stores, SKUs or none, and now and then a bad batch, 4 to 6
+// complaints about one fresh-produce SKU in one store within 20 minutes, which the complaints
+// service's rule (3 within 30 minutes) turns into a spike alert; the first batch comes within the
+// first few minutes, then one every 20 to 40 (complaints.go). They are drawn from a random source
+// of their own, so the rest of the stream is the same with them as without.
 //
 // Generator keeps its own model of each store's shelves. Sales take from it, so a lane never sells
 // what the model says is gone. Each delivery comes from the vendor whose products are shortest and
@@ -20,6 +28,8 @@
 //
 // Runner is the transport half: it paces the stream against the wall clock and posts each event to
 // the POS service's public API (POST /v1/sales, /v1/deliveries, /v1/stock-counts) with a pool of
-// workers. A failed post is retried with the same body, so a retried sale keeps its sale_id and is
-// counted once downstream. Runner counts what it sent, what was accepted and what failed.
+// workers, and each complaint to the complaints service's POST /v1/complaints with workers and a
+// queue of their own, so a complaints service that does not answer never holds up the sales. A
+// failed post is retried with the same body, so a retried sale keeps its sale_id and is counted
+// once downstream. Runner counts what it sent, what was accepted and what failed, per kind.
 package simulator

@@ -20,7 +20,14 @@ const (
 	DefaultSalesPerMinute    = 50.0
 	DefaultCountsPerMinute   = 20.0
 	DefaultDeliveriesPerHour = 5.0
+	// DefaultComplaintsPerMinute is the background complaints per store per minute (3 a minute
+	// for the chain's six stores).
+	DefaultComplaintsPerMinute = 0.5
 )
+
+// DefaultBadBatchEvery is the mean time between bad batches of fresh produce at a rate
+// multiplier of 1, over all the simulated stores.
+const DefaultBadBatchEvery = 30 * time.Minute
 
 // Config describes what a Generator simulates.
 type Config struct {
@@ -36,6 +43,15 @@ type Config struct {
 	CountsPerMinute float64
 	// DeliveriesPerHour is the deliveries per store per hour at Rate 1 (default 5).
 	DeliveriesPerHour float64
+	// Complaints makes the stream include customer complaints (see complaints.go); without it
+	// the stream has none.
+	Complaints bool
+	// ComplaintsPerMinute is the background complaints per store per minute at Rate 1
+	// (default 0.5: 3 a minute for the chain's six stores).
+	ComplaintsPerMinute float64
+	// BadBatchEvery is the mean time between bad batches of fresh produce at Rate 1 (default
+	// 30m; each gap is drawn between 2/3 and 4/3 of it); negative means none.
+	BadBatchEvery time.Duration
 }
 
 // hourCurve is the relative sales rate by local hour: quiet nights, a lunch peak and a bigger
@@ -92,7 +108,8 @@ type Generator struct {
 	vendors  []vendorGroup
 	stores   []*storeState
 	queue    arrivals
-	lambda   [3]float64 // arrivals per second per store: candidate sales (at the curve's max), counts, deliveries
+	lambda   [3]float64    // arrivals per second per store: candidate sales (at the curve's max), counts, deliveries
+	comp     *complaintGen // nil without complaints
 }
 
 type deptPick struct {
@@ -138,6 +155,15 @@ func New(cfg Config) (*Generator, error) {
 	}
 	if cfg.DeliveriesPerHour == 0 {
 		cfg.DeliveriesPerHour = DefaultDeliveriesPerHour
+	}
+	if cfg.ComplaintsPerMinute == 0 {
+		cfg.ComplaintsPerMinute = DefaultComplaintsPerMinute
+	}
+	if cfg.BadBatchEvery == 0 {
+		cfg.BadBatchEvery = DefaultBadBatchEvery
+	}
+	if cfg.ComplaintsPerMinute < 0 || math.IsNaN(cfg.ComplaintsPerMinute) || math.IsInf(cfg.ComplaintsPerMinute, 0) {
+		return nil, fmt.Errorf("simulator: complaints per minute %v must be a positive number", cfg.ComplaintsPerMinute)
 	}
 	g := &Generator{
 		cfg:      cfg,
@@ -196,6 +222,9 @@ func New(cfg Config) (*Generator, error) {
 		}
 	}
 	heap.Init(&g.queue)
+	if cfg.Complaints {
+		g.comp = newComplaintGen(g)
+	}
 	return g, nil
 }
 
@@ -208,6 +237,11 @@ func (g *Generator) after(from time.Duration, k Kind) time.Duration {
 // Next returns the next event of the stream. The stream never ends.
 func (g *Generator) Next() Event {
 	for {
+		// Complaints come from their own random source, so they leave the rest of the stream
+		// as it is without them; at the same time the store events go first.
+		if g.comp != nil && g.comp.peek() < g.queue[0].at {
+			return g.comp.next()
+		}
 		a := heap.Pop(&g.queue).(arrival)
 		heap.Push(&g.queue, arrival{at: g.after(a.at, a.kind), store: a.store, kind: a.kind})
 		at := g.cfg.Start.Add(a.at).UTC()
@@ -232,9 +266,12 @@ func (g *Generator) Next() Event {
 	}
 }
 
-func (g *Generator) id() string {
+func (g *Generator) id() string { return newID(g.rng) }
+
+// newID returns a version 4 UUID drawn from rng.
+func newID(rng *rand.Rand) string {
 	var u uuid.UUID
-	hi, lo := g.rng.Uint64(), g.rng.Uint64()
+	hi, lo := rng.Uint64(), rng.Uint64()
 	for i := range 8 {
 		u[i] = byte(hi >> (56 - 8*i))
 		u[8+i] = byte(lo >> (56 - 8*i))

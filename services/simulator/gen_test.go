@@ -216,6 +216,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"no products", Config{Stores: stores, Start: start}},
 		{"no start", Config{Stores: stores, Products: products}},
 		{"negative rate", Config{Stores: stores, Products: products, Start: start, Rate: -1}},
+		{"negative complaints", Config{Stores: stores, Products: products, Start: start, Complaints: true, ComplaintsPerMinute: -1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

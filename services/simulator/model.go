@@ -15,6 +15,7 @@ type Store struct {
 // Product is what the simulator needs to know about a SKU.
 type Product struct {
 	SKU          string
+	Name         string // what customers call it ("Strawberries"), for complaint texts; may be empty
 	Department   string
 	PriceCents   int64
 	Threshold    int // low-stock threshold
@@ -27,11 +28,16 @@ type Product struct {
 type Kind int
 
 // The kinds of events, in the order the generator breaks ties between events due at the same time.
+// Sales, counts and deliveries go to the POS; complaints to the complaints service.
 const (
 	KindSale Kind = iota
 	KindCount
 	KindDelivery
+	KindComplaint
 )
+
+// kinds is how many kinds there are.
+const kinds = 4
 
 // String names the kind as the POS API's resource does.
 func (k Kind) String() string {
@@ -42,22 +48,27 @@ func (k Kind) String() string {
 		return "stock-count"
 	case KindDelivery:
 		return "delivery"
+	case KindComplaint:
+		return "complaint"
 	}
 	return "unknown"
 }
 
-// Event is one thing that happens in a store. Exactly one of Sale, Count and Delivery is set,
-// according to Kind.
+// Event is one thing that happens in a store. Exactly one of Sale, Count, Delivery and
+// Complaint is set, according to Kind.
 type Event struct {
-	At       time.Time
-	Kind     Kind
-	StoreID  string
-	Sale     *schemas.SaleCompleted
-	Count    *schemas.StockCounted
-	Delivery *schemas.DeliveryReceived
+	At        time.Time
+	Kind      Kind
+	StoreID   string
+	Sale      *schemas.SaleCompleted
+	Count     *schemas.StockCounted
+	Delivery  *schemas.DeliveryReceived
+	Complaint *schemas.ComplaintFiled
+
+	batch int // the bad batch a complaint is about (1 for the first), 0 for none
 }
 
-// ID returns the event's own id (sale_id, count_id or delivery_id).
+// ID returns the event's own id (sale_id, count_id, delivery_id or complaint_id).
 func (e Event) ID() string {
 	switch e.Kind {
 	case KindSale:
@@ -66,12 +77,14 @@ func (e Event) ID() string {
 		return e.Count.CountID
 	case KindDelivery:
 		return e.Delivery.DeliveryID
+	case KindComplaint:
+		return e.Complaint.ComplaintID
 	}
 	return ""
 }
 
-// Body returns the value posted to the POS API for the event: the event's payload as the POS
-// will produce it (package schemas).
+// Body returns the value posted for the event (to the POS API, or the complaints intake for a
+// complaint): the event's payload as the service will produce it (package schemas).
 func (e Event) Body() any {
 	switch e.Kind {
 	case KindSale:
@@ -80,6 +93,8 @@ func (e Event) Body() any {
 		return e.Count
 	case KindDelivery:
 		return e.Delivery
+	case KindComplaint:
+		return e.Complaint
 	}
 	return nil
 }

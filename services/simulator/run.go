@@ -16,14 +16,22 @@ import (
 	"time"
 )
 
-// Runner posts a Generator's events to the POS API, paced against the wall clock.
+// Runner posts a Generator's events to the POS API (and its complaints to the complaints
+// service), paced against the wall clock.
 type Runner struct {
 	// BaseURL is the POS service, e.g. "http://127.0.0.1:8081"; required.
 	BaseURL string
+	// ComplaintsURL is the complaints service, e.g. "http://127.0.0.1:8083"; required when the
+	// generator files complaints (Config.Complaints).
+	ComplaintsURL string
 	// Client sends the requests (default: a client with a 10 s timeout).
 	Client *http.Client
-	// Workers is how many requests are in flight at most (default 16).
+	// Workers is how many requests to the POS are in flight at most (default 16).
 	Workers int
+	// ComplaintWorkers is how many complaints are in flight at most (default 4). They have
+	// workers and a queue of their own, so a complaints service that does not answer never
+	// holds up the POS: when its queue is full, a complaint is dropped unsent (counted).
+	ComplaintWorkers int
 	// Attempts is how many times an event is posted before it counts as failed (default 8).
 	// Connection errors, 429 and 5xx answers are retried with the same body; other answers are not.
 	Attempts int
@@ -33,22 +41,24 @@ type Runner struct {
 	ReportEvery time.Duration
 	// Logger receives progress and failures (default slog.Default()).
 	Logger *slog.Logger
-	// OnAccepted, when set, is called after the POS accepted an event (from the worker goroutines).
+	// OnAccepted, when set, is called after the POS (or the complaints service) accepted an
+	// event (from the worker goroutines).
 	OnAccepted func(ev Event, acceptedAt time.Time)
 
-	stats [3]kindCounters
+	stats [kinds]kindCounters
 }
 
 type kindCounters struct {
-	sent, accepted, failed, retries atomic.Int64
+	sent, accepted, failed, retries, dropped atomic.Int64
 }
 
 // KindStats counts one kind of event.
 type KindStats struct {
-	Sent     int64 `json:"sent"`     // events posted at least once
-	Accepted int64 `json:"accepted"` // events the POS answered 2xx
-	Failed   int64 `json:"failed"`   // events given up on
-	Retries  int64 `json:"retries"`  // extra attempts
+	Sent     int64 `json:"sent"`              // events posted at least once
+	Accepted int64 `json:"accepted"`          // events the service answered 2xx
+	Failed   int64 `json:"failed"`            // events given up on
+	Retries  int64 `json:"retries"`           // extra attempts
+	Dropped  int64 `json:"dropped,omitempty"` // complaints not sent: their queue was full
 }
 
 // Stats is what a Runner has done so far.
@@ -56,15 +66,17 @@ type Stats struct {
 	Sales      KindStats `json:"sales"`
 	Counts     KindStats `json:"stock_counts"`
 	Deliveries KindStats `json:"deliveries"`
+	Complaints KindStats `json:"complaints"`
 }
 
 // Stats returns the counters so far; safe to call while Run is running.
 func (r *Runner) Stats() Stats {
 	get := func(k Kind) KindStats {
 		c := &r.stats[k]
-		return KindStats{Sent: c.sent.Load(), Accepted: c.accepted.Load(), Failed: c.failed.Load(), Retries: c.retries.Load()}
+		return KindStats{Sent: c.sent.Load(), Accepted: c.accepted.Load(), Failed: c.failed.Load(), Retries: c.retries.Load(),
+			Dropped: c.dropped.Load()}
 	}
-	return Stats{Sales: get(KindSale), Counts: get(KindCount), Deliveries: get(KindDelivery)}
+	return Stats{Sales: get(KindSale), Counts: get(KindCount), Deliveries: get(KindDelivery), Complaints: get(KindComplaint)}
 }
 
 func (r *Runner) defaults() {
@@ -73,6 +85,9 @@ func (r *Runner) defaults() {
 	}
 	if r.Workers <= 0 {
 		r.Workers = 16
+	}
+	if r.ComplaintWorkers <= 0 {
+		r.ComplaintWorkers = 4
 	}
 	if r.Attempts <= 0 {
 		r.Attempts = 8
@@ -91,15 +106,21 @@ func (r *Runner) defaults() {
 // Run posts g's events until ctx is done or, when duration > 0, until the simulated clock has
 // advanced by duration, and waits for the posts in flight. The simulated clock starts at the
 // generator's Start when Run starts and runs at wall-clock speed; when the POS falls behind,
-// events queue and are posted as fast as the workers can. It returns the
-// final Stats; the error is nil when it stopped because of ctx or duration.
+// events queue and are posted as fast as the workers can. Complaints go to ComplaintsURL
+// through workers of their own. It returns the final Stats; the error is nil when it stopped
+// because of ctx or duration.
 func (r *Runner) Run(ctx context.Context, g *Generator, duration time.Duration) (Stats, error) {
 	r.defaults()
 	if r.BaseURL == "" {
 		return r.Stats(), errors.New("simulator: no POS URL")
 	}
+	if g.cfg.Complaints && r.ComplaintsURL == "" {
+		return r.Stats(), errors.New("simulator: the generator files complaints but there is no complaints URL")
+	}
 	base := strings.TrimRight(r.BaseURL, "/")
+	complaintsBase := strings.TrimRight(r.ComplaintsURL, "/")
 	work := make(chan Event, r.Workers*4)
+	complaints := make(chan Event, 256)
 	var wg sync.WaitGroup
 	for range r.Workers {
 		wg.Go(func() {
@@ -108,6 +129,16 @@ func (r *Runner) Run(ctx context.Context, g *Generator, duration time.Duration) 
 					continue // stopping: queued events are dropped unsent, not counted
 				}
 				r.post(ctx, base, ev)
+			}
+		})
+	}
+	for range r.ComplaintWorkers {
+		wg.Go(func() {
+			for ev := range complaints {
+				if ctx.Err() != nil {
+					continue
+				}
+				r.post(ctx, complaintsBase, ev)
 			}
 		})
 	}
@@ -148,6 +179,17 @@ loop:
 				break loop
 			}
 		}
+		if ev.Kind == KindComplaint {
+			select {
+			case complaints <- ev:
+			default:
+				if r.stats[KindComplaint].dropped.Add(1) == 1 {
+					r.Logger.Warn("complaints queue full: dropping complaints until the complaints service keeps up",
+						"complaints_url", r.ComplaintsURL)
+				}
+			}
+			continue
+		}
 		select {
 		case work <- ev:
 		case <-ctx.Done():
@@ -155,6 +197,7 @@ loop:
 		}
 	}
 	close(work)
+	close(complaints)
 	wg.Wait()
 	close(stopReport)
 	reportWG.Wait()
@@ -169,13 +212,16 @@ func (r *Runner) report(msg string) {
 		"counts_sent", s.Counts.Sent, "counts_accepted", s.Counts.Accepted, "counts_failed", s.Counts.Failed,
 		"deliveries_sent", s.Deliveries.Sent, "deliveries_accepted", s.Deliveries.Accepted,
 		"deliveries_failed", s.Deliveries.Failed,
-		"retries", s.Sales.Retries+s.Counts.Retries+s.Deliveries.Retries)
+		"complaints_sent", s.Complaints.Sent, "complaints_accepted", s.Complaints.Accepted,
+		"complaints_failed", s.Complaints.Failed, "complaints_dropped", s.Complaints.Dropped,
+		"retries", s.Sales.Retries+s.Counts.Retries+s.Deliveries.Retries+s.Complaints.Retries)
 }
 
-var paths = [3]string{KindSale: "/v1/sales", KindCount: "/v1/stock-counts", KindDelivery: "/v1/deliveries"}
+var paths = [kinds]string{KindSale: "/v1/sales", KindCount: "/v1/stock-counts", KindDelivery: "/v1/deliveries",
+	KindComplaint: "/v1/complaints"}
 
-// post sends ev until it is accepted, refused, or out of attempts. Every attempt sends the same
-// bytes, so a retried sale keeps its sale_id.
+// post sends ev to base until it is accepted, refused, or out of attempts. Every attempt sends
+// the same bytes, so a retried sale keeps its sale_id (and a complaint its complaint_id).
 func (r *Runner) post(ctx context.Context, base string, ev Event) {
 	c := &r.stats[ev.Kind]
 	c.sent.Add(1)

@@ -1,10 +1,18 @@
 // Command simulator stands in for the checkout lanes, dock scanners and warehouse scanners of
-// every store: it posts sales, deliveries and warehouse counts to the POS API (POS_URL, default
-// http://127.0.0.1:8081) at realistic rates until it is stopped or -duration has passed, and
-// prints what it sent, what was accepted and what failed.
+// every store, and for its customers: it posts sales, deliveries and warehouse counts to the POS
+// API (POS_URL, default http://127.0.0.1:8081) and complaints to the complaints service
+// (COMPLAINTS_URL, default http://127.0.0.1:8083) at realistic rates until it is stopped or
+// -duration has passed, and prints what it sent, what was accepted and what failed.
 //
 //	simulator [-rate 1] [-stores S001,S002] [-seed N] [-duration 0] [-start RFC3339] [-workers 16]
-//	          [-probe ws://127.0.0.1:8080/ws]
+//	          [-complaints=true] [-probe ws://127.0.0.1:8080/ws]
+//
+// Complaints come about 3 a minute for the chain at -rate 1, now and then a bad batch of fresh
+// produce among them that makes a spike alert (the first within the first few minutes); see
+// package simulator. Their filed_at is the simulated clock, so they are turned off (with a
+// warning) when -start is more than a day in the past or more than a few minutes ahead, which
+// the complaints intake would refuse. A complaints service that does not answer does not hold up
+// the rest: its complaints are counted as failed. -complaints=false files none.
 //
 // By default it first takes each store's stock from the inventory service (INVENTORY_URL,
 // default http://127.0.0.1:8082), so a restart carries on from the real shelves; -sync-stock=false
@@ -44,6 +52,7 @@ func run() error {
 	start := flag.String("start", "", "simulated clock start, RFC3339 (default: now)")
 	workers := flag.Int("workers", 16, "requests in flight at most")
 	report := flag.Duration("report", 10*time.Second, "how often to log progress")
+	fileComplaints := flag.Bool("complaints", true, "file customer complaints to the complaints service (COMPLAINTS_URL)")
 	syncStock := flag.Bool("sync-stock", true, "start from the inventory service's stock (INVENTORY_URL) when it answers; false starts from the catalog's initial stock")
 	probeURL := flag.String("probe", "", "dashboard websocket to measure sale-to-dashboard latency on, e.g. ws://127.0.0.1:8080/ws")
 	flag.Parse()
@@ -80,7 +89,12 @@ func run() error {
 			return fmt.Errorf("-start: %w", err)
 		}
 	}
-	gen, err := simulator.New(simulator.Config{Stores: ss, Products: ps, Seed: *seed, Start: t0, Rate: *rate})
+	if now := time.Now(); *fileComplaints && (t0.Before(now.Add(-24*time.Hour+time.Minute)) || t0.After(now.Add(4*time.Minute))) {
+		log.Warn("not filing complaints: the complaints intake takes a filed_at from 24 hours back to 5 minutes ahead, and -start is not within that",
+			"start", t0.Format(time.RFC3339))
+		*fileComplaints = false
+	}
+	gen, err := simulator.New(simulator.Config{Stores: ss, Products: ps, Seed: *seed, Start: t0, Rate: *rate, Complaints: *fileComplaints})
 	if err != nil {
 		return err
 	}
@@ -105,9 +119,17 @@ func run() error {
 		}
 	}
 	pos := kit.OS.String("POS_URL", kit.DefaultPOSURL)
-	log.Info("simulating", "pos_url", pos, "stores", len(ss), "products", len(ps), "rate", *rate, "seed", *seed,
-		"start", t0.Format(time.RFC3339), "duration", duration.String())
-	r := &simulator.Runner{BaseURL: pos, Workers: *workers, ReportEvery: *report, Logger: log}
+	complaints := ""
+	if *fileComplaints {
+		complaints = kit.OS.String("COMPLAINTS_URL", defaultComplaintsURL)
+		if !healthy(ctx, complaints) {
+			log.Warn("the complaints service does not answer /healthz (yet): complaints it does not take are counted as failed",
+				"complaints_url", complaints)
+		}
+	}
+	log.Info("simulating", "pos_url", pos, "complaints_url", complaints, "stores", len(ss), "products", len(ps), "rate", *rate,
+		"seed", *seed, "start", t0.Format(time.RFC3339), "duration", duration.String())
+	r := &simulator.Runner{BaseURL: pos, ComplaintsURL: complaints, Workers: *workers, ReportEvery: *report, Logger: log}
 	var probe *simulator.Probe
 	probeDone := make(chan error, 1)
 	probeCtx, stopProbe := context.WithCancel(context.Background())
@@ -144,4 +166,23 @@ func run() error {
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))
 	return nil
+}
+
+// defaultComplaintsURL is where the complaints service answers by default (make run).
+const defaultComplaintsURL = "http://127.0.0.1:8083"
+
+// healthy reports whether base answers GET /healthz with 200 within a few seconds.
+func healthy(ctx context.Context, base string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/healthz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }

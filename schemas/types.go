@@ -324,15 +324,17 @@ type PromoEnded struct {
 	EndedAt time.Time `json:"ended_at"`
 }
 
-// SalesFigures are the day's sales figures of one store or of the chain in report.daily_sales.
+// SalesFigures are the day's sales figures of one store, one department or the chain in
+// report.daily_sales. Voided sales count in SalesCount, VoidedCount, GrossCents and VoidedCents
+// and are left out of ItemsSold and NetCents.
 type SalesFigures struct {
-	// SalesCount is the number of completed sales.
+	// SalesCount is the number of completed sales, voided ones included.
 	SalesCount int64 `json:"sales_count"`
-	// VoidedCount is the number of voided sales.
+	// VoidedCount is the number of those sales that were voided since.
 	VoidedCount int64 `json:"voided_count"`
-	// ItemsSold is the number of units sold.
+	// ItemsSold is the number of units sold in sales that were not voided.
 	ItemsSold int64 `json:"items_sold"`
-	// GrossCents is the sum of completed sales.
+	// GrossCents is the sum of completed sales, voided ones included.
 	GrossCents int64 `json:"gross_cents"`
 	// VoidedCents is the sum of voided sales.
 	VoidedCents int64 `json:"voided_cents"`
@@ -340,37 +342,85 @@ type SalesFigures struct {
 	NetCents int64 `json:"net_cents"`
 }
 
+// NetChange compares a row's net sales with the same row of an earlier business day in
+// report.daily_sales.
+type NetChange struct {
+	// Date is the earlier business day, "YYYY-MM-DD".
+	Date string `json:"date"`
+	// NetCents is the earlier day's net sales.
+	NetCents int64 `json:"net_cents"`
+	// ChangeCents is this day's net minus the earlier day's.
+	ChangeCents int64 `json:"change_cents"`
+	// ChangePct is ChangeCents as a percentage of the earlier day's net, rounded to 0.1; nil
+	// (null) when the earlier net is zero.
+	ChangePct *float64 `json:"change_pct"`
+}
+
+// NetChanges are a row's comparisons with earlier days; each is nil (null) when that day has no
+// data (the store-day was never loaded).
+type NetChanges struct {
+	// VsPriorDay compares with the day before.
+	VsPriorDay *NetChange `json:"vs_prior_day"`
+	// VsPriorWeek compares with the same weekday a week earlier.
+	VsPriorWeek *NetChange `json:"vs_prior_week"`
+}
+
+// DepartmentSales is one department's row of a store or of the chain in report.daily_sales.
+type DepartmentSales struct {
+	// Department is the catalog's department id ("produce"), as of the sale.
+	Department string `json:"department"`
+	SalesFigures
+	NetChanges
+}
+
 // StoreSales is one store's row of report.daily_sales.
 type StoreSales struct {
 	// StoreID is the store.
 	StoreID string `json:"store_id"`
 	SalesFigures
+	NetChanges
+	// Departments has a row for every department of the catalog, in shelf order.
+	Departments []DepartmentSales `json:"departments"`
+}
+
+// ChainSales are the chain's figures in report.daily_sales: the sums over its stores.
+type ChainSales struct {
+	SalesFigures
+	NetChanges
+	// Departments has a row for every department of the catalog, in shelf order.
+	Departments []DepartmentSales `json:"departments"`
 }
 
 // TopProduct is one best seller of report.daily_sales.
 type TopProduct struct {
 	// SKU is the product.
 	SKU string `json:"sku"`
-	// Qty is the number of units sold.
+	// Qty is the number of units sold (voided sales left out).
 	Qty int64 `json:"qty"`
-	// RevenueCents is the revenue from it.
+	// RevenueCents is the net revenue from it.
 	RevenueCents int64 `json:"revenue_cents"`
 }
 
-// DailySalesReport is the payload of report.daily_sales (topic daily-sales-report).
+// DailySalesReport is the payload of report.daily_sales (topic daily-sales-report). A date's
+// report is produced again whenever one of its store-days is (re)loaded; readers take the
+// highest Version.
 type DailySalesReport struct {
 	// ReportID is the UUID of this version of the report.
 	ReportID string `json:"report_id"`
-	// ReportDate is the business day, "YYYY-MM-DD".
+	// ReportDate is the business day, "YYYY-MM-DD" (each store's in its own time zone).
 	ReportDate string `json:"report_date"`
+	// Version is the report's version for ReportDate: 1, 2, ...
+	Version int64 `json:"version"`
+	// Complete is set when every store of the catalog has been loaded for ReportDate.
+	Complete bool `json:"complete"`
 	// GeneratedAt is when the report was produced.
 	GeneratedAt time.Time `json:"generated_at"`
 	// Currency of all amounts; always "USD".
 	Currency string `json:"currency"`
-	// Stores has one row per store.
+	// Stores has one row per store loaded so far, by store id.
 	Stores []StoreSales `json:"stores"`
-	// Totals are the chain's figures.
-	Totals SalesFigures `json:"totals"`
-	// TopProducts are the best sellers by revenue; omitted when none.
+	// Totals are the chain's figures over Stores.
+	Totals ChainSales `json:"totals"`
+	// TopProducts are the chain's best sellers by net revenue; omitted when none.
 	TopProducts []TopProduct `json:"top_products,omitempty"`
 }

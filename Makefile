@@ -4,7 +4,7 @@ GO ?= go
 # Two Go modules: the root (schemas, migrations, internal, services, web, scripts) and the broker.
 PKGS := ./... ./broker/...
 
-.PHONY: help build run test bench bench-broker bench-dashboard lint fmt clean
+.PHONY: help build run test bench bench-broker bench-dashboard bench-complaints lint fmt clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -19,15 +19,19 @@ run: build ## start Postgres, the broker, every service, the simulator and the d
 test: ## run every test (what CI runs)
 	@bash scripts/test.sh
 
-bench: ## every benchmark: platform (POS throughput, sale-to-stock latency), broker vs kfake, dashboard at 100x
+bench: ## every benchmark: platform (POS throughput, sale-to-stock latency), broker vs kfake, dashboard at 100x, complaints
 	@bash scripts/bench.sh
 	@bash scripts/bench-dashboard.sh
+	@$(GO) run ./services/bench/complaints
 
 bench-broker: ## broker vs kfake, side by side
 	@bash scripts/bench-broker.sh
 
 bench-dashboard: ## simulator at 100x: sales/s, sale-to-websocket latency, CPU and RSS per process
 	@bash scripts/bench-dashboard.sh
+
+bench-complaints: ## complaints: 1,000,000 folded/s, third complaint's 202 to its spike alert at 100/s (ARGS="-complaints 100000")
+	@$(GO) run ./services/bench/complaints $(ARGS)
 
 lint: ## gofmt, go mod tidy, each module on its own (GOWORK=off), go vet, staticcheck (pinned in go.mod)
 	@bash scripts/lint.sh

@@ -136,7 +136,7 @@ func (c *complaintGen) badBatch(at time.Duration) {
 		cf.Severity = 3 + pick(c.rng, []weighted[int]{{0, 35}, {1, 40}, {2, 25}})
 		cf.SKU = p.SKU
 		cf.Text = fmt.Sprintf(badBatchTexts[c.rng.IntN(len(badBatchTexts))], productName(p))
-		ev := Event{At: c.g.cfg.Start.Add(at).UTC(), Kind: KindComplaint, StoreID: st.store.ID, Complaint: cf, batch: c.batches}
+		ev := Event{At: c.g.cfg.Start.Add(at).UTC(), Kind: KindComplaint, StoreID: st.store.ID, Complaint: cf, BadBatch: c.batches}
 		j := sort.Search(len(c.pending), func(j int) bool { return c.pending[j].at > at })
 		c.pending = append(c.pending, pendingComplaint{})
 		copy(c.pending[j+1:], c.pending[j:])

@@ -64,7 +64,7 @@ func TestAgainstRealComplaints(t *testing.T) {
 	var batch []*schemas.ComplaintFiled
 	var until time.Duration
 	for len(batch) < 3 {
-		if ev := g.Next(); ev.batch == 1 {
+		if ev := g.Next(); ev.BadBatch == 1 {
 			batch = append(batch, ev.Complaint)
 			until = ev.At.Sub(cfg.Start) + 200*time.Millisecond
 		}

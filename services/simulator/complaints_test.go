@@ -69,10 +69,10 @@ func TestComplaintRates(t *testing.T) {
 		evs := complaintsUntil(t, Config{Stores: stores, Products: products, Seed: 5, Start: start, Rate: rate, Complaints: true}, span)
 		background, batches := 0, map[int]bool{}
 		for _, ev := range evs {
-			if ev.batch == 0 {
+			if ev.BadBatch == 0 {
 				background++
 			} else {
-				batches[ev.batch] = true
+				batches[ev.BadBatch] = true
 			}
 		}
 		if want := 3.0 * 1440; float64(background) < want*0.93 || float64(background) > want*1.07 {
@@ -104,8 +104,8 @@ func TestBadBatchesSpike(t *testing.T) {
 			byBatch := map[int][]Event{}
 			var background []Event
 			for _, ev := range evs {
-				if ev.batch > 0 {
-					byBatch[ev.batch] = append(byBatch[ev.batch], ev)
+				if ev.BadBatch > 0 {
+					byBatch[ev.BadBatch] = append(byBatch[ev.BadBatch], ev)
 				} else {
 					background = append(background, ev)
 				}

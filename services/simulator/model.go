@@ -64,8 +64,9 @@ type Event struct {
 	Count     *schemas.StockCounted
 	Delivery  *schemas.DeliveryReceived
 	Complaint *schemas.ComplaintFiled
-
-	batch int // the bad batch a complaint is about (1 for the first), 0 for none
+	// BadBatch numbers the bad batch a complaint is about (1 for the stream's first), 0 for
+	// none: what the complaints service should see as a spike.
+	BadBatch int
 }
 
 // ID returns the event's own id (sale_id, count_id, delivery_id or complaint_id).

@@ -60,6 +60,9 @@ type Config struct {
 	// ChainWindow is how close together spikes of one SKU in different stores must open to
 	// be chain-wide.
 	ChainWindow time.Duration
+	// Catalog is the stores and SKUs the intake and the rule check complaints against; nil is
+	// the embedded catalog (catalog.Load). The benchmark gives a synthetic one.
+	Catalog *catalog.Catalog
 }
 
 // App is the complaints service wired onto a kit.Service.
@@ -108,11 +111,19 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// catalog returns Catalog, or the embedded catalog when it is nil.
+func (c Config) catalog() (*catalog.Catalog, error) {
+	if c.Catalog != nil {
+		return c.Catalog, nil
+	}
+	return catalog.Load()
+}
+
 // New wires the complaints service onto s (built with Options): the intake and query routes,
 // the consumer with its timers, the relay and the service's metrics.
 func New(s *kit.Service, cfg Config) (*App, error) {
 	cfg = cfg.withDefaults()
-	cat, err := catalog.Load()
+	cat, err := cfg.catalog()
 	if err != nil {
 		return nil, fmt.Errorf("complaints: catalog: %w", err)
 	}

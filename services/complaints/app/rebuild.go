@@ -16,7 +16,6 @@ import (
 	"github.com/freshmart/platform/internal/kit"
 	"github.com/freshmart/platform/internal/stream"
 	"github.com/freshmart/platform/schemas"
-	"github.com/freshmart/platform/services/catalog"
 )
 
 // RebuildSchema is the schema the rebuild replays into (dropped and recreated each time).
@@ -48,7 +47,7 @@ func Rebuild(ctx context.Context, s *kit.Service, cfg Config) (RebuildReport, er
 		return rep, errors.New("rebuild: the service needs Postgres (build it with RebuildOptions)")
 	}
 	cfg = cfg.withDefaults()
-	cat, err := catalog.Load()
+	cat, err := cfg.catalog()
 	if err != nil {
 		return rep, err
 	}

@@ -14,12 +14,12 @@
 // complaint that joins a resolved episode updates it and, when its new end is still ahead,
 // makes it active again; it never opens a second alert.
 //
-// Chain-wide: when an episode opens for a SKU that has an episode in another store opened
-// within ChainWindow (24 h), one alert.complaint_chain_spike names the stores and the vendor;
-// stores that spike later within that window join its row without a new alert. Episodes of
-// different stores live in different partitions and may be applied by different instances, so
-// the check takes a transaction-scoped advisory lock per SKU. Its alert id is derived from the
-// SKU and the earliest spike's opening, so a rebuild names it the same.
+// Chain-wide: a SKU's spikes opened within ChainWindow (24 h) of each other, directly or
+// through other spikes, form a group; the first time a group spans two or more stores, one
+// alert.complaint_chain_spike names its stores and the vendor, and spikes that join it later
+// update its row without a new alert. Groups do not depend on the order stores' complaints are
+// consumed in. Episodes of different stores live in different partitions and may be applied by
+// different instances, so the check takes a transaction-scoped advisory lock per SKU.
 package app
 
 import (

@@ -623,3 +623,55 @@ func TestIntakeNamesEveryBadField(t *testing.T) {
 		}
 	}
 }
+
+// TestChainGroupsAnyOrder produces three stores' spikes of one SKU, opened 20 hours apart
+// (straight to the topic, as a help desk backlog would arrive), in time order for one SKU and
+// in reverse for another: both make one chain-wide group of the three stores, alerted once.
+func TestChainGroupsAnyOrder(t *testing.T) {
+	e := newEnv(t)
+	base := e.start(t)
+	al := readAlerts(t, e)
+	p, err := events.NewProducer(events.ProducerConfig{Brokers: []string{e.broker.Addr}, Source: "freshmart/test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	spike := func(store, sku string, at time.Time) {
+		for i := range 3 {
+			c := complaint(uuid.NewString(), store, sku, at.Add(time.Duration(i)*time.Minute))
+			if _, _, err := p.Produce(context.Background(), events.Out{Topic: schemas.TopicCustomerComplaints, Key: store,
+				Type: schemas.TypeComplaintFiled, ID: c["complaint_id"].(string), Payload: c}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	a, b, c := t0.Add(-50*time.Hour), t0.Add(-30*time.Hour), t0.Add(-10*time.Hour)
+	spike("S001", "PRD-0040", a)
+	spike("S002", "PRD-0040", b)
+	spike("S003", "PRD-0040", c)
+	spike("S003", "PRD-0041", c)
+	spike("S002", "PRD-0041", b)
+	spike("S001", "PRD-0041", a)
+	consumed(t, base, 18)
+	al.until(t, "two chain alerts", func(all []alertEvent) error {
+		if n := len(ofType(all, schemas.TypeAlertComplaintChainSpike, "", "")); n != 2 {
+			return fmt.Errorf("%d chain alerts", n)
+		}
+		return nil
+	})
+	var got struct{ ChainSpikes []ChainSpike `json:"chain_spikes"` }
+	waitFor(t, "both chains of three stores", func() error {
+		getJSON(t, base+"/v1/chain-spikes", &got)
+		if len(got.ChainSpikes) != 2 {
+			return fmt.Errorf("%d chains", len(got.ChainSpikes))
+		}
+		for _, ch := range got.ChainSpikes {
+			stores := slices.Clone(ch.StoreIDs)
+			slices.Sort(stores)
+			if !slices.Equal(stores, []string{"S001", "S002", "S003"}) || !ch.FirstOpenedAt.Equal(a.Add(2*time.Minute)) {
+				return fmt.Errorf("chain %+v", ch)
+			}
+		}
+		return nil
+	})
+}

@@ -294,76 +294,97 @@ type opening struct {
 	at      time.Time
 }
 
-// chain records a store's new spike against its SKU's chain-wide spikes: it joins one whose
-// first spike opened within ChainWindow of it, or, with another store's spike within
-// ChainWindow of it, opens one and emits alert.complaint_chain_spike. The windows look both
-// ways in event time, so the order in which stores' complaints are consumed does not matter.
+// chainLookaround bounds how far, in opening time, the chain check loads a SKU's spikes around
+// a new one: a chain-wide run longer than this (a spike every day for a month in one SKU) is
+// cut there.
+const chainLookaround = 30 * 24 * time.Hour
+
+// chain records a store's new spike against its SKU's chain-wide spikes. The SKU's spikes form
+// groups: two spikes opened within ChainWindow of each other are in one group, and so are the
+// spikes linked through such pairs (so the group is the same whatever order stores' complaints
+// are consumed in). A group spanning two or more stores is chain-wide: the first time one is,
+// alert.complaint_chain_spike names its stores and the vendor; spikes that join it later update
+// its row without a new alert, and a spike that links two chain-wide groups merges the later
+// into the earlier.
 func (f *folder) chain(ctx context.Context, q pgx.Tx, out sink, o opening, slot int) error {
 	if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, "freshmart_complaints_chain/"+o.item.sku); err != nil {
 		return fmt.Errorf("chain %s: lock: %w", o.item.sku, err)
-	}
-	w := f.cfg.ChainWindow
-	var chainID string
-	var stores []string
-	err := q.QueryRow(ctx, `SELECT alert_id::text, store_ids FROM `+f.schema+`.chain_spikes
-		WHERE sku = $1 AND first_opened_at BETWEEN $2::timestamptz - $3::interval AND $2::timestamptz + $3::interval
-		ORDER BY first_opened_at LIMIT 1`, o.item.sku, o.at, w.String()).Scan(&chainID, &stores)
-	switch {
-	case err == nil:
-		if slices.Contains(stores, o.item.store) {
-			return nil
-		}
-		_, err := q.Exec(ctx, `UPDATE `+f.schema+`.chain_spikes SET store_ids = store_ids || $2::text,
-			spike_alert_ids = spike_alert_ids || $3::uuid WHERE alert_id = $1`, chainID, o.item.store, o.alertID)
-		if err != nil {
-			return fmt.Errorf("chain %s: %w", o.item.sku, err)
-		}
-		return nil
-	case !errors.Is(err, pgx.ErrNoRows):
-		return fmt.Errorf("chain %s: %w", o.item.sku, err)
-	}
-	// The other stores' spikes of the SKU within the window, one per store, earliest first.
-	rows, err := q.Query(ctx, `SELECT DISTINCT ON (store_id) store_id, alert_id::text, opened_at FROM `+f.schema+`.episodes
-		WHERE sku = $1 AND store_id <> $2 AND status <> 'merged' AND opened_at BETWEEN $3::timestamptz - $4::interval AND $3::timestamptz + $4::interval
-		ORDER BY store_id, opened_at`, o.item.sku, o.item.store, o.at, w.String())
-	if err != nil {
-		return fmt.Errorf("chain %s: %w", o.item.sku, err)
 	}
 	type spike struct {
 		store, alert string
 		at           time.Time
 	}
-	var others []spike
+	rows, err := q.Query(ctx, `SELECT store_id, alert_id::text, opened_at FROM `+f.schema+`.episodes
+		WHERE sku = $1 AND status <> 'merged' AND opened_at BETWEEN $2::timestamptz - $3::interval AND $2::timestamptz + $3::interval
+		ORDER BY opened_at, alert_id`, o.item.sku, o.at, chainLookaround.String())
+	if err != nil {
+		return fmt.Errorf("chain %s: %w", o.item.sku, err)
+	}
+	var all []spike
 	for rows.Next() {
 		var s spike
 		if err := rows.Scan(&s.store, &s.alert, &s.at); err != nil {
 			rows.Close()
 			return fmt.Errorf("chain %s: %w", o.item.sku, err)
 		}
-		others = append(others, s)
+		all = append(all, s)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("chain %s: %w", o.item.sku, err)
 	}
-	if len(others) == 0 {
+	// The group of the new spike: sorted by opening, a group is a run without a gap longer
+	// than the window.
+	w := f.cfg.ChainWindow
+	at := slices.IndexFunc(all, func(s spike) bool { return s.alert == o.alertID })
+	if at < 0 {
 		return nil
 	}
-	all := append(others, spike{o.item.store, o.alertID, o.at})
-	slices.SortFunc(all, func(a, b spike) int {
-		if c := a.at.Compare(b.at); c != 0 {
-			return c
+	lo, hi := at, at
+	for lo > 0 && all[lo].at.Sub(all[lo-1].at) <= w {
+		lo--
+	}
+	for hi+1 < len(all) && all[hi+1].at.Sub(all[hi].at) <= w {
+		hi++
+	}
+	group := all[lo : hi+1]
+	var stores, alerts []string
+	for _, s := range group {
+		if !slices.Contains(stores, s.store) {
+			stores = append(stores, s.store)
 		}
-		return compare(a.store, b.store)
-	})
+		alerts = append(alerts, s.alert)
+	}
+	if len(stores) < 2 {
+		return nil
+	}
+	// The chain spikes the group already holds (through any of its spikes), earliest first.
+	rows, err = q.Query(ctx, `SELECT alert_id::text FROM `+f.schema+`.chain_spikes
+		WHERE sku = $1 AND spike_alert_ids && $2::uuid[] ORDER BY first_opened_at, alert_id`, o.item.sku, alerts)
+	if err != nil {
+		return fmt.Errorf("chain %s: %w", o.item.sku, err)
+	}
+	chains, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("chain %s: %w", o.item.sku, err)
+	}
 	p := schemas.ComplaintChainSpike{
-		AlertID: chainAlertID(o.item.sku, all[0].at), SKU: o.item.sku, VendorID: f.vendors[o.item.sku],
-		WindowHours: int64(w / time.Hour), FirstOpenedAt: all[0].at.UTC(), At: o.at.UTC(),
+		SKU: o.item.sku, VendorID: f.vendors[o.item.sku], StoreIDs: stores, SpikeAlertIDs: alerts,
+		WindowHours: int64(w / time.Hour), FirstOpenedAt: group[0].at.UTC(), At: o.at.UTC(),
 	}
-	for _, s := range all {
-		p.StoreIDs = append(p.StoreIDs, s.store)
-		p.SpikeAlertIDs = append(p.SpikeAlertIDs, s.alert)
+	if len(chains) > 0 {
+		if _, err := q.Exec(ctx, `UPDATE `+f.schema+`.chain_spikes SET store_ids = $2, spike_alert_ids = $3::uuid[],
+			first_opened_at = $4 WHERE alert_id = $1`, chains[0], stores, alerts, p.FirstOpenedAt); err != nil {
+			return fmt.Errorf("chain %s: %w", o.item.sku, err)
+		}
+		if len(chains) > 1 {
+			if _, err := q.Exec(ctx, `DELETE FROM `+f.schema+`.chain_spikes WHERE alert_id = ANY($1::uuid[])`, chains[1:]); err != nil {
+				return fmt.Errorf("chain %s: %w", o.item.sku, err)
+			}
+		}
+		return nil
 	}
+	p.AlertID = chainAlertID(o.item.sku, group[0].at)
 	if _, err := q.Exec(ctx, `INSERT INTO `+f.schema+`.chain_spikes (alert_id, sku, vendor_id, store_ids, spike_alert_ids, first_opened_at, at)
 		VALUES ($1, $2, $3, $4, $5::uuid[], $6, $7) ON CONFLICT (alert_id) DO NOTHING`,
 		p.AlertID, p.SKU, p.VendorID, p.StoreIDs, p.SpikeAlertIDs, p.FirstOpenedAt, p.At); err != nil {
@@ -380,8 +401,8 @@ func (f *folder) chain(ctx context.Context, q pgx.Tx, out sink, o opening, slot 
 // chainNamespace is the UUID namespace of chain spike alert ids.
 var chainNamespace = uuid.MustParse("5f0c2b8e-91d4-4e6a-b3c7-2a9d8e1f4c60")
 
-// chainAlertID names a chain-wide spike by its SKU and the opening of its earliest store
-// spike, whichever store's spike made it chain-wide and whichever instance noticed.
+// chainAlertID names a chain-wide spike by its SKU and the opening of the earliest spike of its
+// group when it became chain-wide.
 func chainAlertID(sku string, first time.Time) string {
 	return uuid.NewSHA1(chainNamespace, fmt.Appendf(nil, "%s/%d", sku, first.UnixNano())).String()
 }

@@ -38,7 +38,7 @@ func (r RebuildReport) Equal() bool { return len(r.Diffs) == 0 }
 // Rebuild replays customer-complaints from the start into fresh tables in RebuildSchema,
 // stopping each partition at the position the live service has consumed, fires the resolution
 // timers that are due, and compares the episodes (alert ids, members, times and status) and
-// the chain spikes with a snapshot of the live view taken with those positions. An episode
+// the chain spikes (by the spikes they group) with a snapshot of the live view taken with those positions. An episode
 // whose end has passed counts as resolved on both sides, whether or not its timer has fired
 // yet. The live service may keep running meanwhile. s is a service built with RebuildOptions.
 func Rebuild(ctx context.Context, s *kit.Service, cfg Config) (RebuildReport, error) {
@@ -174,23 +174,25 @@ func readView(ctx context.Context, q stream.Querier, schema string, now time.Tim
 	if err := rows.Err(); err != nil {
 		return v, fmt.Errorf("read %s episodes: %w", schema, err)
 	}
-	rows, err = q.Query(ctx, `SELECT alert_id::text, sku, vendor_id, store_ids, spike_alert_ids::text[], first_opened_at FROM `+sch+`.chain_spikes`)
+	rows, err = q.Query(ctx, `SELECT sku, vendor_id, store_ids, spike_alert_ids::text[], first_opened_at FROM `+sch+`.chain_spikes`)
 	if err != nil {
 		return v, fmt.Errorf("read %s chain spikes: %w", schema, err)
 	}
 	for rows.Next() {
-		var id, sku, vendor string
+		var sku, vendor string
 		var stores, alerts []string
 		var first time.Time
-		if err := rows.Scan(&id, &sku, &vendor, &stores, &alerts, &first); err != nil {
+		if err := rows.Scan(&sku, &vendor, &stores, &alerts, &first); err != nil {
 			rows.Close()
 			return v, fmt.Errorf("read %s chain spikes: %w", schema, err)
 		}
-		// Which store's spike joined first depends on consumption order; the set does not.
+		// A chain-wide group is the same set of spikes whatever order the stores' partitions
+		// were consumed in, but its id is taken from the group as it stood when it first spanned
+		// two stores, which that order can change: chains are compared by their spikes.
 		slices.Sort(stores)
 		slices.Sort(alerts)
-		b, _ := json.Marshal([]any{sku, vendor, stores, alerts, first.UTC()})
-		v.chains[id] = string(b)
+		b, _ := json.Marshal([]any{sku, vendor, stores, first.UTC()})
+		v.chains[strings.Join(alerts, ",")] = string(b)
 	}
 	rows.Close()
 	return v, rows.Err()

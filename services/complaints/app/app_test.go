@@ -659,7 +659,9 @@ func TestChainGroupsAnyOrder(t *testing.T) {
 		}
 		return nil
 	})
-	var got struct{ ChainSpikes []ChainSpike `json:"chain_spikes"` }
+	var got struct {
+		ChainSpikes []ChainSpike `json:"chain_spikes"`
+	}
 	waitFor(t, "both chains of three stores", func() error {
 		getJSON(t, base+"/v1/chain-spikes", &got)
 		if len(got.ChainSpikes) != 2 {

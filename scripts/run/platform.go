@@ -294,7 +294,11 @@ func (p *Platform) printURLs() {
 	}
 	rows = append(rows, row{"Postgres", redactURL(p.dbURL)})
 	if running["simulator"] {
-		rows = append(rows, row{"simulator", "posting sales to " + c.URL("pos")})
+		what := "posting sales to " + c.URL("pos")
+		if running["complaints"] {
+			what += ", complaints to " + c.URL("complaints")
+		}
+		rows = append(rows, row{"simulator", what})
 	}
 	rows = append(rows, row{"data", c.DataDir})
 	var b strings.Builder

@@ -51,7 +51,26 @@ func browser(t *testing.T) (context.Context, func() []string) {
 	t.Cleanup(cancelAlloc)
 	var mu sync.Mutex
 	var problems []string
-	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithListener(func(ev any) {
+	ctx, cancel := chromedp.NewContext(alloc, chromedp.WithListener(problemListener(func(p string) {
+		mu.Lock()
+		problems = append(problems, p)
+		mu.Unlock()
+	})))
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), problems...)
+	}
+}
+
+// problemListener is a chromedp listener passing every console error, uncaught exception and
+// error log entry of a tab to add.
+func problemListener(add func(string)) func(ev any) {
+	return func(ev any) {
 		var p string
 		switch e := ev.(type) {
 		case *runtime.EventConsoleAPICalled:
@@ -73,27 +92,23 @@ func browser(t *testing.T) (context.Context, func() []string) {
 			}
 		}
 		if p != "" {
-			mu.Lock()
-			problems = append(problems, p)
-			mu.Unlock()
+			add(p)
 		}
-	}))
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil { // starts the browser
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]string(nil), problems...)
 	}
 }
 
 // waitJS waits up to 30 s for the JavaScript expression to be true, and returns how long it took.
 func waitJS(t *testing.T, ctx context.Context, what, expr string) time.Duration {
 	t.Helper()
+	return waitJSWithin(t, ctx, 30*time.Second, what, expr)
+}
+
+// waitJSWithin waits up to d for the JavaScript expression to be true, and returns how long it
+// took.
+func waitJSWithin(t *testing.T, ctx context.Context, d time.Duration, what, expr string) time.Duration {
+	t.Helper()
 	start := time.Now()
-	deadline := start.Add(30 * time.Second)
+	deadline := start.Add(d)
 	var lastErr error
 	for time.Now().Before(deadline) {
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
@@ -103,7 +118,7 @@ func waitJS(t *testing.T, ctx context.Context, what, expr string) time.Duration 
 		lastErr = err
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("%s: not true within 30s: %s (last error: %v)", what, expr, lastErr)
+	t.Fatalf("%s: not true within %s: %s (last error: %v)", what, d, expr, lastErr)
 	return 0
 }
 
@@ -311,7 +326,7 @@ func TestDashboard(t *testing.T) {
 	for _, g := range groups.Groups() {
 		waitJS(t, ctx, "group "+g, fmt.Sprintf(`!!document.querySelector('details.group[data-group=%q]')`, g))
 	}
-	waitJS(t, ctx, "every service healthy", `document.querySelectorAll('.health .kpi.ok').length === 3`)
+	waitJS(t, ctx, "every service healthy", `document.querySelectorAll('.health .kpi.ok').length === 4`)
 	screenshot(t, ctx, "system")
 
 	// While the server was down the browser may log its failed reconnection attempts; those

@@ -20,6 +20,7 @@ var binaries = map[string]string{
 	"freshmart-broker": "./broker/cmd/freshmart-broker",
 	"pos":              "./services/cmd/pos",
 	"inventory":        "./services/cmd/inventory",
+	"complaints":       "./services/cmd/complaints",
 	"web":              "./web/cmd/web",
 }
 
@@ -185,15 +186,23 @@ func waitHTTP(t *testing.T, p *process, url string) {
 	t.Fatalf("%s: %s did not answer 200 within a minute (last: %s)", p.name, url, last)
 }
 
-// platform is a running broker, POS, inventory and dashboard.
+// spikeWindow is the complaints service's COMPLAINT_SPIKE_WINDOW in these tests (30m in
+// production), so that a spike resolves within a test's patience. It is the shortest window
+// the service can emit alerts with: the spike events carry the window in whole minutes
+// (window_minutes, at least 1 by the schema), and with a shorter one the service accepts the
+// setting but its consumer stops at the first spike, unable to produce it.
+const spikeWindow = time.Minute
+
+// platform is a running broker, POS, inventory, complaints service and dashboard.
 type platform struct {
-	Broker, BrokerHTTP, POS, Inventory, Web string // addresses (Broker) and base URLs
+	Broker, BrokerHTTP, POS, Inventory, Complaints, Web string // addresses (Broker) and base URLs
 
 	brokerProc, webProc *process
 }
 
-// startPlatform starts our broker, the POS and inventory services and the dashboard, each as
-// its own process on free ports, against the Postgres database dsn.
+// startPlatform starts our broker, the POS, inventory and complaints services (the latter with
+// a spike window of spikeWindow) and the dashboard, each as its own process on free ports,
+// against the Postgres database dsn.
 func startPlatform(t *testing.T, dsn string) platform {
 	t.Helper()
 	dir := t.TempDir()
@@ -204,14 +213,18 @@ func startPlatform(t *testing.T, dsn string) platform {
 	waitHTTP(t, b, "http://"+brokerHTTP+"/readyz")
 
 	p := platform{Broker: brokerAddr, BrokerHTTP: "http://" + brokerHTTP,
-		POS: "http://" + freeAddr(t), Inventory: "http://" + freeAddr(t), Web: "http://" + freeAddr(t)}
+		POS: "http://" + freeAddr(t), Inventory: "http://" + freeAddr(t), Complaints: "http://" + freeAddr(t),
+		Web: "http://" + freeAddr(t)}
 	common := []string{"KAFKA_BROKERS=" + p.Broker, "DATABASE_URL=" + dsn, "LOG_LEVEL=info",
-		"POS_URL=" + p.POS, "INVENTORY_URL=" + p.Inventory, "BROKER_HTTP_URL=" + p.BrokerHTTP}
+		"POS_URL=" + p.POS, "INVENTORY_URL=" + p.Inventory, "COMPLAINTS_URL=" + p.Complaints, "BROKER_HTTP_URL=" + p.BrokerHTTP}
 	pos := start(t, "pos", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.POS, "http://")))
 	inv := start(t, "inventory", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Inventory, "http://")))
+	comp := start(t, "complaints", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Complaints, "http://"),
+		"COMPLAINT_SPIKE_WINDOW="+spikeWindow.String()))
 	web := start(t, "web", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Web, "http://")))
 	waitHTTP(t, pos, p.POS+"/healthz")
 	waitHTTP(t, inv, p.Inventory+"/readyz")
+	waitHTTP(t, comp, p.Complaints+"/readyz")
 	waitHTTP(t, web, p.Web+"/readyz")
 	p.brokerProc, p.webProc = b, web
 	return p

@@ -22,6 +22,7 @@ type consumer struct {
 	log     *slog.Logger
 	rows    func(*StockLevel) StockRow
 	alert   func(*Alert) AlertRow
+	feed    *ComplaintFeed
 	// clientOpts returns the client id and metrics options of a client role (kit.Service.KafkaOpts).
 	clientOpts func(role string) []kgo.Opt
 	lag        *prometheus.GaugeVec // records behind the partition's high watermark
@@ -31,8 +32,8 @@ type consumer struct {
 	connected atomic.Bool  // the last poll reached the broker
 }
 
-// run consumes until ctx is done: sales from the start of the earliest store's day, stock levels
-// and alerts from the end. franz-go reconnects by itself when the broker restarts.
+// run consumes until ctx is done: sales from the start of the earliest store's day, stock levels,
+// alerts and complaints from the end. franz-go reconnects by itself when the broker restarts.
 func (c *consumer) run(ctx context.Context) error {
 	start := c.live.DayStart()
 	sales, err := kgo.NewClient(append(c.clientOpts("sales"),
@@ -47,7 +48,7 @@ func (c *consumer) run(ctx context.Context) error {
 	defer sales.Close()
 	rest, err := kgo.NewClient(append(c.clientOpts("updates"),
 		kgo.SeedBrokers(c.brokers...),
-		kgo.ConsumeTopics(schemas.TopicInventoryUpdates, schemas.TopicStoreAlerts),
+		kgo.ConsumeTopics(schemas.TopicInventoryUpdates, schemas.TopicStoreAlerts, schemas.TopicCustomerComplaints),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
 		kgo.FetchMaxWait(100*time.Millisecond),
 	)...)
@@ -135,5 +136,15 @@ func (c *consumer) handle(r *kgo.Record) {
 		c.live.ApplyAlert(e)
 		row := c.alert(e)
 		c.hub.Publish(Message{Type: "alert", StoreID: e.StoreID, Alert: &row}, true)
+	case *SpikeEvent:
+		row := c.feed.ApplySpike(e)
+		c.hub.Publish(Message{Type: "spike", StoreID: e.StoreID, Spike: &row}, true)
+	case *ChainSpikeEvent:
+		row := c.feed.ApplyChainSpike(e)
+		c.hub.Publish(Message{Type: "chain_spike", ChainSpike: &row}, true)
+	case *ComplaintEvent:
+		if row, ok := c.feed.ApplyComplaint(e); ok {
+			c.hub.Publish(Message{Type: "complaint", StoreID: e.StoreID, Complaint: &row}, false)
+		}
 	}
 }

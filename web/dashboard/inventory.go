@@ -59,22 +59,28 @@ type inventoryClient struct {
 }
 
 func (c *inventoryClient) get(ctx context.Context, path string, q url.Values, into any) error {
-	u := strings.TrimRight(c.base, "/") + path + "?" + q.Encode()
+	return getJSON(ctx, c.client, "inventory", c.base, path, q, into)
+}
+
+// getJSON asks service (its name starts the errors) at base for path?q and decodes the JSON
+// answer into into; an answer other than 200 is an error quoting the start of its body.
+func getJSON(ctx context.Context, client *http.Client, service, base, path string, q url.Values, into any) error {
+	u := strings.TrimRight(base, "/") + path + "?" + q.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return fmt.Errorf("inventory: %w", err)
+		return fmt.Errorf("%s: %w", service, err)
 	}
-	resp, err := c.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("inventory: %w", err)
+		return fmt.Errorf("%s: %w", service, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("inventory: GET %s: %s: %s", path, resp.Status, strings.TrimSpace(string(msg)))
+		return fmt.Errorf("%s: GET %s: %s: %s", service, path, resp.Status, strings.TrimSpace(string(msg)))
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(into); err != nil {
-		return fmt.Errorf("inventory: GET %s: decode: %w", path, err)
+		return fmt.Errorf("%s: GET %s: decode: %w", service, path, err)
 	}
 	return nil
 }

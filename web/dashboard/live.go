@@ -59,26 +59,50 @@ func decodeEvent(ceType string, value []byte) (any, error) {
 	case schemas.TypeAlertLowStock, schemas.TypeAlertRestocked:
 		e := &Alert{Type: ceType}
 		v, storeID = e, &e.StoreID
+	case schemas.TypeAlertComplaintSpike, schemas.TypeAlertComplaintSpikeUpdated, schemas.TypeAlertComplaintSpikeResolved:
+		e := &SpikeEvent{Type: ceType}
+		v, storeID = e, &e.StoreID
+	case schemas.TypeComplaintFiled:
+		e := &ComplaintEvent{}
+		v, storeID = e, &e.StoreID
+	case schemas.TypeAlertComplaintChainSpike:
+		e := &ChainSpikeEvent{}
+		v = e
 	default:
 		return nil, fmt.Errorf("%q: %w", ceType, ErrUnknownType)
 	}
 	if err := json.Unmarshal(value, v); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", ceType, err)
 	}
-	if *storeID == "" {
+	if storeID != nil && *storeID == "" {
 		return nil, fmt.Errorf("decode %s: no store_id", ceType)
 	}
-	if a, ok := v.(*Alert); ok {
-		a.Type = ceType
-	}
-	if s, ok := v.(*SaleEvent); ok {
-		if s.SaleID == "" {
+	switch e := v.(type) {
+	case *Alert:
+		e.Type = ceType
+	case *SaleEvent:
+		if e.SaleID == "" {
 			return nil, fmt.Errorf("decode %s: no sale_id", ceType)
 		}
-		for i, l := range s.Lines {
+		for i, l := range e.Lines {
 			if l.Qty < 0 || l.UnitPriceCents < 0 {
 				return nil, fmt.Errorf("decode %s: lines[%d]: negative qty or price", ceType, i)
 			}
+		}
+	case *SpikeEvent:
+		if e.AlertID == "" || e.SKU == "" {
+			return nil, fmt.Errorf("decode %s: no alert_id or sku", ceType)
+		}
+		if e.Count < 0 {
+			return nil, fmt.Errorf("decode %s: negative count", ceType)
+		}
+	case *ComplaintEvent:
+		if e.ComplaintID == "" {
+			return nil, fmt.Errorf("decode %s: no complaint_id", ceType)
+		}
+	case *ChainSpikeEvent:
+		if e.AlertID == "" || e.SKU == "" || len(e.StoreIDs) == 0 {
+			return nil, fmt.Errorf("decode %s: no alert_id, sku or store_ids", ceType)
 		}
 	}
 	return v, nil

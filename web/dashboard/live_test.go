@@ -160,18 +160,26 @@ func TestDecodeEvent(t *testing.T) {
 }
 
 // FuzzDecodeEvent feeds arbitrary record values to the decoder: it must never panic, and what it
-// accepts must be safe to fold into Live.
+// accepts must be safe to fold into Live and the ComplaintFeed.
 func FuzzDecodeEvent(f *testing.F) {
 	f.Add(schemas.TypeSaleCompleted, []byte(`{"sale_id":"x","store_id":"S001","occurred_at":"2026-11-22T03:00:00Z","lines":[{"sku":"PRD-0001","qty":1,"unit_price_cents":5}]}`))
 	f.Add(schemas.TypeSaleVoided, []byte(`{"sale_id":"x","store_id":"S001"}`))
 	f.Add(schemas.TypeAlertRestocked, []byte(`{"alert_id":"a","store_id":"S009","sku":"?","on_hand":-4}`))
 	f.Add(schemas.TypeStockLevel, []byte(`null`))
 	f.Add("x", []byte{0xff})
+	f.Add(schemas.TypeAlertComplaintSpikeUpdated, []byte(`{"alert_id":"a","store_id":"S001","sku":"PRD-0001","count":3,"merged_alert_ids":["a","b"]}`))
+	f.Add(schemas.TypeAlertComplaintSpikeResolved, []byte(`{"alert_id":"a","store_id":"S999","sku":"?","reason":"merged","merged_into":"a"}`))
+	f.Add(schemas.TypeAlertComplaintChainSpike, []byte(`{"alert_id":"c","sku":"PRD-0001","store_ids":["S001","S404"]}`))
+	f.Add(schemas.TypeComplaintFiled, []byte(`{"complaint_id":"c","store_id":"S001","text":"éé é"}`))
 	cat, err := catalog.Load()
 	if err != nil {
 		f.Fatal(err)
 	}
 	l, err := NewLive(cat, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	feed, err := NewComplaintFeed(cat, nil)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -187,6 +195,12 @@ func FuzzDecodeEvent(f *testing.F) {
 			l.ApplyVoid(e)
 		case *Alert:
 			l.ApplyAlert(e)
+		case *SpikeEvent:
+			feed.ApplySpike(e)
+		case *ChainSpikeEvent:
+			feed.ApplyChainSpike(e)
+		case *ComplaintEvent:
+			feed.ApplyComplaint(e)
 		}
 	})
 }

@@ -34,15 +34,17 @@ var staticFS embed.FS
 
 // Options is what the dashboard asks of the service kit: no database, no producer, answering
 // on 127.0.0.1:8080 unless HTTP_ADDR says otherwise. Besides the kit's variables it reads
-// INVENTORY_URL (http://127.0.0.1:8082), POS_URL (http://127.0.0.1:8081) and BROKER_HTTP_URL
-// (http://127.0.0.1:9644), for stock, alerts and the health of the system page.
+// INVENTORY_URL (http://127.0.0.1:8082), COMPLAINTS_URL (http://127.0.0.1:8083), POS_URL
+// (http://127.0.0.1:8081) and BROKER_HTTP_URL (http://127.0.0.1:9644), for stock, alerts,
+// complaints and the health of the system page.
 var Options = kit.Options{Name: "web", Addr: "127.0.0.1:8080"}
 
 // config is what the dashboard reads from the environment.
 type config struct {
-	InventoryURL string
-	POSURL       string
-	BrokerHTTP   string
+	InventoryURL  string
+	ComplaintsURL string
+	POSURL        string
+	BrokerHTTP    string
 	// SampleEvery is how often topic end offsets are sampled for messages per second.
 	SampleEvery time.Duration
 }
@@ -55,6 +57,8 @@ type Server struct {
 	live  *Live
 	hub   *Hub
 	inv   *inventoryClient
+	comp  *complaintsClient
+	feed  *ComplaintFeed
 	sys   *system
 	cons  *consumer
 	adm   *kadm.Client
@@ -68,9 +72,10 @@ type Server struct {
 // and its metrics on svc.Registry. It does not connect to anything yet.
 func New(svc *kit.Service) (*Server, error) {
 	cfg := config{
-		InventoryURL: svc.Env.String("INVENTORY_URL", kit.DefaultInventoryURL),
-		POSURL:       svc.Env.String("POS_URL", kit.DefaultPOSURL),
-		BrokerHTTP:   svc.Env.String("BROKER_HTTP_URL", kit.DefaultBrokerHTTPURL),
+		InventoryURL:  svc.Env.String("INVENTORY_URL", kit.DefaultInventoryURL),
+		ComplaintsURL: svc.Env.String("COMPLAINTS_URL", DefaultComplaintsURL),
+		POSURL:        svc.Env.String("POS_URL", kit.DefaultPOSURL),
+		BrokerHTTP:    svc.Env.String("BROKER_HTTP_URL", kit.DefaultBrokerHTTPURL),
 	}
 	var err error
 	if cfg.SampleEvery, err = svc.Env.Duration("SAMPLE_EVERY", 2*time.Second); err != nil {
@@ -84,6 +89,10 @@ func New(svc *kit.Service) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	feed, err := NewComplaintFeed(cat, nil)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
 	reg := svc.Registry
 	admCl, err := kgo.NewClient(append(svc.KafkaOpts("admin"), kgo.SeedBrokers(svc.Brokers...))...)
 	if err != nil {
@@ -93,14 +102,17 @@ func New(svc *kit.Service) (*Server, error) {
 	s := &Server{
 		cfg: cfg, cat: cat, log: svc.Log, live: live, hub: NewHub(reg),
 		inv:   &inventoryClient{base: cfg.InventoryURL, client: &http.Client{Timeout: 5 * time.Second}},
+		comp:  &complaintsClient{base: cfg.ComplaintsURL, client: &http.Client{Timeout: 5 * time.Second}},
+		feed:  feed,
 		admCl: admCl, adm: kadm.NewClient(admCl), reg: reg,
 	}
 	s.sys = &system{adm: s.adm, client: &http.Client{Timeout: 2 * time.Second}, targets: []Health{
 		{Name: "broker", URL: cfg.BrokerHTTP},
 		{Name: "pos", URL: cfg.POSURL},
 		{Name: "inventory", URL: cfg.InventoryURL},
+		{Name: "complaints", URL: cfg.ComplaintsURL},
 	}}
-	s.cons = &consumer{brokers: svc.Brokers, live: live, hub: s.hub, log: s.log, rows: s.stockRow, alert: s.alertRow,
+	s.cons = &consumer{brokers: svc.Brokers, live: live, hub: s.hub, log: s.log, rows: s.stockRow, alert: s.alertRow, feed: feed,
 		clientOpts: svc.KafkaOpts, lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "freshmart_web_consumer_lag",
 			Help: "Records the dashboard is behind each partition's high watermark."}, []string{"topic", "partition"})}
 	if err := s.parseTemplates(); err != nil {
@@ -135,6 +147,8 @@ func (s *Server) routes(r chi.Router) {
 	r.Get("/system", s.systemPage)
 	r.Get("/fragments/stock", s.stockFragment)
 	r.Get("/fragments/alerts", s.alertsFragment)
+	r.Get("/fragments/complaints", s.complaintsFragment)
+	r.Get("/fragments/spikes", s.spikesFragment)
 	r.Get("/fragments/system", s.systemFragment)
 	r.Get("/api/live", s.liveJSON)
 	r.Get("/ws", s.websocket)
@@ -185,8 +199,16 @@ type page struct {
 	Ticker    []TickerSale
 	Alerts    []AlertRow
 	AlertsErr string
-	Stock     stockFragment
-	System    SystemView
+	// Spikes are a store's complaint spikes (active first) or, on the chain view, every
+	// store's active ones; SpikesErr says when the complaints service could not be asked.
+	Spikes      []SpikeRow
+	SpikesErr   string
+	ChainSpikes []ChainSpikeRow // chain view
+	// Complaints are a store's newest complaints.
+	Complaints    []ComplaintRow
+	ComplaintsErr string
+	Stock         stockFragment
+	System        SystemView
 }
 
 type stockFragment struct {
@@ -209,10 +231,13 @@ func (s *Server) render(w http.ResponseWriter, name string, data any) {
 }
 
 func (s *Server) chainPage(w http.ResponseWriter, r *http.Request) {
-	rev := s.live.ChainRevenue()
-	alerts, alertsErr := s.chainAlerts(r.Context())
-	s.render(w, "chain", page{Title: "Chain overview", Active: "chain", Stores: s.stores(), Revenue: rev,
-		Ticker: s.live.Ticker(""), Alerts: alerts, AlertsErr: alertsErr})
+	p := page{Title: "Chain overview", Active: "chain", Stores: s.stores(), Revenue: s.live.ChainRevenue(),
+		Ticker: s.live.Ticker("")}
+	var wg sync.WaitGroup
+	wg.Go(func() { p.Alerts, p.AlertsErr = s.chainAlerts(r.Context()) })
+	wg.Go(func() { p.Spikes, p.ChainSpikes, p.SpikesErr = s.chainSpikes(r.Context()) })
+	wg.Wait()
+	s.render(w, "chain", p)
 }
 
 func (s *Server) storePage(w http.ResponseWriter, r *http.Request) {
@@ -232,8 +257,12 @@ func (s *Server) storePage(w http.ResponseWriter, r *http.Request) {
 	rev := s.live.Revenue(id)
 	p := page{Title: st.Name, Active: id, Stores: stores, Store: sv, Depts: s.cat.Departments(), Revenue: rev,
 		Ticker: s.live.Ticker(id)}
-	p.Stock = s.stock(r.Context(), StockQuery{StoreID: id})
-	p.Alerts, p.AlertsErr = s.alerts(r.Context(), id)
+	var wg sync.WaitGroup
+	wg.Go(func() { p.Stock = s.stock(r.Context(), StockQuery{StoreID: id}) })
+	wg.Go(func() { p.Alerts, p.AlertsErr = s.alerts(r.Context(), id) })
+	wg.Go(func() { p.Spikes, p.SpikesErr = s.storeSpikes(r.Context(), id) })
+	wg.Go(func() { p.Complaints, p.ComplaintsErr = s.storeComplaints(r.Context(), id) })
+	wg.Wait()
 	s.render(w, "store", p)
 }
 
@@ -380,8 +409,30 @@ func (s *Server) alertsFragment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var p page
-	p.Alerts, p.AlertsErr = s.alerts(r.Context(), id)
-	s.render(w, "alerts", p)
+	var wg sync.WaitGroup
+	wg.Go(func() { p.Alerts, p.AlertsErr = s.alerts(r.Context(), id) })
+	wg.Go(func() { p.Spikes, p.SpikesErr = s.storeSpikes(r.Context(), id) })
+	wg.Wait()
+	s.render(w, "storealerts", p)
+}
+
+func (s *Server) complaintsFragment(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("store")
+	if _, err := s.cat.Store(id); err != nil {
+		s.problem(w, http.StatusNotFound, "Unknown store", fmt.Sprintf("store %q is not in the catalog", id))
+		return
+	}
+	var p page
+	p.Complaints, p.ComplaintsErr = s.storeComplaints(r.Context(), id)
+	s.render(w, "complaints", p)
+}
+
+// spikesFragment is the chain view's spikes card: every store's active spikes and the
+// chain-wide ones.
+func (s *Server) spikesFragment(w http.ResponseWriter, r *http.Request) {
+	var p page
+	p.Spikes, p.ChainSpikes, p.SpikesErr = s.chainSpikes(r.Context())
+	s.render(w, "chainspikes", p)
 }
 
 func (s *Server) systemPage(w http.ResponseWriter, r *http.Request) {

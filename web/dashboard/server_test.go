@@ -28,7 +28,7 @@ func closedAddr(t *testing.T) string {
 func TestPagesRenderWhenDependenciesAreDown(t *testing.T) {
 	down := closedAddr(t)
 	svc := kittest.Build(t, Options, map[string]string{"KAFKA_BROKERS": down, "INVENTORY_URL": "http://" + down,
-		"POS_URL": "http://" + down, "BROKER_HTTP_URL": "http://" + down})
+		"POS_URL": "http://" + down, "BROKER_HTTP_URL": "http://" + down, "COMPLAINTS_URL": "http://" + down})
 	if _, err := New(svc); err != nil {
 		t.Fatal(err)
 	}
@@ -40,13 +40,18 @@ func TestPagesRenderWhenDependenciesAreDown(t *testing.T) {
 		contentType string
 		contains    []string
 	}{
-		{"/", 200, "text/html", []string{"Revenue today", "S001", "Live sales", "/static/app.js"}},
-		{"/stores/S001", 200, "text/html", []string{"Stock is unavailable", `data-store="S001"`, "Revenue today by department", "America/"}},
+		{"/", 200, "text/html", []string{"Revenue today", "S001", "Live sales", "/static/app.js", "Complaint spikes are unavailable",
+			`id="active-spikes"`, "No active complaint spikes.", `id="chain-spikes"`}},
+		{"/stores/S001", 200, "text/html", []string{"Stock is unavailable", `data-store="S001"`, "Revenue today by department", "America/",
+			"Complaint spikes are unavailable", `id="spikes"`, "Complaints are unavailable", `id="complaints"`}},
 		{"/stores/S999", 404, "application/problem+json", []string{`"status":404`, "S999"}},
 		{"/fragments/stock?store=S001&q=milk", 200, "text/html", []string{"Stock is unavailable"}},
 		{"/fragments/stock?store=nope", 404, "application/problem+json", []string{"nope"}},
-		{"/fragments/alerts?store=S002", 200, "text/html", []string{"Alert history is unavailable"}},
-		{"/system", 200, "text/html", []string{"broker", "Down", "inventory"}},
+		{"/fragments/alerts?store=S002", 200, "text/html", []string{"Alert history is unavailable", "Complaint spikes are unavailable"}},
+		{"/fragments/complaints?store=S002", 200, "text/html", []string{"Complaints are unavailable", "No complaints yet."}},
+		{"/fragments/complaints?store=nope", 404, "application/problem+json", []string{"nope"}},
+		{"/fragments/spikes", 200, "text/html", []string{"Complaint spikes are unavailable", "No chain-wide spikes."}},
+		{"/system", 200, "text/html", []string{"broker", "Down", "inventory", "complaints"}},
 		{"/api/live", 200, "application/json", []string{`"chain"`, `"stores"`}},
 		{"/static/app.js", 200, "text/javascript", []string{"WebSocket"}},
 		{"/static/style.css", 200, "text/css", []string{".ticker"}},

@@ -34,14 +34,23 @@ func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 }
 
 // snapshot is the first message a browser gets: the ticker, the chain's revenue and, on a
-// store's page, the store's.
+// store's page, the store's; and what the broker delivered about complaints since start (a
+// store page: its spikes and complaints; the chain view: the spikes of every store, active
+// first, and the chain-wide ones), which the page folds into what it rendered, so nothing
+// that arrived between the render and the subscription is missed.
 func (s *Server) snapshot(store string) []byte {
 	snap := Message{Type: "snapshot", StoreID: store, Ticker: s.live.Ticker(store)}
 	chain := s.live.ChainRevenue()
 	snap.Chain = &chain
+	spikes := s.feed.Spikes(store)
 	if store != "" {
 		rev := s.live.Revenue(store)
 		snap.Revenue = &rev
+		snap.Spikes = spikes[:min(storeSpikesLen, len(spikes))]
+		snap.Complaints = s.feed.Complaints(store)
+	} else {
+		snap.Spikes = spikes[:min(activeSpikesLen, len(spikes))]
+		snap.Chains = s.feed.ChainSpikes()
 	}
 	b, _ := json.Marshal(snap) // every Message field marshals
 	return b

@@ -1,4 +1,5 @@
-// FreshMart dashboard: live updates over a websocket, stock search, system refresh.
+// FreshMart dashboard: live updates over a websocket (sales, stock, alerts, complaint spikes,
+// complaints), stock search, system refresh.
 // Plain JavaScript, no build step. The server renders every page; this script only keeps it live.
 "use strict";
 
@@ -150,6 +151,144 @@
     while (list.children.length > 50) list.removeChild(list.lastChild);
   }
 
+  // Complaint spikes: on a store page in #spikes beside the stock alerts, on the chain view the
+  // active ones of every store in #active-spikes. Every message carries the spike as it now
+  // stands and its rank (higher is later: complaints only join, resolution follows, merged is
+  // final), so a state older than one already shown (a snapshot racing a live message) is
+  // ignored. Merged spikes disappear: the spike they joined carries their complaints.
+  const SPIKES_MAX = 50;
+  const ranks = new Map(); // alert id -> highest rank seen
+  const MERGED = 2 ** 62;
+  function noteRanks(root) {
+    if (!root) return;
+    root.querySelectorAll("[data-alert][data-rank]").forEach((e) => ranks.set(e.dataset.alert, Number(e.dataset.rank)));
+  }
+  // placeholder shows the container's "nothing here" row when it has no spike, and only then.
+  function placeholder(container, make) {
+    const rows = container.querySelectorAll("[data-alert]").length;
+    const ph = container.querySelector(".empty");
+    if (rows === 0 && !ph) container.appendChild(make());
+    if (rows > 0 && ph) ph.remove();
+  }
+  function emptySpikes() { return el("li", "empty", "No complaint spikes."); }
+  function emptyActive() {
+    const tr = el("tr", "empty");
+    const td = el("td", "empty", "No active complaint spikes.");
+    td.colSpan = 5;
+    tr.appendChild(td);
+    return tr;
+  }
+  function spikeItem(s) {
+    const li = el("li", "alert spike new " + s.status);
+    li.dataset.alert = s.alert_id;
+    li.dataset.sku = s.sku;
+    li.dataset.rank = String(s.rank);
+    const qty = el("span", "qty");
+    qty.append(el("span", "spike-count", String(s.count)), document.createTextNode(" complaint" + (s.count === 1 ? "" : "s") + " · "),
+      el("span", "window", s.window), document.createTextNode(" · "), el("span", "ends", s.ends));
+    const what = el("span", "what");
+    what.append(el("strong", "", s.name), document.createTextNode(" "), el("span", "sku", s.sku), qty);
+    const t = el("time", "", s.local_time);
+    t.dateTime = s.opened_at;
+    li.append(el("span", "badge spike-" + s.status, s.label), what, t);
+    return li;
+  }
+  function activeSpikeRow(s) {
+    const tr = el("tr", "new");
+    tr.dataset.alert = s.alert_id;
+    tr.dataset.sku = s.sku;
+    tr.dataset.store = s.store_id;
+    tr.dataset.rank = String(s.rank);
+    const a = el("a", "", s.store_id + " · " + s.store_name);
+    a.href = "/stores/" + encodeURIComponent(s.store_id);
+    const storeCell = el("td");
+    storeCell.appendChild(a);
+    tr.append(storeCell, el("td", "sku", s.sku), el("td", "", s.name), el("td", "num spike-count", String(s.count)), el("td", "since", s.since));
+    return tr;
+  }
+  function removeSpike(id) {
+    ranks.set(id, MERGED);
+    document.querySelectorAll('#spikes [data-alert="' + CSS.escape(id) + '"], #active-spikes [data-alert="' + CSS.escape(id) + '"]')
+      .forEach((e) => e.remove());
+  }
+  function applySpike(s) {
+    if (!s || !s.alert_id) return;
+    (s.merged_alert_ids || []).forEach(removeSpike);
+    const known = ranks.get(s.alert_id);
+    if (known !== undefined && known > s.rank) return;
+    const changed = known !== s.rank;
+    ranks.set(s.alert_id, s.rank);
+    if (s.status === "merged") removeSpike(s.alert_id);
+    const sel = '[data-alert="' + CSS.escape(s.alert_id) + '"]';
+    const list = $("#spikes");
+    if (list && s.status !== "merged") {
+      const li = spikeItem(s);
+      if (!changed) li.classList.remove("new");
+      const old = list.querySelector(sel);
+      if (old) list.replaceChild(li, old); else list.insertBefore(li, list.firstChild);
+      const rows = list.querySelectorAll("[data-alert]");
+      for (let i = SPIKES_MAX; i < rows.length; i++) rows[i].remove();
+    }
+    if (list) placeholder(list, emptySpikes);
+    const table = $("#active-spikes tbody");
+    if (table) {
+      const old = table.querySelector(sel);
+      if (s.status === "active") {
+        const tr = activeSpikeRow(s);
+        if (!changed) tr.classList.remove("new");
+        if (old) table.replaceChild(tr, old); else table.insertBefore(tr, table.firstChild);
+      } else if (old) {
+        old.remove();
+      }
+      placeholder(table, emptyActive);
+    }
+  }
+
+  // Chain-wide spikes (chain view).
+  const CHAIN_SPIKES_MAX = 10;
+  function applyChainSpike(c) {
+    const table = $("#chain-spikes tbody");
+    if (!c || !table) return;
+    const old = table.querySelector('[data-alert="' + CSS.escape(c.alert_id) + '"]');
+    const stores = (c.store_ids || []).length;
+    if (old && Number(old.dataset.stores || 0) > stores) return;
+    const tr = el("tr", "new");
+    tr.dataset.alert = c.alert_id;
+    tr.dataset.sku = c.sku;
+    tr.dataset.stores = String(stores);
+    tr.append(el("td", "sku", c.sku), el("td", "", c.name), el("td", "", c.vendor_id + (c.vendor_name ? " · " + c.vendor_name : "")),
+      el("td", "stores", c.stores), el("td", "", c.local_time));
+    if (old) table.replaceChild(tr, old); else table.insertBefore(tr, table.firstChild);
+    const empty = table.querySelector(".empty");
+    if (empty) empty.remove();
+    const rows = table.querySelectorAll("[data-alert]");
+    for (let i = CHAIN_SPIKES_MAX; i < rows.length; i++) rows[i].remove();
+  }
+
+  // A store's complaints, newest filed first.
+  const COMPLAINTS_MAX = 50;
+  function addComplaint(c) {
+    const list = $("#complaints");
+    if (!list || !c || list.querySelector('[data-complaint="' + CSS.escape(c.complaint_id) + '"]')) return;
+    const empty = list.querySelector(".empty");
+    if (empty) empty.remove();
+    const li = el("li", "new");
+    li.dataset.complaint = c.complaint_id;
+    li.dataset.at = c.filed_at;
+    const t = el("time", "", c.local_time);
+    t.dateTime = c.filed_at;
+    const product = el("span", "product");
+    if (c.sku) product.append(el("span", "sku", c.sku), document.createTextNode(" " + (c.name || "")));
+    else product.appendChild(el("span", "none", "No product"));
+    const txt = el("span", "text", c.excerpt);
+    txt.title = c.text;
+    li.append(t, product, el("span", "badge cat", c.category_label), el("span", "channel", c.channel_label), txt);
+    const at = Date.parse(c.filed_at);
+    const before = [...list.querySelectorAll("[data-complaint]")].find((e) => Date.parse(e.dataset.at) < at);
+    list.insertBefore(li, before || null);
+    while (list.children.length > COMPLAINTS_MAX) list.removeChild(list.lastChild);
+  }
+
   // Chain page: per-store cells.
   function updateStoreRow(rev) {
     if (!rev || !rev.store_id) return;
@@ -197,6 +336,21 @@
         case "alert":
           addAlert(m.alert);
           break;
+        case "spike":
+          applySpike(m.spike);
+          break;
+        case "chain_spike":
+          applyChainSpike(m.chain_spike);
+          break;
+        case "complaint":
+          addComplaint(m.complaint);
+          break;
+      }
+      if (m.type === "snapshot") {
+        // What the broker delivered since the dashboard started, folded into the rendered page.
+        (m.spikes || []).slice().reverse().forEach(applySpike);
+        (m.chain_spikes || []).slice().reverse().forEach(applyChainSpike);
+        (m.complaints || []).forEach(addComplaint);
       }
     }
     addSales(sales);
@@ -249,13 +403,26 @@
       countStock();
     } catch (e) { /* offline: the next reconnect refreshes */ }
   }
-  async function refreshAlerts() {
-    const box = $("#alerts-body");
-    if (!box || !store) return;
+  // refreshBox replaces a box's content by a fragment of the server's, taking the spike ranks it
+  // shows as the ones known.
+  async function refreshBox(sel, url) {
+    const box = $(sel);
+    if (!box) return;
     try {
-      const resp = await fetch("/fragments/alerts?store=" + encodeURIComponent(store));
-      if (resp.ok) box.innerHTML = await resp.text();
-    } catch (e) { /* offline */ }
+      const resp = await fetch(url);
+      if (!resp.ok) return;
+      box.innerHTML = await resp.text();
+      noteRanks(box);
+    } catch (e) { /* offline: the next reconnect refreshes */ }
+  }
+  function refreshAlerts() {
+    if (!store) return;
+    refreshBox("#alerts-body", "/fragments/alerts?store=" + encodeURIComponent(store));
+    refreshBox("#complaints-body", "/fragments/complaints?store=" + encodeURIComponent(store));
+  }
+  function refreshSpikes() {
+    if (store || page !== "chain") return;
+    refreshBox("#spikes-body", "/fragments/spikes");
   }
   // Chain page: the per-store rows, which the snapshot does not carry.
   async function refreshStores() {
@@ -267,7 +434,7 @@
       (live.stores || []).forEach((s) => updateStoreRow(s.Revenue));
     } catch (e) { /* offline */ }
   }
-  function refreshFragments() { refreshStock(); refreshAlerts(); refreshStores(); }
+  function refreshFragments() { refreshStock(); refreshAlerts(); refreshStores(); refreshSpikes(); }
   if (filter) {
     filter.addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(refreshStock, 250); });
     filter.addEventListener("change", refreshStock);
@@ -288,5 +455,6 @@
     }, 3000);
   }
 
+  noteRanks(document);
   connect();
 })();

@@ -88,8 +88,12 @@ func ConfigFromEnv(env kit.Env) (Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	if n < 1 || w <= 0 {
-		return cfg, fmt.Errorf("complaints: COMPLAINT_SPIKE_THRESHOLD=%d COMPLAINT_SPIKE_WINDOW=%s: want at least 1 and a positive window", n, w)
+	if n < 1 || n > 1000 {
+		return cfg, fmt.Errorf("complaints: COMPLAINT_SPIKE_THRESHOLD=%d: want 1 to 1000", n)
+	}
+	// The alerts carry the window in whole minutes (window_minutes, 1 to 10080).
+	if w < time.Minute || w > 7*24*time.Hour || w%time.Minute != 0 {
+		return cfg, fmt.Errorf("complaints: COMPLAINT_SPIKE_WINDOW=%s: want whole minutes from 1m to 168h", w)
 	}
 	cfg.Rule = complaints.Rule{Threshold: n, Window: w}
 	return cfg, nil

@@ -677,3 +677,26 @@ func TestChainGroupsAnyOrder(t *testing.T) {
 		return nil
 	})
 }
+
+func TestConfigFromEnv(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		ok   bool
+	}{
+		{"defaults", nil, true},
+		{"one minute", map[string]string{"COMPLAINT_SPIKE_WINDOW": "1m", "COMPLAINT_SPIKE_THRESHOLD": "2"}, true},
+		{"seconds cannot be alerted", map[string]string{"COMPLAINT_SPIKE_WINDOW": "20s"}, false},
+		{"not whole minutes", map[string]string{"COMPLAINT_SPIKE_WINDOW": "90s"}, false},
+		{"zero threshold", map[string]string{"COMPLAINT_SPIKE_THRESHOLD": "0"}, false},
+		{"not a number", map[string]string{"COMPLAINT_SPIKE_THRESHOLD": "three"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := ConfigFromEnv(kit.Map(tt.env))
+			if (err == nil) != tt.ok {
+				t.Fatalf("ConfigFromEnv: %+v, %v", cfg, err)
+			}
+		})
+	}
+}

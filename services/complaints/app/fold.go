@@ -406,13 +406,3 @@ var chainNamespace = uuid.MustParse("5f0c2b8e-91d4-4e6a-b3c7-2a9d8e1f4c60")
 func chainAlertID(sku string, first time.Time) string {
 	return uuid.NewSHA1(chainNamespace, fmt.Appendf(nil, "%s/%d", sku, first.UnixNano())).String()
 }
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}

@@ -6,11 +6,12 @@ import (
 	"testing"
 )
 
-// TestDoesNotImportTesting checks that the benchmark binary does not link package testing (and
-// with it the test flags and helpers): what it shares with the tests must come from non-test
-// packages such as pgcluster and brokerproc, not from pgtest or brokertest.
+// TestDoesNotImportTesting checks that no benchmark binary (services/bench and the ones below
+// it) links package testing (and with it the test flags and helpers): what they share with the
+// tests must come from non-test packages such as pgcluster and brokerproc, not from pgtest or
+// brokertest.
 func TestDoesNotImportTesting(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "-f", `{{.ImportPath}} {{join .Imports " "}}`, ".").Output()
+	out, err := exec.Command("go", "list", "-deps", "-f", `{{.ImportPath}} {{join .Imports " "}}`, "./...").Output()
 	if err != nil {
 		t.Fatalf("go list -deps: %v", err)
 	}
@@ -21,7 +22,7 @@ func TestDoesNotImportTesting(t *testing.T) {
 			continue
 		}
 		if fields[0] == "testing" {
-			t.Errorf("package testing is a dependency of services/bench")
+			t.Errorf("package testing is a dependency of a benchmark under services/bench")
 		}
 		for _, imp := range fields[1:] {
 			if imp == "testing" {

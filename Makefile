@@ -30,6 +30,10 @@ bench-broker: ## broker vs kfake, side by side
 bench-dashboard: ## simulator at 100x: sales/s, sale-to-websocket latency, CPU and RSS per process
 	@bash scripts/bench-dashboard.sh
 
+.PHONY: bench-etl
+bench-etl: ## analytics ETL: 10M staged lines into the star schema vs a raw COPY (ARGS="-lines 2000000" for fewer)
+	$(GO) run ./services/bench/etl $(ARGS)
+
 bench-complaints: ## complaints: 1,000,000 folded/s, third complaint's 202 to its spike alert at 100/s (ARGS="-complaints 100000")
 	@$(GO) run ./services/bench/complaints $(ARGS)
 

@@ -15,10 +15,14 @@ import (
 	"github.com/freshmart/platform/internal/kit/kittest"
 
 	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/freshmart/platform/internal/brokertest"
+	"github.com/freshmart/platform/internal/events"
 	"github.com/freshmart/platform/internal/pgtest"
+	"github.com/freshmart/platform/schemas"
 	invapp "github.com/freshmart/platform/services/inventory/app"
+	posdomain "github.com/freshmart/platform/services/pos"
 	posapp "github.com/freshmart/platform/services/pos/app"
 )
 
@@ -235,4 +239,157 @@ func TestBrokerUnreachable(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz with the broker down: %d", resp.StatusCode)
 	}
+}
+
+// TestVoidAPI voids a sale through POST /v1/sales/{sale_id}/void: bad input is answered with
+// problem+json naming the field (a bad sale id, a voided_at before the sale or more than 5
+// minutes ahead, a missing or overlong reason, an unknown field), a sale no POS accepted is 404,
+// and none of them produces anything. The void is accepted (202) once the broker has it, as
+// sale.voided keyed by the sale's store with the id derived from the sale; voiding again, on
+// this or another instance and with another reason or time, is answered with the first void and
+// not produced; the inventory puts the sale's units back, once.
+func TestVoidAPI(t *testing.T) {
+	broker := brokertest.Start(t)
+	dsn := pgtest.New(t)
+	pos1 := newPOS(t, broker.Addr, dsn, 0)
+	pos2 := newPOS(t, broker.Addr, dsn, 0)
+	invURL := newInventory(t, broker.Addr, dsn)
+	ctx := context.Background()
+	onHand := func() (int64, error) {
+		var got struct {
+			Items []struct {
+				OnHand int64 `json:"on_hand"`
+			} `json:"items"`
+		}
+		code, err := getJSON(invURL+"/v1/stock?store_id=S001&sku=PRD-0001", &got)
+		if err != nil || code != http.StatusOK || len(got.Items) != 1 {
+			return 0, fmt.Errorf("GET /v1/stock: %d %v", code, err)
+		}
+		return got.Items[0].OnHand, nil
+	}
+	initial, err := onHand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitOnHand := func(want int64) {
+		t.Helper()
+		waitFor(t, time.Minute, fmt.Sprintf("S001/PRD-0001 at %d", want), func() error {
+			got, err := onHand()
+			if err == nil && got != want {
+				err = fmt.Errorf("on hand %d", got)
+			}
+			return err
+		})
+	}
+	saleID := uuid.NewString()
+	if code, body, err := post(ctx, pos1+"/v1/sales", fmt.Sprintf(validSale, saleID)); err != nil || code != http.StatusAccepted {
+		t.Fatalf("sale: %d %v %v", code, body, err)
+	}
+	waitOnHand(initial - 2)
+	before := endOffsetSum(t, broker.Addr, "pos-sales")
+
+	path := "/v1/sales/" + saleID + "/void"
+	voidBody := func(reason, at string) string { return fmt.Sprintf(`{"reason":%q,"voided_at":%q}`, reason, at) }
+	ahead := time.Now().Add(10 * time.Minute).UTC().Format(time.RFC3339)
+	tests := []struct {
+		name, path, ctype, body string
+		status                  int
+		fields                  []string
+	}{
+		{"text/plain", path, "text/plain", voidBody("x", "2026-11-22T09:40:00Z"), 415, nil},
+		{"malformed", path, "application/json", `{"reason":`, 400, nil},
+		{"empty object", path, "application/json", `{}`, 422, []string{"reason", "voided_at"}},
+		{"bad sale id", "/v1/sales/sale-1/void", "application/json", voidBody("x", "2026-11-22T09:40:00Z"), 422, []string{"sale_id"}},
+		{"blank reason, bad time", path, "application/json", voidBody(" ", "22/11/2026"), 422, []string{"reason", "voided_at"}},
+		{"reason too long", path, "application/json", voidBody(strings.Repeat("x", 501), "2026-11-22T09:40:00Z"), 422, []string{"reason"}},
+		{"before the sale", path, "application/json", voidBody("x", "2026-11-22T09:29:59Z"), 422, []string{"voided_at"}},
+		{"in the future", path, "application/json", voidBody("x", ahead), 422, []string{"voided_at"}},
+		{"a void_id", path, "application/json", `{"reason":"x","voided_at":"2026-11-22T09:40:00Z","void_id":"` + uuid.NewString() + `"}`, 422, []string{"void_id"}},
+		{"unknown sale", "/v1/sales/" + uuid.NewString() + "/void", "application/json", voidBody("x", "2026-11-22T09:40:00Z"), 404, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequest("POST", pos1+tc.path, strings.NewReader(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", tc.ctype)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			var p struct {
+				Status int `json:"status"`
+				Errors []struct {
+					Field   string `json:"field"`
+					Message string `json:"message"`
+				} `json:"errors"`
+			}
+			if resp.StatusCode != tc.status || resp.Header.Get("Content-Type") != "application/problem+json" {
+				t.Fatalf("%d %s: %s; want %d problem+json", resp.StatusCode, resp.Header.Get("Content-Type"), raw, tc.status)
+			}
+			if err := jsonUnmarshal(raw, &p); err != nil || p.Status != tc.status {
+				t.Fatalf("problem body %s: %v", raw, err)
+			}
+			var got []string
+			for _, e := range p.Errors {
+				if e.Message == "" {
+					t.Fatalf("field %q without a message", e.Field)
+				}
+				got = append(got, e.Field)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.fields) {
+				t.Fatalf("fields %v, want %v (%s)", got, tc.fields, raw)
+			}
+		})
+	}
+	if n := endOffsetSum(t, broker.Addr, "pos-sales"); n != before {
+		t.Fatalf("pos-sales grew by %d records after bad voids", n-before)
+	}
+
+	code, first, err := post(ctx, pos1+path, voidBody("customer changed mind", "2026-11-22T09:40:00Z"))
+	if err != nil || code != http.StatusAccepted || first["status"] != "accepted" || first["sale_id"] != saleID ||
+		first["void_id"] != posdomain.VoidID(saleID) {
+		t.Fatalf("void: %d %v %v", code, first, err)
+	}
+	// Voiding again, here or on the other instance, whatever the reason and time: the first void.
+	for _, again := range []struct{ url, body string }{
+		{pos1, voidBody("customer changed mind", "2026-11-22T09:40:00Z")},
+		{pos2, voidBody("voided twice", "2026-11-22T09:50:00Z")},
+		{pos2, voidBody("voided before the sale", "2026-11-22T09:00:00Z")},
+	} {
+		code, got, err := post(ctx, again.url+path, again.body)
+		if err != nil || code != http.StatusAccepted || got["partition"] != first["partition"] || got["offset"] != first["offset"] ||
+			got["void_id"] != first["void_id"] {
+			t.Fatalf("second void %s: %d %v %v; first answer %v", again.body, code, got, err, first)
+		}
+	}
+	if n := endOffsetSum(t, broker.Addr, "pos-sales"); n != before+1 {
+		t.Fatalf("pos-sales grew by %d records for one void and its three repeats", n-before)
+	}
+	// The record: sale.voided, keyed by the sale's store, under the derived id, valid.
+	cl := broker.Client(t, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
+		"pos-sales": {int32(first["partition"].(float64)): kgo.NewOffset().At(int64(first["offset"].(float64)))}}))
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	fs := cl.PollRecords(pctx, 1)
+	if err := fs.Err0(); err != nil || len(fs.Records()) != 1 {
+		t.Fatalf("reading the void back: %v", err)
+	}
+	ev, err := events.Parse(fs.Records()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v schemas.SaleVoided
+	if err := jsonUnmarshal(ev.Data, &v); err != nil || ev.Type != schemas.TypeSaleVoided || ev.ID != posdomain.VoidID(saleID) || ev.Key != "S001" ||
+		v.StoreID != "S001" || v.SaleID != saleID || v.Reason != "customer changed mind" || !v.VoidedAt.Equal(time.Date(2026, 11, 22, 9, 40, 0, 0, time.UTC)) {
+		t.Fatalf("the void on pos-sales: %+v %+v (%v)", ev.Envelope, v, err)
+	}
+	if err := schemas.Validate(ev.Type, ev.Data); err != nil {
+		t.Fatal(err)
+	}
+	waitOnHand(initial)
 }

@@ -67,8 +67,9 @@ func proxiedDSN(t *testing.T, dsn string, p *kittest.Proxy) string {
 // services (a stalled disk or a partition: connections open, nothing answers). While frozen,
 // every request is answered within the kit's request deadline: the inventory's stock with 503
 // and Retry-After, a sale with 202 (the POS accepts without its pos.accepted record, as
-// designed) and /readyz with 503 naming postgres, within its check timeout. After the thaw,
-// both are ready again and the frozen-time sale reaches the stock.
+// designed), a void with 503 and Retry-After (the POS cannot check the sale without
+// pos.accepted) and /readyz with 503 naming postgres, within its check timeout. After the thaw,
+// both are ready again, the frozen-time sale reaches the stock and the void is accepted.
 func TestFrozenPostgres(t *testing.T) {
 	broker := brokertest.Start(t)
 	dsn := pgtest.NewMigrated(t)
@@ -91,8 +92,19 @@ func TestFrozenPostgres(t *testing.T) {
 		t.Fatalf("stock before the freeze: %d %s", before.status, before.body)
 	}
 
+	// A sale to void while Postgres is frozen (of another SKU than the one the test follows).
+	toVoid := uuid.NewString()
+	if a := request(t, "POST", pos+"/v1/sales", strings.Replace(fmt.Sprintf(validSale, toVoid), "PRD-0001", "PRD-0002", 1)); a.status != 202 {
+		t.Fatalf("sale before the freeze: %d %s", a.status, a.body)
+	}
+	voidBody := `{"reason":"customer changed mind","voided_at":"2026-11-22T09:45:00Z"}`
+
 	proxy.Freeze()
 	const bound = 10 * time.Second // the request deadline (6s) plus slack for a loaded machine
+	void := request(t, "POST", pos+"/v1/sales/"+toVoid+"/void", voidBody)
+	if void.status != 503 || void.retryAfter == "" || void.took > bound {
+		t.Errorf("void with Postgres frozen: %d (Retry-After %q) after %s: %s", void.status, void.retryAfter, void.took, void.body)
+	}
 	for _, svc := range []struct{ name, url string }{{"pos", pos}, {"inventory", inv}} {
 		a := request(t, "GET", svc.url+"/readyz", "")
 		if a.status != 503 || !strings.Contains(a.body, `"postgres"`) || a.took > bound {
@@ -117,6 +129,9 @@ func TestFrozenPostgres(t *testing.T) {
 			}
 			return nil
 		})
+	}
+	if a := request(t, "POST", pos+"/v1/sales/"+toVoid+"/void", voidBody); a.status != 202 {
+		t.Errorf("void after the thaw: %d %s", a.status, a.body)
 	}
 	// The sale accepted while Postgres was frozen is folded once it is back: 2 units fewer.
 	var want int64
@@ -200,7 +215,7 @@ func TestFrozenBroker(t *testing.T) {
 		}
 		return nil
 	})
-	ids := saleIDsOnTopic(t, broker.Addr, endOffsetSum(t, broker.Addr, "pos-sales"))
+	ids, _ := saleIDsOnTopic(t, broker.Addr, endOffsetSum(t, broker.Addr, "pos-sales"))
 	if ids[saleID] != 1 {
 		t.Errorf("the sale retried after the freeze is on pos-sales %d times, want once (all: %v)", ids[saleID], ids)
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,24 +22,37 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/freshmart/platform/internal/brokertest"
+	"github.com/freshmart/platform/internal/events"
 	"github.com/freshmart/platform/internal/pgtest"
+	"github.com/freshmart/platform/schemas"
 	"github.com/freshmart/platform/services/catalog"
+	posdomain "github.com/freshmart/platform/services/pos"
 )
 
 // op is one request of the workload and what it means for the expected stock.
 type op struct {
-	path  string // /v1/sales, /v1/deliveries, /v1/stock-counts
+	path  string // /v1/sales, /v1/deliveries, /v1/stock-counts, /v1/sales/{sale_id}/void
 	body  map[string]any
 	store string
 	at    time.Time
-	lines map[string]int64 // sku -> qty (sold, delivered or counted)
-	retry bool             // post the same body twice
+	lines map[string]int64 // sku -> qty (sold, delivered, counted, or given back by a void)
+	retry bool             // post it twice
+	// again is the body of the second post when it differs (a second void of the same sale,
+	// with another reason and time: answered with the first void).
+	again map[string]any
+	// accepted is closed once a sale's post was answered; a void waits for its sale's.
+	accepted chan struct{}
+	// saleID is the sale of a void.
+	saleID string
 }
 
 type itemKey struct{ store, sku string }
 
 // workload generates n requests over a few SKUs in every store, stamped one second apart, with
-// about 5% of sales posted twice (the second time to another POS instance).
+// about 5% of sales posted twice (the second time to another POS instance), and voids about 8%
+// of the sales, each between 0 and 4 minutes after its sale (so counts fall before and after
+// it), placed in the workload at its time; a quarter of the voids are posted a second time, to
+// the other instance, with another reason and a later voided_at.
 func workload(cat *catalog.Catalog, n int, seed uint64) []op {
 	rng := rand.New(rand.NewPCG(seed, 7))
 	var stores []string
@@ -94,11 +109,46 @@ func workload(cat *catalog.Catalog, n int, seed uint64) []op {
 		}
 		ops = append(ops, o)
 	}
-	return ops
+	// The voids, each placed among the requests stamped at its voided_at.
+	type placed struct {
+		after int // index of the request it follows
+		o     op
+	}
+	var voids []placed
+	for i := range ops {
+		if ops[i].path != "/v1/sales" || rng.IntN(12) != 0 {
+			continue
+		}
+		sale := &ops[i]
+		sale.accepted = make(chan struct{})
+		delay := rng.IntN(241)
+		saleID := sale.body["sale_id"].(string)
+		v := op{path: "/v1/sales/" + saleID + "/void", store: sale.store, at: sale.at.Add(time.Duration(delay) * time.Second),
+			lines: sale.lines, accepted: sale.accepted, saleID: saleID, retry: rng.IntN(4) == 0}
+		v.body = map[string]any{"reason": "customer changed mind", "voided_at": v.at.Format(time.RFC3339)}
+		if v.retry {
+			v.again = map[string]any{"reason": "voided again", "voided_at": v.at.Add(time.Minute).Format(time.RFC3339)}
+		}
+		voids = append(voids, placed{min(i+delay, len(ops)-1), v})
+	}
+	slices.SortStableFunc(voids, func(a, b placed) int { return a.after - b.after })
+	out := make([]op, 0, len(ops)+len(voids))
+	for i, o := range ops {
+		out = append(out, o)
+		for len(voids) > 0 && voids[0].after == i {
+			out = append(out, voids[0].o)
+			voids = voids[1:]
+		}
+	}
+	return out
 }
 
+func isVoid(o op) bool { return o.saleID != "" }
+
 // expected folds the workload independently of the service: the latest count of an item plus
-// the sales and deliveries stamped after it, or the initial stock plus all of them.
+// the sales, deliveries and voids stamped after it, or the initial stock plus all of them. A
+// void gives its sale's units back at its voided_at (never before the sale's time: the POS
+// refuses that), once: its second post changes nothing.
 func expected(cat *catalog.Catalog, ops []op) map[itemKey]int64 {
 	type count struct {
 		at  time.Time
@@ -129,10 +179,10 @@ func expected(cat *catalog.Catalog, ops []op) map[itemKey]int64 {
 	}
 	for _, o := range ops {
 		sign := int64(-1)
-		switch o.path {
-		case "/v1/stock-counts":
+		switch {
+		case o.path == "/v1/stock-counts":
 			continue
-		case "/v1/deliveries":
+		case o.path == "/v1/deliveries", isVoid(o):
 			sign = 1
 		}
 		for sku, q := range o.lines {
@@ -164,7 +214,13 @@ func postAll(t *testing.T, posURL, retryURL string, ops []op) {
 	for range 8 {
 		wg.Go(func() {
 			for o := range work {
+				if isVoid(o) {
+					<-o.accepted // a void of a sale not accepted yet would be 404
+				}
 				code, first, err := post(ctx, posURL+o.path, o.body)
+				if o.accepted != nil && !isVoid(o) {
+					close(o.accepted)
+				}
 				if err != nil || code != http.StatusAccepted {
 					fail("%s: %d %v %v", o.path, code, first, err)
 					continue
@@ -172,7 +228,11 @@ func postAll(t *testing.T, posURL, retryURL string, ops []op) {
 				if !o.retry {
 					continue
 				}
-				code, again, err := post(ctx, retryURL+o.path, o.body)
+				body := o.body
+				if o.again != nil {
+					body = o.again
+				}
+				code, again, err := post(ctx, retryURL+o.path, body)
 				if err != nil || code != http.StatusAccepted {
 					fail("%s retry: %d %v %v", o.path, code, again, err)
 				} else if again["partition"] != first["partition"] || again["offset"] != first["offset"] {
@@ -191,8 +251,9 @@ func postAll(t *testing.T, posURL, retryURL string, ops []op) {
 	}
 }
 
-// saleIDsOnTopic reads the n records of pos-sales and counts each sale_id.
-func saleIDsOnTopic(t *testing.T, brokerAddr string, n int64) map[string]int {
+// saleIDsOnTopic reads the n records of pos-sales and counts each sale_id, of the sales and
+// of the voids apart; every void's ce_id must be the one derived from its sale_id.
+func saleIDsOnTopic(t *testing.T, brokerAddr string, n int64) (sales, voids map[string]int) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokerAddr), kgo.ConsumeTopics("pos-sales"),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -202,7 +263,7 @@ func saleIDsOnTopic(t *testing.T, brokerAddr string, n int64) map[string]int {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	seen := map[string]int{}
+	sales, voids = map[string]int{}, map[string]int{}
 	var got int64
 	for got < n {
 		fs := cl.PollFetches(ctx)
@@ -218,10 +279,30 @@ func saleIDsOnTopic(t *testing.T, brokerAddr string, n int64) map[string]int {
 			if err := json.Unmarshal(r.Value, &s); err != nil || s.SaleID == "" {
 				t.Fatalf("pos-sales record %d/%d without a sale_id: %v %s", r.Partition, r.Offset, err, r.Value)
 			}
-			seen[s.SaleID]++
+			h := headers(r)
+			switch h["ce_type"] {
+			case "sale.completed":
+				sales[s.SaleID]++
+			case "sale.voided":
+				if h["ce_id"] != posdomain.VoidID(s.SaleID) {
+					t.Fatalf("the void of %s has ce_id %s, want %s", s.SaleID, h["ce_id"], posdomain.VoidID(s.SaleID))
+				}
+				voids[s.SaleID]++
+			default:
+				t.Fatalf("pos-sales record %d/%d of type %q", r.Partition, r.Offset, h["ce_type"])
+			}
 		})
 	}
-	return seen
+	return sales, voids
+}
+
+// headers returns a record's headers by name.
+func headers(r *kgo.Record) map[string]string {
+	h := map[string]string{}
+	for _, kv := range r.Headers {
+		h[kv.Key] = string(kv.Value)
+	}
+	return h
 }
 
 // endOffsetSum returns the sum of the end offsets of a topic's partitions.
@@ -317,17 +398,22 @@ func diff(want, got map[itemKey]int64) []string {
 	return d
 }
 
-// TestStockStaysExact posts a few thousand sales, deliveries and counts while two inventory
-// instances share the partitions, one of them is killed with SIGKILL and restarted, and later
-// every instance is stopped while the POS keeps accepting sales. Afterwards every stock level
-// equals the fold of the events, each low-stock crossing is alerted exactly once, and the
-// rebuild command's replay equals the live view.
+// TestStockStaysExact posts a few thousand sales, deliveries, counts and voids while two
+// inventory instances share the partitions, one of them is killed with SIGKILL and restarted,
+// and later every instance is stopped while the POS keeps accepting sales. Every second void
+// (to the other POS instance, with another reason and time) is answered with the first one, and
+// a void of a sale the POS never accepted is 404. Afterwards every stock level equals the fold
+// of the events, voids included; a copy of a void and voids of sales the inventory never folded,
+// produced straight to pos-sales, are counted (duplicate, unmatched) and change nothing; each
+// low-stock crossing is alerted exactly once, and the rebuild command's replay equals the live
+// view.
 func TestStockStaysExact(t *testing.T) {
 	cat, err := catalog.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	brokerAddr := brokertest.Start(t).Addr
+	broker := brokertest.Start(t)
+	brokerAddr := broker.Addr
 	dsn := pgtest.New(t)
 	env := []string{"KAFKA_BROKERS=" + brokerAddr, "DATABASE_URL=" + dsn}
 	pos := startService(t, "pos", bins.pos, env...)
@@ -350,53 +436,113 @@ func TestStockStaysExact(t *testing.T) {
 	invA = startService(t, "inventory-a3", bins.inventory, env...)
 	postAll(t, pos.url, pos2.url, ops[cut(0.9):])
 
+	// A void of a sale no POS accepted is refused, and produces nothing.
+	code, body, err := post(context.Background(), pos.url+"/v1/sales/"+uuid.NewString()+"/void",
+		map[string]any{"reason": "no such sale", "voided_at": time.Now().UTC().Format(time.RFC3339)})
+	if err != nil || code != http.StatusNotFound {
+		t.Fatalf("void of an unknown sale: %d %v %v", code, body, err)
+	}
+
 	// Every retry went to the other POS instance after the first answer: it was answered from
-	// pos.accepted, so pos-sales holds each sale_id exactly once.
-	sales, retries := 0, 0
-	wantIDs := map[string]bool{}
+	// pos.accepted, so pos-sales holds each sale_id exactly once, and each void once.
+	sales, retries, voids, voidRetries := 0, 0, 0, 0
+	wantIDs, wantVoids := map[string]bool{}, map[string]bool{}
 	for _, o := range ops {
-		if o.path == "/v1/sales" {
+		switch {
+		case o.path == "/v1/sales":
 			sales++
 			wantIDs[o.body["sale_id"].(string)] = true
 			if o.retry {
 				retries++
 			}
+		case isVoid(o):
+			voids++
+			wantVoids[o.saleID] = true
+			if o.retry {
+				voidRetries++
+			}
 		}
 	}
-	if retries == 0 {
-		t.Fatal("the workload has no retried sales")
+	t.Logf("%d sales (%d retried), %d voids (%d voided twice)", sales, retries, voids, voidRetries)
+	if retries == 0 || voids < 50 || voidRetries == 0 {
+		t.Fatalf("the workload has %d retried sales, %d voids, %d voided twice", retries, voids, voidRetries)
 	}
-	if n := endOffsetSum(t, brokerAddr, "pos-sales"); n != int64(sales) {
-		t.Fatalf("pos-sales holds %d records, want %d (%d retries must not be produced again)", n, sales, retries)
+	if n := endOffsetSum(t, brokerAddr, "pos-sales"); n != int64(sales+voids) {
+		t.Fatalf("pos-sales holds %d records, want %d sales and %d voids (%d retries and %d second voids must not be produced)",
+			n, sales, voids, retries, voidRetries)
 	}
-	seen := saleIDsOnTopic(t, brokerAddr, int64(sales))
+	seen, seenVoids := saleIDsOnTopic(t, brokerAddr, int64(sales+voids))
 	for id := range wantIDs {
 		if seen[id] != 1 {
 			t.Fatalf("sale %s is on pos-sales %d times, want once", id, seen[id])
 		}
 	}
-	if len(seen) != len(wantIDs) {
-		t.Fatalf("pos-sales holds %d distinct sale ids, want %d", len(seen), len(wantIDs))
+	for id := range wantVoids {
+		if seenVoids[id] != 1 {
+			t.Fatalf("the void of sale %s is on pos-sales %d times, want once", id, seenVoids[id])
+		}
+	}
+	if len(seen) != len(wantIDs) || len(seenVoids) != len(wantVoids) {
+		t.Fatalf("pos-sales holds %d distinct sale ids and %d voids, want %d and %d", len(seen), len(seenVoids), len(wantIDs), len(wantVoids))
 	}
 
 	want := expected(cat, ops)
 	pool := pgtest.Pool(t, dsn)
-	deadline := time.Now().Add(120 * time.Second)
-	for {
-		got, err := stockOf(cat, invA.url)
-		if err == nil {
-			d := diff(want, got)
-			if len(d) == 0 {
-				break
+	waitStock := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(120 * time.Second)
+		for {
+			got, err := stockOf(cat, invA.url)
+			if err == nil {
+				d := diff(want, got)
+				if len(d) == 0 {
+					return
+				}
+				err = fmt.Errorf("%d items differ, first: %s", len(d), d[0])
 			}
-			err = fmt.Errorf("%d items differ, first: %s", len(d), d[0])
+			if time.Now().After(deadline) {
+				logPositions(t, pool, brokerAddr)
+				t.Fatalf("stock does not equal the fold of the events %s: %v", what, err)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			logPositions(t, pool, brokerAddr)
-			t.Fatalf("stock does not equal the fold of the events: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
 	}
+	waitStock("")
+
+	// Voids the POS would not produce, straight to pos-sales: a copy of a void (same ce_id), a
+	// void of a sale never sold, and a void naming another store than its sale's. The one
+	// inventory instance left counts them and the stock does not move.
+	var voided op
+	for _, o := range ops {
+		if isVoid(o) {
+			voided = o
+			break
+		}
+	}
+	other := "S001"
+	if voided.store == other {
+		other = "S002"
+	}
+	before := eventCounts(t, invA.url)
+	producer := events.NewProducerFrom(broker.Client(t), "freshmart/e2e")
+	for _, v := range []schemas.SaleVoided{
+		{SaleID: voided.saleID, StoreID: voided.store, VoidedAt: voided.at, Reason: "a copy"},
+		{SaleID: uuid.NewString(), StoreID: voided.store, VoidedAt: voided.at, Reason: "never sold"},
+		{SaleID: voided.saleID, StoreID: other, VoidedAt: voided.at, Reason: "another store"},
+	} {
+		if _, _, err := producer.Produce(context.Background(), events.Out{Topic: schemas.TopicPOSSales, Key: v.StoreID,
+			Type: schemas.TypeSaleVoided, ID: posdomain.VoidID(v.SaleID), Payload: v}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 60*time.Second, "the injected voids counted", func() error {
+		now := eventCounts(t, invA.url)
+		if now["duplicate"]-before["duplicate"] < 1 || now["unmatched"]-before["unmatched"] != 2 {
+			return fmt.Errorf("outcomes before %v, now %v", before, now)
+		}
+		return nil
+	})
+	waitStock("after a copy of a void and two voids that match no sale")
 
 	checkAlerts(t, pool, brokerAddr)
 
@@ -422,6 +568,34 @@ func TestStockStaysExact(t *testing.T) {
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "differs from the live view in 1 store/SKUs") {
 		t.Fatalf("inventory rebuild after tampering: %v\n%s", err, tail(string(out), 4096))
 	}
+}
+
+// eventCounts reads inventory_events_total by outcome from an inventory's /metrics.
+func eventCounts(t *testing.T, invURL string) map[string]float64 {
+	t.Helper()
+	resp, err := client.Get(invURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, `inventory_events_total{outcome="`)
+		if !ok {
+			continue
+		}
+		outcome, value, _ := strings.Cut(rest, `"} `)
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		out[outcome] = v
+	}
+	return out
 }
 
 // checkAlerts verifies that each low-stock crossing was alerted exactly once: the alerts in the

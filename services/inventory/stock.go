@@ -3,13 +3,14 @@
 // raises a low-stock alert, a restocked alert or a new shelf badge.
 //
 // The package is pure: no database, broker or HTTP imports. The service in
-// services/inventory/app stores an Item per store and SKU in Postgres and calls Apply for every
-// event it consumes.
+// services/inventory/app stores an Item per store and SKU in Postgres and calls Move, Void or
+// Count for every line of every event it consumes.
 //
 // # The fold
 //
 // A sale line is a movement of -qty, a delivery line a movement of +qty, each stamped with the
-// time it happened (occurred_at, received_at). A warehouse count sets the absolute on-hand
+// time it happened (occurred_at, received_at); a voided sale's line is a movement of +qty at the
+// void's time (see Voids). A warehouse count sets the absolute on-hand
 // quantity as of counted_at. The on-hand quantity of an item is therefore
 //
 //	on_hand = latest count's qty + sum of the movements that happened after that count
@@ -21,6 +22,18 @@
 // stamped at or before the latest count is already reflected in it and leaves on_hand alone; a
 // count older than the latest one is stale and ignored. On-hand may go negative (the till sold
 // what the books did not know about); the badge then says "out".
+//
+// # Voids
+//
+// A voided sale's units go back on hand: each of its lines is a movement of +qty stamped at the
+// void's time (voided_at, or the sale's occurred_at if the void is stamped before it: units do
+// not come back before they left, see VoidAt). The sale's own -qty stays a movement at the
+// sale's time. So the count rule applies to the void as to a delivery: a count taken after the
+// void's time already includes the returned units and leaves them alone, a count taken at or
+// before it gets them on top, and sales, voids and counts give the same on-hand quantity in any
+// consumption order. Voiding is once per sale and only of a sale that was folded: the caller
+// keeps each folded sale's lines and the voids it applied, and a second void, or a void of a
+// sale it never folded, changes nothing.
 //
 // # Alerts and hysteresis
 //
@@ -135,6 +148,22 @@ func Move(it Item, delta int64, at time.Time) Change {
 		next.OnHand += delta
 	}
 	return settle(it, next, applied)
+}
+
+// VoidAt is the time from which the units of a voided sale that completed at occurredAt are back
+// on hand: the void's time voidedAt, or occurredAt if the void is stamped before the sale.
+func VoidAt(occurredAt, voidedAt time.Time) time.Time {
+	if voidedAt.Before(occurredAt) {
+		return occurredAt
+	}
+	return voidedAt
+}
+
+// Void puts qty units of a voided sale's line back on hand at time at (from VoidAt): a movement
+// of +qty, applied like a delivery's (a count after at already includes it). The caller applies
+// it once per voided sale and line, and only for a sale it folded.
+func Void(it Item, qty int64, at time.Time) Change {
+	return Move(it, qty, at)
 }
 
 // Count applies a warehouse count of qty units taken at time at. movedAfter is the sum of the

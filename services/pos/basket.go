@@ -1,7 +1,9 @@
 // Package pos is the domain of the POS (store edge) service: it turns the bodies posted by the
 // checkout lanes, the dock scanner and the warehouse scanner into the events sale.completed,
-// delivery.received and stock.counted, checking every field against the reference catalog and
-// naming each field that is wrong.
+// sale.voided, delivery.received and stock.counted, checking every field against the reference
+// catalog and naming each field that is wrong. A void's id is derived from its sale's (VoidID),
+// and its voided_at is bounded by the sale's occurred_at and the POS's clock (DecodeVoid,
+// CheckVoidAgainstSale).
 //
 // The package has no broker or database imports. The Decode functions return the shared event
 // payloads of package schemas, and report bad input in the error vocabulary of

@@ -89,6 +89,7 @@ func TestDecodeErrors(t *testing.T) {
 func sale(b []byte, c Catalog) error     { _, err := DecodeSale(b, c); return err }
 func delivery(b []byte, c Catalog) error { _, err := DecodeDelivery(b, c); return err }
 func count(b []byte, c Catalog) error    { _, err := DecodeStockCount(b, c); return err }
+func void(b []byte, _ Catalog) error     { _, err := DecodeVoid(saleID, b, now); return err }
 
 // FuzzDecode feeds arbitrary bodies to every decoder: each must either succeed or return one of
 // the two documented error kinds, never panic.
@@ -97,8 +98,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"delivery_id":"2f1c6a8e-5b7d-4c1e-9a3f-0d2b4e6f8a10","lines":[{"sku":"PRD-0001","qty":3}]}`))
 	f.Add([]byte(`{"count_id":null,"lines":null}`))
 	f.Add([]byte(`[1,2`))
+	f.Add([]byte(`{"reason":"x","voided_at":"2026-11-22T09:35:00Z"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		for _, d := range []func([]byte, Catalog) error{sale, delivery, count} {
+		for _, d := range []func([]byte, Catalog) error{sale, delivery, count, void} {
 			err := d(body, fakeCatalog{})
 			var inv *httpx.FieldErrors
 			if err != nil && !errors.Is(err, httpx.ErrMalformed) && !errors.As(err, &inv) {

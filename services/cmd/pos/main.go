@@ -1,6 +1,6 @@
-// Command pos runs the POS (store edge) service: POST /v1/sales, /v1/deliveries and
-// /v1/stock-counts produce sale.completed, delivery.received and stock.counted with acks=all;
-// GET /v1/stores and /v1/products serve the catalog.
+// Command pos runs the POS (store edge) service: POST /v1/sales, /v1/sales/{sale_id}/void,
+// /v1/deliveries and /v1/stock-counts produce sale.completed, sale.voided, delivery.received and
+// stock.counted with acks=all; GET /v1/stores and /v1/products serve the catalog.
 //
 // It is configured by the environment the service kit reads (internal/kit: KAFKA_BROKERS,
 // DATABASE_URL, required here because accepted ids are remembered in pos.accepted so a retry on

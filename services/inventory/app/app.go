@@ -15,9 +15,15 @@
 // inventory.stock only once an event changes them, and GET /v1/stock fills in the rest from the
 // catalog.
 //
-// sale.voided is not folded yet (nothing produces it; the POS has no void endpoint): it is
-// counted as ignored, like the service's own stock.level events read back from
-// inventory-updates.
+// A sale.voided (the POS's POST /v1/sales/{sale_id}/void) puts its sale's units back: the fold
+// records the lines of every sale it folds (inventory.sale_lines) and applies a void as those
+// lines' units coming back at the void's time (inventory.Void, inventory.VoidAt), a movement
+// like a delivery's, so a count taken after it already includes them and the rebuild equals the
+// live view. A void applies once per sale (inventory.processed: ('void', sale_id)); a second one
+// is a duplicate, and a void of a sale the service never folded (in that store) changes nothing
+// and is counted as unmatched in inventory_events_total. A restocked crossing caused by a void
+// alerts as a delivery's does, and its stock.level names the cause {"type": "void", "id":
+// sale_id}.
 package app
 
 import (

@@ -18,12 +18,13 @@ import (
 // Group is the consumer group of the inventory service.
 const Group = "inventory"
 
-var outcomeNames = map[Outcome]string{Applied: "applied", Duplicate: "duplicate", Ignored: "ignored", Rejected: "rejected"}
+var outcomeNames = map[Outcome]string{Applied: "applied", Duplicate: "duplicate", Ignored: "ignored", Rejected: "rejected",
+	Unmatched: "unmatched"}
 
 func newEventsCounter(reg prometheus.Registerer) *prometheus.CounterVec {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "inventory_events_total",
-		Help: "Consumed events by outcome (applied, duplicate, ignored, rejected); a batch retried after a failure is counted again.",
+		Help: "Consumed events by outcome (applied, duplicate, ignored, rejected, unmatched: a void of a sale never folded); a batch retried after a failure is counted again.",
 	}, []string{"outcome"})
 	reg.MustRegister(c)
 	return c

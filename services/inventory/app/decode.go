@@ -9,7 +9,9 @@ import (
 	"github.com/freshmart/platform/schemas"
 )
 
-// change is an event the fold applies, decoded and checked.
+// change is an event the fold applies, decoded and checked. A void (kind "void", id the voided
+// sale's id) decodes with no lines: the fold fills in qty from the sale's lines, and sets at to
+// when they are back on hand (inventory.VoidAt), once it knows the sale.
 type change struct {
 	kind, id, store string
 	at              time.Time
@@ -35,6 +37,8 @@ func (f *Folder) decode(r events.Event) (c change, ok bool, err error) {
 		c.kind, sign = "delivery", 1
 	case r.Type == schemas.TypeStockCounted && r.Topic == schemas.TopicInventoryUpdates:
 		c.kind = "count"
+	case r.Type == schemas.TypeSaleVoided && r.Topic == schemas.TopicPOSSales:
+		c.kind = "void"
 	default:
 		return c, false, nil
 	}
@@ -51,6 +55,10 @@ func (f *Folder) decode(r events.Event) (c change, ok bool, err error) {
 		for _, l := range ev.Lines {
 			lines = append(lines, schemas.QtyLine{SKU: l.SKU, Qty: l.Qty})
 		}
+	case "void":
+		var ev schemas.SaleVoided
+		decErr = json.Unmarshal(r.Data, &ev)
+		c.id, c.at, store = ev.SaleID, ev.VoidedAt, ev.StoreID
 	case "delivery":
 		var ev schemas.DeliveryReceived
 		decErr = json.Unmarshal(r.Data, &ev)

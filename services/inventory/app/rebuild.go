@@ -18,7 +18,7 @@ import (
 const RebuildSchema = "inventory_rebuild"
 
 // tables are the inventory tables, copied into the rebuild schema.
-var tables = []string{"stock", "movements", "processed", "alerts", "consumer_offsets", "outbox"}
+var tables = []string{"stock", "movements", "sale_lines", "processed", "alerts", "consumer_offsets", "outbox"}
 
 // RebuildReport is the result of a rebuild.
 type RebuildReport struct {

@@ -21,7 +21,9 @@ type statements struct {
 	save      string         // upsert stock rows
 	after     string         // sum the stored movements of items after given times
 	alert     string         // insert alerts, skipping known ids
+	sold      string         // read the stored lines of given sales
 	movements pgx.Identifier // the movements table, for COPY
+	saleLines pgx.Identifier // the sale_lines table, for COPY
 }
 
 func newStatements(schema string) statements {
@@ -46,13 +48,19 @@ func newStatements(schema string) statements {
 		FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::timestamptz[])
 		WITH ORDINALITY AS u(alert_id, type, store_id, sku, on_hand, threshold, at, i) ORDER BY i
 		ON CONFLICT DO NOTHING`,
+		sold: `SELECT sale_id, store_id, sku, qty, occurred_at FROM ` + s + `.sale_lines
+		WHERE sale_id = ANY($1::text[])`,
 		movements: pgx.Identifier{schema, "movements"},
+		saleLines: pgx.Identifier{schema, "sale_lines"},
 	}
 }
 
 // markProcessed records the business ids of ds as processed and returns those it added: the
 // ones no earlier transaction recorded. The ids of ds must be distinct.
 func (f *Folder) markProcessed(ctx context.Context, tx pgx.Tx, ds []decoded) (map[[2]string]bool, error) {
+	if len(ds) == 0 {
+		return map[[2]string]bool{}, nil
+	}
 	kinds, ids := make([]string, len(ds)), make([]string, len(ds))
 	for i, d := range ds {
 		kinds[i], ids[i] = d.c.kind, d.c.id
@@ -161,12 +169,47 @@ func (f *Folder) movedAfterCounts(ctx context.Context, tx pgx.Tx, ds []decoded) 
 	return out, nil
 }
 
-// write stores the batch's movements (COPY), the new state of every item it touched and the
-// alerts it raised (one statement each).
-func (f *Folder) write(ctx context.Context, tx pgx.Tx, states map[itemKey]*itemState, moveRows [][]any, alerts []alertRow) error {
+// soldLines reads the stored lines of the sales ids (those folded by earlier transactions), by
+// sale id.
+func (f *Folder) soldLines(ctx context.Context, tx pgx.Tx, ids []string) (map[string]soldLines, error) {
+	rows, err := tx.Query(ctx, f.sql.sold, ids)
+	if err != nil {
+		return nil, fmt.Errorf("sale lines: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]soldLines{}
+	for rows.Next() {
+		var id, store, sku string
+		var qty int64
+		var at time.Time
+		if err := rows.Scan(&id, &store, &sku, &qty, &at); err != nil {
+			return nil, fmt.Errorf("sale lines: %w", err)
+		}
+		s, ok := out[id]
+		if !ok {
+			s = soldLines{store: store, at: at.UTC(), qty: map[string]int64{}}
+		}
+		s.qty[sku] = qty
+		out[id] = s
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sale lines: %w", err)
+	}
+	return out, nil
+}
+
+// write stores the batch's movements and sale lines (COPY), the new state of every item it
+// touched and the alerts it raised (one statement each).
+func (f *Folder) write(ctx context.Context, tx pgx.Tx, states map[itemKey]*itemState, out folded) error {
+	moveRows, alerts := out.moveRows, out.alerts
 	if len(moveRows) > 0 {
 		if _, err := tx.CopyFrom(ctx, f.sql.movements, []string{"store_id", "sku", "at", "delta"}, pgx.CopyFromRows(moveRows)); err != nil {
 			return fmt.Errorf("write movements: %w", err)
+		}
+	}
+	if len(out.saleRows) > 0 {
+		if _, err := tx.CopyFrom(ctx, f.sql.saleLines, []string{"sale_id", "store_id", "sku", "qty", "occurred_at"}, pgx.CopyFromRows(out.saleRows)); err != nil {
+			return fmt.Errorf("write sale lines: %w", err)
 		}
 	}
 	keys := make([]itemKey, 0, len(states))

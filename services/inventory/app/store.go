@@ -1,7 +1,7 @@
 package app
 
-// The Folder: what the service folds (events of pos-sales, vendor-deliveries and the counts in
-// inventory-updates) into the stock tables of one schema, and what that did. The work is split
+// The Folder: what the service folds (the sales and voids of pos-sales, vendor-deliveries and
+// the counts in inventory-updates) into the stock tables of one schema, and what that did. The work is split
 // by concern: decode.go turns events into checked changes, fold.go folds a batch of them in
 // memory with the pure domain package services/inventory, sql.go holds the set-based
 // statements that dedupe, load and write, emit.go the events the fold causes, and offsets.go
@@ -43,6 +43,7 @@ const (
 	Duplicate                // the event's id was seen before
 	Ignored                  // a type the service does not fold (its own stock.level, ...)
 	Rejected                 // undecodable or referencing unknown stores/SKUs; logged and counted
+	Unmatched                // a void of a sale the service never folded (in the void's store): no effect
 )
 
 // Counts tallies the events of a batch by what the fold did with them.
@@ -79,8 +80,11 @@ func (f *Folder) Apply(ctx context.Context, tx pgx.Tx, em Emitter, r events.Even
 	if err != nil {
 		return 0, err
 	}
-	if n[Duplicate] > 0 {
+	switch {
+	case n[Duplicate] > 0:
 		return Duplicate, nil
+	case n[Unmatched] > 0:
+		return Unmatched, nil
 	}
 	return Applied, nil
 }

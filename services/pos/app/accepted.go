@@ -49,18 +49,22 @@ func (a *App) remember(ctx context.Context, s submission, acc accepted) accepted
 	key := s.kind + "/" + s.id
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), dbTimeout)
 	defer cancel()
+	var at *time.Time // the event's own time; NULL when unknown
+	if !s.at.IsZero() {
+		at = &s.at
+	}
 	var first accepted
 	err := a.pool.QueryRow(ctx, `
 WITH ins AS (
-    INSERT INTO pos.accepted (kind, id, store_id, total_cents, partition, "offset")
-    VALUES ($1, $2, $3, $4, $5, $6)
+    INSERT INTO pos.accepted (kind, id, store_id, total_cents, partition, "offset", occurred_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
     ON CONFLICT (kind, id) DO NOTHING
     RETURNING partition, "offset"
 )
 SELECT partition, "offset" FROM ins
 UNION ALL
 SELECT partition, "offset" FROM pos.accepted WHERE kind = $1 AND id = $2 AND NOT EXISTS (SELECT 1 FROM ins)`,
-		s.kind, s.id, s.store, s.totalCents, acc.Partition, acc.Offset).Scan(&first.Partition, &first.Offset)
+		s.kind, s.id, s.store, s.totalCents, acc.Partition, acc.Offset, at).Scan(&first.Partition, &first.Offset)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// A concurrent request (on this or another instance) inserted the id while this
 		// statement waited on the conflict; its snapshot predates that row, a new one sees it.
@@ -75,4 +79,35 @@ SELECT partition, "offset" FROM pos.accepted WHERE kind = $1 AND id = $2 AND NOT
 	}
 	a.recent.Put(key, first)
 	return first
+}
+
+// acceptedSale is what the POS knows of an accepted sale: its store and when it happened
+// (zero for a sale accepted before pos.accepted kept the time).
+type acceptedSale struct {
+	store      string
+	occurredAt time.Time
+}
+
+// sale looks up an accepted sale in pos.accepted (shared by every POS instance). ok is false
+// when no POS instance recorded it; err is a database failure, counted and returned: a void
+// cannot be checked against a sale the POS cannot read.
+func (a *App) sale(ctx context.Context, id string) (acceptedSale, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, dbTimeout)
+	defer cancel()
+	var s acceptedSale
+	var at *time.Time
+	err := a.pool.QueryRow(ctx, `SELECT store_id, occurred_at FROM pos.accepted WHERE kind = 'sale' AND id = $1`, id).
+		Scan(&s.store, &at)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return s, false, nil
+	case err != nil:
+		a.dbErrors.Inc()
+		a.log.Warn("pos.accepted sale lookup failed", "sale_id", id, "err", err)
+		return s, false, err
+	}
+	if at != nil {
+		s.occurredAt = at.UTC()
+	}
+	return s, true, nil
 }

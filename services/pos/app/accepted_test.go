@@ -5,12 +5,14 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/freshmart/platform/internal/kit/kittest"
 
 	"github.com/google/uuid"
 
 	"github.com/freshmart/platform/internal/pgtest"
+	"github.com/freshmart/platform/services/pos"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Start(m)) }
@@ -94,4 +96,48 @@ func countAccepted(t *testing.T, a *App, kind string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestSaleLookup: a sale recorded by one instance is found by another with its store and time
+// (what a void is checked against); a void is recorded like any other kind; an unknown sale, a
+// void's id or a delivery's id is not a sale, and a sale recorded without a time (before
+// pos.accepted kept it) is found with a zero time.
+func TestSaleLookup(t *testing.T) {
+	dsn := pgtest.New(t)
+	newApp := func() *App {
+		t.Helper()
+		s := kittest.Build(t, Options, map[string]string{"KAFKA_BROKERS": "127.0.0.1:1", "DATABASE_URL": dsn})
+		a, err := New(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	a, b := newApp(), newApp()
+	ctx := context.Background()
+	at := time.Date(2026, 11, 22, 14, 30, 0, 0, time.FixedZone("EST", -5*3600))
+	id, delivery, old := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	total := int64(748)
+	a.remember(ctx, submission{kind: "sale", id: id, store: "S002", at: at, totalCents: &total}, accepted{Partition: 3, Offset: 9})
+	a.remember(ctx, submission{kind: "delivery", id: delivery, store: "S002", at: at}, accepted{Partition: 3, Offset: 10})
+	a.remember(ctx, submission{kind: "sale", id: old, store: "S001"}, accepted{Partition: 1, Offset: 1})
+	void := submission{kind: "void", id: pos.VoidID(id), store: "S002", at: at.Add(time.Minute)}
+	if got := a.remember(ctx, void, accepted{Partition: 3, Offset: 11}); got != (accepted{Partition: 3, Offset: 11}) {
+		t.Fatalf("void recorded at %+v", got)
+	}
+	if got, ok := b.seen(ctx, "void", pos.VoidID(id)); !ok || got.Offset != 11 {
+		t.Fatalf("other instance sees the void at %+v, %v", got, ok)
+	}
+	s, ok, err := b.sale(ctx, id)
+	if err != nil || !ok || s.store != "S002" || !s.occurredAt.Equal(at) {
+		t.Fatalf("sale lookup: %+v %v %v; want S002 at %s", s, ok, err, at)
+	}
+	for _, other := range []string{uuid.NewString(), delivery, pos.VoidID(id)} {
+		if _, ok, err := b.sale(ctx, other); ok || err != nil {
+			t.Fatalf("%s is found as a sale (%v)", other, err)
+		}
+	}
+	if s, ok, err := b.sale(ctx, old); err != nil || !ok || !s.occurredAt.IsZero() {
+		t.Fatalf("sale without a time: %+v %v %v", s, ok, err)
+	}
 }

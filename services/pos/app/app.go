@@ -1,8 +1,9 @@
 // Package app wires the POS (store edge) service: the HTTP API of the checkout lanes
-// (POST /v1/sales), the dock scanner (POST /v1/deliveries) and the warehouse scanner
-// (POST /v1/stock-counts), the reference data (GET /v1/stores, GET /v1/products) and
-// /healthz, /readyz, /metrics (from the service kit). Validation lives in package pos; this package decodes, produces
-// with acks=all and the idempotent producer, and answers 202 only once the broker acknowledged.
+// (POST /v1/sales, POST /v1/sales/{sale_id}/void), the dock scanner (POST /v1/deliveries) and
+// the warehouse scanner (POST /v1/stock-counts), the reference data (GET /v1/stores,
+// GET /v1/products) and /healthz, /readyz, /metrics (from the service kit). Validation lives in
+// package pos; this package decodes, produces with acks=all and the idempotent producer, and
+// answers 202 only once the broker acknowledged.
 //
 // Once the broker acknowledged an event, the POS records its id with the partition and offset
 // in pos.accepted (Postgres, shared by every POS instance) and in a bounded in-memory cache in
@@ -11,6 +12,12 @@
 // first attempts racing on different instances may both be produced (with the same CloudEvents
 // id, the business id); consumers drop the second by id. If Postgres fails the POS keeps
 // accepting (logged and counted in pos_accepted_db_errors_total).
+//
+// A void names a sale the POS accepted: its store and occurred_at come from pos.accepted (kind
+// 'sale'), so a sale no instance recorded is 404 and, with Postgres down, a void is 503 (the
+// sale cannot be checked). The void is recorded in pos.accepted as kind 'void' under its id,
+// derived from the sale id, so a sale is voided once: voiding it again, on any instance, is
+// answered with the first void.
 package app
 
 import (
@@ -23,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/freshmart/platform/internal/clock"
 	"github.com/freshmart/platform/internal/events"
 	"github.com/freshmart/platform/internal/httpx"
 	"github.com/freshmart/platform/internal/kit"
@@ -46,6 +54,7 @@ type App struct {
 	producer *events.Producer
 	pool     *pgxpool.Pool
 	recent   *events.Accepted
+	clock    clock.Clock // the bound on a void's voided_at
 	replays  *prometheus.CounterVec
 	dbErrors prometheus.Counter
 }
@@ -61,7 +70,7 @@ func New(s *kit.Service) (*App, error) {
 		return nil, fmt.Errorf("pos: catalog: %w", err)
 	}
 	a := &App{
-		log: s.Log, cat: cat, checks: newChecks(cat), producer: s.Producer, pool: s.Pool, recent: events.NewAccepted(100_000),
+		log: s.Log, cat: cat, checks: newChecks(cat), producer: s.Producer, pool: s.Pool, recent: events.NewAccepted(100_000), clock: clock.Real(),
 		replays: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pos_replayed_total", Help: "Requests answered from an earlier acceptance of the same id, by kind.",
 		}, []string{"kind"}),
@@ -76,6 +85,7 @@ func New(s *kit.Service) (*App, error) {
 
 func (a *App) routes(r chi.Router) {
 	r.Post("/v1/sales", a.postSale)
+	r.Post("/v1/sales/{sale_id}/void", a.postVoid)
 	r.Post("/v1/deliveries", a.postDelivery)
 	r.Post("/v1/stock-counts", a.postCount)
 	r.Get("/v1/stores", func(w http.ResponseWriter, _ *http.Request) {

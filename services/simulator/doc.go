@@ -14,6 +14,10 @@
 // first few minutes, then one every 20 to 40 (complaints.go). They are drawn from a random source
 // of their own, so the rest of the stream is the same with them as without.
 //
+// With Config.Voids about 1 sale in 200 is voided at its register 2 to 6 minutes after it, for
+// a reason a cashier gives ("customer changed mind", "duplicate scan", ...), its voided_at the
+// simulated time of the void (voids.go); they too come from a random source of their own.
+//
 // Generator keeps its own model of each store's shelves. Sales take from it, so a lane never sells
 // what the model says is gone. Each delivery comes from the vendor whose products are shortest and
 // brings each of them up to half as much again as shoppers asked for since its last delivery
@@ -27,9 +31,12 @@
 // sale the model had already applied, as on a real shop floor.
 //
 // Runner is the transport half: it paces the stream against the wall clock and posts each event to
-// the POS service's public API (POST /v1/sales, /v1/deliveries, /v1/stock-counts) with a pool of
-// workers, and each complaint to the complaints service's POST /v1/complaints with workers and a
-// queue of their own, so a complaints service that does not answer never holds up the sales. A
-// failed post is retried with the same body, so a retried sale keeps its sale_id and is counted
-// once downstream. Runner counts what it sent, what was accepted and what failed, per kind.
+// the POS service's public API (POST /v1/sales, /v1/deliveries, /v1/stock-counts and
+// /v1/sales/{sale_id}/void) with a pool of workers, and each complaint to the complaints
+// service's POST /v1/complaints with workers and a queue of their own, so a complaints service
+// that does not answer never holds up the sales. A failed post is retried with the same body, so
+// a retried sale keeps its sale_id and is counted once downstream. A void is posted only once the
+// POS answered its sale 202 (it waits for a sale still in flight); the voids of sales that were
+// not accepted are skipped. Runner counts what it sent, what was accepted and what failed (and
+// the voids skipped), per kind.
 package simulator

@@ -29,6 +29,14 @@ const (
 // multiplier of 1, over all the simulated stores.
 const DefaultBadBatchEvery = 30 * time.Minute
 
+// Defaults of the voids (Config.Voids).
+const (
+	// DefaultVoidShare is the share of sales voided: 1 in 200.
+	DefaultVoidShare = 1.0 / 200
+	// DefaultVoidDelay is the mean (simulated) time from a sale to its void.
+	DefaultVoidDelay = 4 * time.Minute
+)
+
 // Config describes what a Generator simulates.
 type Config struct {
 	Stores   []Store   // the stores to simulate; required
@@ -52,6 +60,14 @@ type Config struct {
 	// BadBatchEvery is the mean time between bad batches of fresh produce at Rate 1 (default
 	// 30m; each gap is drawn between 2/3 and 4/3 of it); negative means none.
 	BadBatchEvery time.Duration
+	// Voids makes the stream void some of its sales a few minutes after them (see voids.go);
+	// without it the stream has none.
+	Voids bool
+	// VoidShare is the share of sales voided, above 0 and at most 1 (default 1/200).
+	VoidShare float64
+	// VoidDelay is the mean simulated time from a sale to its void (default 4m; each delay is
+	// drawn between half and one and a half times it).
+	VoidDelay time.Duration
 }
 
 // hourCurve is the relative sales rate by local hour: quiet nights, a lunch peak and a bigger
@@ -110,6 +126,7 @@ type Generator struct {
 	queue    arrivals
 	lambda   [3]float64    // arrivals per second per store: candidate sales (at the curve's max), counts, deliveries
 	comp     *complaintGen // nil without complaints
+	voids    *voidGen      // nil without voids
 }
 
 type deptPick struct {
@@ -164,6 +181,18 @@ func New(cfg Config) (*Generator, error) {
 	}
 	if cfg.ComplaintsPerMinute < 0 || math.IsNaN(cfg.ComplaintsPerMinute) || math.IsInf(cfg.ComplaintsPerMinute, 0) {
 		return nil, fmt.Errorf("simulator: complaints per minute %v must be a positive number", cfg.ComplaintsPerMinute)
+	}
+	if cfg.VoidShare == 0 {
+		cfg.VoidShare = DefaultVoidShare
+	}
+	if cfg.VoidDelay == 0 {
+		cfg.VoidDelay = DefaultVoidDelay
+	}
+	if !(cfg.VoidShare > 0 && cfg.VoidShare <= 1) {
+		return nil, fmt.Errorf("simulator: void share %v must be above 0 and at most 1", cfg.VoidShare)
+	}
+	if cfg.VoidDelay < 0 {
+		return nil, fmt.Errorf("simulator: void delay %s must be positive", cfg.VoidDelay)
 	}
 	g := &Generator{
 		cfg:      cfg,
@@ -225,6 +254,9 @@ func New(cfg Config) (*Generator, error) {
 	if cfg.Complaints {
 		g.comp = newComplaintGen(g)
 	}
+	if cfg.Voids {
+		g.voids = newVoidGen(g)
+	}
 	return g, nil
 }
 
@@ -237,10 +269,23 @@ func (g *Generator) after(from time.Duration, k Kind) time.Duration {
 // Next returns the next event of the stream. The stream never ends.
 func (g *Generator) Next() Event {
 	for {
-		// Complaints come from their own random source, so they leave the rest of the stream
-		// as it is without them; at the same time the store events go first.
-		if g.comp != nil && g.comp.peek() < g.queue[0].at {
+		// Complaints and voids come from random sources of their own, so they leave the rest
+		// of the stream as it is without them; at the same time the store events go first,
+		// then complaints, then voids.
+		next, from := g.queue[0].at, KindSale
+		if g.comp != nil {
+			if t := g.comp.peek(); t < next {
+				next, from = t, KindComplaint
+			}
+		}
+		if g.voids != nil && g.voids.peek() < next {
+			from = KindVoid
+		}
+		switch from {
+		case KindComplaint:
 			return g.comp.next()
+		case KindVoid:
+			return g.voids.next()
 		}
 		a := heap.Pop(&g.queue).(arrival)
 		heap.Push(&g.queue, arrival{at: g.after(a.at, a.kind), store: a.store, kind: a.kind})
@@ -255,6 +300,9 @@ func (g *Generator) Next() Event {
 				continue
 			}
 			ev = g.sale(st, at)
+			if ev != nil && g.voids != nil {
+				g.voids.saw(ev, a.at)
+			}
 		case KindCount:
 			ev = g.count(st, at)
 		case KindDelivery:

@@ -3,6 +3,7 @@ package simulator
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -217,6 +218,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"no start", Config{Stores: stores, Products: products}},
 		{"negative rate", Config{Stores: stores, Products: products, Start: start, Rate: -1}},
 		{"negative complaints", Config{Stores: stores, Products: products, Start: start, Complaints: true, ComplaintsPerMinute: -1}},
+		{"void share above 1", Config{Stores: stores, Products: products, Start: start, Voids: true, VoidShare: 1.5}},
+		{"negative void share", Config{Stores: stores, Products: products, Start: start, Voids: true, VoidShare: -0.1}},
+		{"NaN void share", Config{Stores: stores, Products: products, Start: start, Voids: true, VoidShare: math.NaN()}},
+		{"negative void delay", Config{Stores: stores, Products: products, Start: start, Voids: true, VoidDelay: -time.Minute}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,7 +17,8 @@ import (
 )
 
 // Runner posts a Generator's events to the POS API (and its complaints to the complaints
-// service), paced against the wall clock.
+// service), paced against the wall clock. A void is posted only once the POS accepted its sale
+// (a void of a sale that failed, or that this Runner did not post, is skipped and counted).
 type Runner struct {
 	// BaseURL is the POS service, e.g. "http://127.0.0.1:8081"; required.
 	BaseURL string
@@ -46,10 +47,19 @@ type Runner struct {
 	OnAccepted func(ev Event, acceptedAt time.Time)
 
 	stats [kinds]kindCounters
+
+	mu       sync.Mutex
+	voidable map[string]*saleOutcome // sale_id -> its post, for the sales the stream voids
 }
 
 type kindCounters struct {
-	sent, accepted, failed, retries, dropped atomic.Int64
+	sent, accepted, failed, retries, dropped, skipped atomic.Int64
+}
+
+// saleOutcome is the fate of a sale a void waits for: done is closed once its post is over.
+type saleOutcome struct {
+	done     chan struct{}
+	accepted bool
 }
 
 // KindStats counts one kind of event.
@@ -59,6 +69,7 @@ type KindStats struct {
 	Failed   int64 `json:"failed"`            // events given up on
 	Retries  int64 `json:"retries"`           // extra attempts
 	Dropped  int64 `json:"dropped,omitempty"` // complaints not sent: their queue was full
+	Skipped  int64 `json:"skipped,omitempty"` // voids not sent: the POS did not accept their sale
 }
 
 // Stats is what a Runner has done so far.
@@ -67,6 +78,7 @@ type Stats struct {
 	Counts     KindStats `json:"stock_counts"`
 	Deliveries KindStats `json:"deliveries"`
 	Complaints KindStats `json:"complaints"`
+	Voids      KindStats `json:"voids"`
 }
 
 // Stats returns the counters so far; safe to call while Run is running.
@@ -74,9 +86,10 @@ func (r *Runner) Stats() Stats {
 	get := func(k Kind) KindStats {
 		c := &r.stats[k]
 		return KindStats{Sent: c.sent.Load(), Accepted: c.accepted.Load(), Failed: c.failed.Load(), Retries: c.retries.Load(),
-			Dropped: c.dropped.Load()}
+			Dropped: c.dropped.Load(), Skipped: c.skipped.Load()}
 	}
-	return Stats{Sales: get(KindSale), Counts: get(KindCount), Deliveries: get(KindDelivery), Complaints: get(KindComplaint)}
+	return Stats{Sales: get(KindSale), Counts: get(KindCount), Deliveries: get(KindDelivery), Complaints: get(KindComplaint),
+		Voids: get(KindVoid)}
 }
 
 func (r *Runner) defaults() {
@@ -107,8 +120,10 @@ func (r *Runner) defaults() {
 // advanced by duration, and waits for the posts in flight. The simulated clock starts at the
 // generator's Start when Run starts and runs at wall-clock speed; when the POS falls behind,
 // events queue and are posted as fast as the workers can. Complaints go to ComplaintsURL
-// through workers of their own. It returns the final Stats; the error is nil when it stopped
-// because of ctx or duration.
+// through workers of their own. A void goes to the POS like a sale, by the POS workers; when
+// its sale is still being posted (retried, or queued behind a slow POS) it waits for the
+// sale's answer, and is skipped unless that was a 202. It returns the final Stats; the error
+// is nil when it stopped because of ctx or duration.
 func (r *Runner) Run(ctx context.Context, g *Generator, duration time.Duration) (Stats, error) {
 	r.defaults()
 	if r.BaseURL == "" {
@@ -126,9 +141,14 @@ func (r *Runner) Run(ctx context.Context, g *Generator, duration time.Duration) 
 		wg.Go(func() {
 			for ev := range work {
 				if ctx.Err() != nil {
+					r.settle(ev, false)
 					continue // stopping: queued events are dropped unsent, not counted
 				}
-				r.post(ctx, base, ev)
+				if ev.Kind == KindVoid {
+					r.postVoid(ctx, base, ev)
+					continue
+				}
+				r.settle(ev, r.post(ctx, base, ev))
 			}
 		})
 	}
@@ -190,9 +210,11 @@ loop:
 			}
 			continue
 		}
+		r.expect(ev)
 		select {
 		case work <- ev:
 		case <-ctx.Done():
+			r.settle(ev, false)
 			break loop
 		}
 	}
@@ -214,38 +236,91 @@ func (r *Runner) report(msg string) {
 		"deliveries_failed", s.Deliveries.Failed,
 		"complaints_sent", s.Complaints.Sent, "complaints_accepted", s.Complaints.Accepted,
 		"complaints_failed", s.Complaints.Failed, "complaints_dropped", s.Complaints.Dropped,
-		"retries", s.Sales.Retries+s.Counts.Retries+s.Deliveries.Retries+s.Complaints.Retries)
+		"voids_sent", s.Voids.Sent, "voids_accepted", s.Voids.Accepted, "voids_failed", s.Voids.Failed,
+		"voids_skipped", s.Voids.Skipped,
+		"retries", s.Sales.Retries+s.Counts.Retries+s.Deliveries.Retries+s.Complaints.Retries+s.Voids.Retries)
 }
 
-var paths = [kinds]string{KindSale: "/v1/sales", KindCount: "/v1/stock-counts", KindDelivery: "/v1/deliveries",
-	KindComplaint: "/v1/complaints"}
+// expect records, before a sale the stream voids later is handed to the workers, that its void
+// will wait for its answer.
+func (r *Runner) expect(ev Event) {
+	if ev.Kind != KindSale || ev.VoidAt.IsZero() {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.voidable == nil {
+		r.voidable = map[string]*saleOutcome{}
+	}
+	r.voidable[ev.Sale.SaleID] = &saleOutcome{done: make(chan struct{})}
+}
 
-// post sends ev to base until it is accepted, refused, or out of attempts. Every attempt sends
-// the same bytes, so a retried sale keeps its sale_id (and a complaint its complaint_id).
-func (r *Runner) post(ctx context.Context, base string, ev Event) {
+// settle records the answer to a sale its void waits for: accepted or not (failed, or dropped
+// unsent).
+func (r *Runner) settle(ev Event, accepted bool) {
+	if ev.Kind != KindSale || ev.VoidAt.IsZero() {
+		return
+	}
+	r.mu.Lock()
+	o := r.voidable[ev.Sale.SaleID]
+	r.mu.Unlock()
+	if o != nil {
+		o.accepted = accepted
+		close(o.done)
+	}
+}
+
+// postVoid posts a void once its sale's post is over, if the POS accepted the sale; otherwise
+// the void is skipped (counted). Stopping while it waits drops it unsent, uncounted, like the
+// other queued events.
+func (r *Runner) postVoid(ctx context.Context, base string, ev Event) {
+	r.mu.Lock()
+	o := r.voidable[ev.Void.SaleID]
+	r.mu.Unlock()
+	if o != nil {
+		select {
+		case <-o.done:
+		case <-ctx.Done():
+			return
+		}
+		r.mu.Lock()
+		delete(r.voidable, ev.Void.SaleID)
+		r.mu.Unlock()
+	}
+	if o == nil || !o.accepted {
+		r.stats[KindVoid].skipped.Add(1)
+		return
+	}
+	r.post(ctx, base, ev)
+}
+
+// post sends ev to base until it is accepted, refused, or out of attempts, and reports whether
+// it was accepted. Every attempt sends the same bytes, so a retried sale keeps its sale_id (and
+// a complaint its complaint_id, a void its reason and voided_at).
+func (r *Runner) post(ctx context.Context, base string, ev Event) bool {
 	c := &r.stats[ev.Kind]
 	c.sent.Add(1)
 	body, err := json.Marshal(ev.Body())
 	if err != nil {
 		c.failed.Add(1)
 		r.Logger.Error("encode event", "kind", ev.Kind.String(), "id", ev.ID(), "err", err)
-		return
+		return false
 	}
 	wait := r.Backoff
 	for attempt := 1; ; attempt++ {
-		retry, after, err := r.attempt(ctx, base+paths[ev.Kind], body)
+		retry, after, err := r.attempt(ctx, base+ev.path(), body)
 		if err == nil {
 			c.accepted.Add(1)
 			if r.OnAccepted != nil {
 				r.OnAccepted(ev, time.Now())
 			}
-			return
+			return true
 		}
 		if !retry || attempt >= r.Attempts || ctx.Err() != nil {
 			c.failed.Add(1)
 			r.Logger.Warn("event failed", "kind", ev.Kind.String(), "id", ev.ID(), "store_id", ev.StoreID,
 				"attempts", attempt, "err", err)
-			return
+			return false
 		}
 		c.retries.Add(1)
 		if after <= 0 {

@@ -1,11 +1,12 @@
 // Command simulator stands in for the checkout lanes, dock scanners and warehouse scanners of
-// every store, and for its customers: it posts sales, deliveries and warehouse counts to the POS
-// API (POS_URL, default http://127.0.0.1:8081) and complaints to the complaints service
-// (COMPLAINTS_URL, default http://127.0.0.1:8083) at realistic rates until it is stopped or
-// -duration has passed, and prints what it sent, what was accepted and what failed.
+// every store, and for its customers: it posts sales, their voids, deliveries and warehouse
+// counts to the POS API (POS_URL, default http://127.0.0.1:8081) and complaints to the
+// complaints service (COMPLAINTS_URL, default http://127.0.0.1:8083) at realistic rates until
+// it is stopped or -duration has passed, and prints what it sent, what was accepted and what
+// failed (and the voids skipped because their sale was not accepted).
 //
 //	simulator [-rate 1] [-stores S001,S002] [-seed N] [-duration 0] [-start RFC3339] [-workers 16]
-//	          [-complaints=true] [-probe ws://127.0.0.1:8080/ws]
+//	          [-complaints=true] [-voids=true] [-probe ws://127.0.0.1:8080/ws]
 //
 // Complaints come about 3 a minute for the chain at -rate 1, now and then a bad batch of fresh
 // produce among them that makes a spike alert (the first within the first few minutes); see
@@ -13,6 +14,12 @@
 // warning) when -start is more than a day in the past or more than a few minutes ahead, which
 // the complaints intake would refuse. A complaints service that does not answer does not hold up
 // the rest: its complaints are counted as failed. -complaints=false files none.
+//
+// About 1 accepted sale in 200 is voided at its register 2 to 6 simulated minutes later (POST
+// /v1/sales/{sale_id}/void, with a reason such as "duplicate scan"), once the POS accepted it;
+// the voids of sales it did not accept are skipped (counted). The POS refuses a voided_at more
+// than 5 minutes past its clock, so they are turned off (with a warning) when -start is more
+// than a few minutes ahead. -voids=false voids none.
 //
 // By default it first takes each store's stock from the inventory service (INVENTORY_URL,
 // default http://127.0.0.1:8082), so a restart carries on from the real shelves; -sync-stock=false
@@ -53,6 +60,7 @@ func run() error {
 	workers := flag.Int("workers", 16, "requests in flight at most")
 	report := flag.Duration("report", 10*time.Second, "how often to log progress")
 	fileComplaints := flag.Bool("complaints", true, "file customer complaints to the complaints service (COMPLAINTS_URL)")
+	voids := flag.Bool("voids", true, "void about 1 accepted sale in 200 a few minutes after it")
 	syncStock := flag.Bool("sync-stock", true, "start from the inventory service's stock (INVENTORY_URL) when it answers; false starts from the catalog's initial stock")
 	probeURL := flag.String("probe", "", "dashboard websocket to measure sale-to-dashboard latency on, e.g. ws://127.0.0.1:8080/ws")
 	flag.Parse()
@@ -94,7 +102,13 @@ func run() error {
 			"start", t0.Format(time.RFC3339))
 		*fileComplaints = false
 	}
-	gen, err := simulator.New(simulator.Config{Stores: ss, Products: ps, Seed: *seed, Start: t0, Rate: *rate, Complaints: *fileComplaints})
+	if *voids && t0.After(time.Now().Add(4*time.Minute)) {
+		log.Warn("not voiding sales: the POS takes a voided_at at most 5 minutes ahead of its clock, and -start is further ahead",
+			"start", t0.Format(time.RFC3339))
+		*voids = false
+	}
+	gen, err := simulator.New(simulator.Config{Stores: ss, Products: ps, Seed: *seed, Start: t0, Rate: *rate,
+		Complaints: *fileComplaints, Voids: *voids})
 	if err != nil {
 		return err
 	}
@@ -128,7 +142,7 @@ func run() error {
 		}
 	}
 	log.Info("simulating", "pos_url", pos, "complaints_url", complaints, "stores", len(ss), "products", len(ps), "rate", *rate,
-		"seed", *seed, "start", t0.Format(time.RFC3339), "duration", duration.String())
+		"voids", *voids, "seed", *seed, "start", t0.Format(time.RFC3339), "duration", duration.String())
 	r := &simulator.Runner{BaseURL: pos, ComplaintsURL: complaints, Workers: *workers, ReportEvery: *report, Logger: log}
 	var probe *simulator.Probe
 	probeDone := make(chan error, 1)

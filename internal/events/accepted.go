@@ -42,6 +42,10 @@ func (a *Accepted) Get(id string) (Position, bool) {
 func (a *Accepted) Put(id string, p Position) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.putLocked(id, p)
+}
+
+func (a *Accepted) putLocked(id string, p Position) {
 	if _, ok := a.byID[id]; ok {
 		return
 	}
@@ -54,8 +58,8 @@ func (a *Accepted) Put(id string, p Position) {
 }
 
 // Start returns the flight of id: the one already under way in this process (joined true),
-// or a new one begun with start. A finished flight is forgotten, so the next attempt after a
-// failure produces again; the caller Puts the position of an acknowledged one.
+// or a new one begun with start. An acknowledged flight's position is remembered (Put) as it
+// is forgotten; a failed one is just forgotten, so the next attempt produces again.
 func (a *Accepted) Start(id string, start func() (*Flight, error)) (f *Flight, joined bool, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -70,6 +74,11 @@ func (a *Accepted) Start(id string, start func() (*Flight, error)) (f *Flight, j
 		<-f.Done()
 		a.mu.Lock()
 		defer a.mu.Unlock()
+		// Remember an acknowledged flight before forgetting it, so a retry arriving in between
+		// is answered and not produced again.
+		if f.Err() == nil {
+			a.putLocked(id, Position{Partition: f.Partition, Offset: f.Offset})
+		}
 		delete(a.flights, id)
 	}()
 	return f, false, nil

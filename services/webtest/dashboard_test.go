@@ -326,7 +326,7 @@ func TestDashboard(t *testing.T) {
 	for _, g := range groups.Groups() {
 		waitJS(t, ctx, "group "+g, fmt.Sprintf(`!!document.querySelector('details.group[data-group=%q]')`, g))
 	}
-	waitJS(t, ctx, "every service healthy", `document.querySelectorAll('.health .kpi.ok').length === 4`)
+	waitJS(t, ctx, "every service healthy", `document.querySelectorAll('.health .kpi.ok').length === 5`)
 	screenshot(t, ctx, "system")
 
 	// While the server was down the browser may log its failed reconnection attempts; those

@@ -21,6 +21,7 @@ var binaries = map[string]string{
 	"pos":              "./services/cmd/pos",
 	"inventory":        "./services/cmd/inventory",
 	"complaints":       "./services/cmd/complaints",
+	"analytics":        "./services/cmd/analytics",
 	"web":              "./web/cmd/web",
 }
 
@@ -193,16 +194,18 @@ func waitHTTP(t *testing.T, p *process, url string) {
 // setting but its consumer stops at the first spike, unable to produce it.
 const spikeWindow = time.Minute
 
-// platform is a running broker, POS, inventory, complaints service and dashboard.
+// platform is a running broker, POS, inventory, complaints and analytics services and
+// dashboard.
 type platform struct {
-	Broker, BrokerHTTP, POS, Inventory, Complaints, Web string // addresses (Broker) and base URLs
+	Broker, BrokerHTTP, POS, Inventory, Complaints, Analytics, Web string // addresses (Broker) and base URLs
+	DSN                                                            string // their Postgres database
 
 	brokerProc, webProc *process
 }
 
-// startPlatform starts our broker, the POS, inventory and complaints services (the latter with
-// a spike window of spikeWindow) and the dashboard, each as its own process on free ports,
-// against the Postgres database dsn.
+// startPlatform starts our broker, the POS, inventory, complaints (with a spike window of
+// spikeWindow) and analytics services and the dashboard, each as its own process on free
+// ports, against the Postgres database dsn.
 func startPlatform(t *testing.T, dsn string) platform {
 	t.Helper()
 	dir := t.TempDir()
@@ -214,20 +217,38 @@ func startPlatform(t *testing.T, dsn string) platform {
 
 	p := platform{Broker: brokerAddr, BrokerHTTP: "http://" + brokerHTTP,
 		POS: "http://" + freeAddr(t), Inventory: "http://" + freeAddr(t), Complaints: "http://" + freeAddr(t),
-		Web: "http://" + freeAddr(t)}
+		Analytics: "http://" + freeAddr(t), Web: "http://" + freeAddr(t), DSN: dsn}
 	common := []string{"KAFKA_BROKERS=" + p.Broker, "DATABASE_URL=" + dsn, "LOG_LEVEL=info",
-		"POS_URL=" + p.POS, "INVENTORY_URL=" + p.Inventory, "COMPLAINTS_URL=" + p.Complaints, "BROKER_HTTP_URL=" + p.BrokerHTTP}
+		"POS_URL=" + p.POS, "INVENTORY_URL=" + p.Inventory, "COMPLAINTS_URL=" + p.Complaints, "ANALYTICS_URL=" + p.Analytics,
+		"BROKER_HTTP_URL=" + p.BrokerHTTP}
 	pos := start(t, "pos", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.POS, "http://")))
 	inv := start(t, "inventory", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Inventory, "http://")))
 	comp := start(t, "complaints", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Complaints, "http://"),
 		"COMPLAINT_SPIKE_WINDOW="+spikeWindow.String()))
+	ana := start(t, "analytics", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Analytics, "http://")))
 	web := start(t, "web", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Web, "http://")))
 	waitHTTP(t, pos, p.POS+"/healthz")
 	waitHTTP(t, inv, p.Inventory+"/readyz")
 	waitHTTP(t, comp, p.Complaints+"/readyz")
+	waitHTTP(t, ana, p.Analytics+"/readyz")
 	waitHTTP(t, web, p.Web+"/readyz")
 	p.brokerProc, p.webProc = b, web
 	return p
+}
+
+// etl runs `analytics etl args...` against the platform's database, as an operator would, and
+// returns what it printed; a failure fails the test.
+func (p platform) etl(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(build(t), "analytics"), append([]string{"etl"}, args...)...)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+p.DSN, "KAFKA_BROKERS="+p.Broker, "LOG_LEVEL=warn")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("analytics etl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }
 
 // context returns a context cancelled when the test ends.

@@ -392,7 +392,7 @@ func TestPagesShowComplaints(t *testing.T) {
 	api := fakeComplaints(t, first)
 	down := closedAddr(t)
 	svc := kittest.Build(t, Options, map[string]string{"KAFKA_BROKERS": down, "INVENTORY_URL": "http://" + down,
-		"POS_URL": "http://" + down, "BROKER_HTTP_URL": "http://" + down, "COMPLAINTS_URL": api.URL})
+		"POS_URL": "http://" + down, "BROKER_HTTP_URL": "http://" + down, "COMPLAINTS_URL": api.URL, "ANALYTICS_URL": "http://" + down})
 	if _, err := New(svc); err != nil {
 		t.Fatal(err)
 	}

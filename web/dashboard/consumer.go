@@ -23,6 +23,7 @@ type consumer struct {
 	rows    func(*StockLevel) StockRow
 	alert   func(*Alert) AlertRow
 	feed    *ComplaintFeed
+	reports *ReportFeed
 	// clientOpts returns the client id and metrics options of a client role (kit.Service.KafkaOpts).
 	clientOpts func(role string) []kgo.Opt
 	lag        *prometheus.GaugeVec // records behind the partition's high watermark
@@ -32,13 +33,14 @@ type consumer struct {
 	connected atomic.Bool  // the last poll reached the broker
 }
 
-// run consumes until ctx is done: sales from the start of the earliest store's day, stock levels,
+// run consumes until ctx is done: sales and daily reports from the start of the earliest store's
+// day (so that a report produced while the consumer was starting is not missed), stock levels,
 // alerts and complaints from the end. franz-go reconnects by itself when the broker restarts.
 func (c *consumer) run(ctx context.Context) error {
 	start := c.live.DayStart()
 	sales, err := kgo.NewClient(append(c.clientOpts("sales"),
 		kgo.SeedBrokers(c.brokers...),
-		kgo.ConsumeTopics(schemas.TopicPOSSales),
+		kgo.ConsumeTopics(schemas.TopicPOSSales, schemas.TopicDailySalesReport),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AfterMilli(start.UnixMilli())),
 		kgo.FetchMaxWait(100*time.Millisecond),
 	)...)
@@ -145,6 +147,12 @@ func (c *consumer) handle(r *kgo.Record) {
 	case *ComplaintEvent:
 		if row, ok := c.feed.ApplyComplaint(e); ok {
 			c.hub.Publish(Message{Type: "complaint", StoreID: e.StoreID, Complaint: &row}, false)
+		}
+	case *ReportEvent:
+		// The finance page and the pages of the report's stores; a copy or an older version
+		// tells them nothing.
+		if note, ok := c.reports.Apply(e); ok {
+			c.hub.PublishTo(Message{Type: "report", Report: &note}, append([]string{financeTopic}, note.StoreIDs...)...)
 		}
 	}
 }

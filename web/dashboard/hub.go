@@ -26,13 +26,24 @@ func NewHub(reg prometheus.Registerer) *Hub {
 	return &Hub{h: h}
 }
 
-// subscribe adds a browser watching store ("" for the chain). Serve it, or Close it.
+// subscribe adds a browser watching store ("" for the chain, financeTopic for the finance
+// page). Serve it, or Close it.
 func (h *Hub) subscribe(store string) *hub.Client {
 	return h.h.Subscribe(hub.ClientConfig{Topics: []string{store}})
 }
 
 // Clients returns how many browsers are connected.
 func (h *Hub) Clients() int { return h.h.Clients() }
+
+// PublishTo sends m to the browsers watching any of topics (store ids, "" for the chain,
+// financeTopic for the finance page).
+func (h *Hub) PublishTo(m Message, topics ...string) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return // every Message field marshals; nothing to send otherwise
+	}
+	h.h.Publish(hub.Message{Topics: topics, Data: b})
+}
 
 // Publish sends m to the browsers watching m's store and, when chain is true, to those watching
 // the chain.

@@ -77,13 +77,22 @@ func getJSON(ctx context.Context, client *http.Client, service, base, path strin
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("%s: GET %s: %s: %s", service, path, resp.Status, strings.TrimSpace(string(msg)))
+		return statusError{code: resp.StatusCode,
+			msg: fmt.Sprintf("%s: GET %s: %s: %s", service, path, resp.Status, strings.TrimSpace(string(msg)))}
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(into); err != nil {
 		return fmt.Errorf("%s: GET %s: decode: %w", service, path, err)
 	}
 	return nil
 }
+
+// statusError is a service's answer other than 200.
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e statusError) Error() string { return e.msg }
 
 // stock returns the store's stock, out-of-stock first, then low, then by SKU.
 func (c *inventoryClient) stock(ctx context.Context, q StockQuery) ([]StockRow, error) {

@@ -68,6 +68,9 @@ func decodeEvent(ceType string, value []byte) (any, error) {
 	case schemas.TypeAlertComplaintChainSpike:
 		e := &ChainSpikeEvent{}
 		v = e
+	case schemas.TypeReportDailySales:
+		e := &ReportEvent{}
+		v = e
 	default:
 		return nil, fmt.Errorf("%q: %w", ceType, ErrUnknownType)
 	}
@@ -103,6 +106,10 @@ func decodeEvent(ceType string, value []byte) (any, error) {
 	case *ChainSpikeEvent:
 		if e.AlertID == "" || e.SKU == "" || len(e.StoreIDs) == 0 {
 			return nil, fmt.Errorf("decode %s: no alert_id, sku or store_ids", ceType)
+		}
+	case *ReportEvent:
+		if err := decodeReport(e); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", ceType, err)
 		}
 	}
 	return v, nil

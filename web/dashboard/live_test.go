@@ -139,6 +139,11 @@ func TestDecodeEvent(t *testing.T) {
 		{"no sale id", schemas.TypeSaleCompleted, `{"store_id":"S001"}`, nil, false},
 		{"negative qty", schemas.TypeSaleCompleted, `{"sale_id":"x","store_id":"S001","lines":[{"sku":"a","qty":-1}]}`, nil, false},
 		{"bad time", schemas.TypeStockLevel, `{"store_id":"S001","at":"yesterday"}`, nil, false},
+		{"report", schemas.TypeReportDailySales, `{"report_date":"2026-11-20","version":2,"stores":[{"store_id":"S001"}]}`, nil, true},
+		{"report without a date", schemas.TypeReportDailySales, `{"version":2}`, nil, false},
+		{"report with a bad date", schemas.TypeReportDailySales, `{"report_date":"2026-11-31","version":1}`, nil, false},
+		{"report version 0", schemas.TypeReportDailySales, `{"report_date":"2026-11-20","version":0}`, nil, false},
+		{"report store without an id", schemas.TypeReportDailySales, `{"report_date":"2026-11-20","version":1,"stores":[{}]}`, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,7 +165,7 @@ func TestDecodeEvent(t *testing.T) {
 }
 
 // FuzzDecodeEvent feeds arbitrary record values to the decoder: it must never panic, and what it
-// accepts must be safe to fold into Live and the ComplaintFeed.
+// accepts must be safe to fold into Live, the ComplaintFeed and the ReportFeed.
 func FuzzDecodeEvent(f *testing.F) {
 	f.Add(schemas.TypeSaleCompleted, []byte(`{"sale_id":"x","store_id":"S001","occurred_at":"2026-11-22T03:00:00Z","lines":[{"sku":"PRD-0001","qty":1,"unit_price_cents":5}]}`))
 	f.Add(schemas.TypeSaleVoided, []byte(`{"sale_id":"x","store_id":"S001"}`))
@@ -171,6 +176,7 @@ func FuzzDecodeEvent(f *testing.F) {
 	f.Add(schemas.TypeAlertComplaintSpikeResolved, []byte(`{"alert_id":"a","store_id":"S999","sku":"?","reason":"merged","merged_into":"a"}`))
 	f.Add(schemas.TypeAlertComplaintChainSpike, []byte(`{"alert_id":"c","sku":"PRD-0001","store_ids":["S001","S404"]}`))
 	f.Add(schemas.TypeComplaintFiled, []byte(`{"complaint_id":"c","store_id":"S001","text":"éé é"}`))
+	f.Add(schemas.TypeReportDailySales, []byte(`{"report_date":"2026-11-20","version":3,"stores":[{"store_id":"S001","departments":[{"department":"produce"}]}]}`))
 	cat, err := catalog.Load()
 	if err != nil {
 		f.Fatal(err)
@@ -183,6 +189,7 @@ func FuzzDecodeEvent(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	reports := NewReportFeed()
 	f.Fuzz(func(t *testing.T, ceType string, value []byte) {
 		v, err := decodeEvent(ceType, value)
 		if err != nil {
@@ -201,6 +208,9 @@ func FuzzDecodeEvent(f *testing.F) {
 			feed.ApplyChainSpike(e)
 		case *ComplaintEvent:
 			feed.ApplyComplaint(e)
+		case *ReportEvent:
+			reports.Apply(e)
+			reports.Notes(e.ReportDate)
 		}
 	})
 }

@@ -2,7 +2,7 @@ package dashboard
 
 // Message is what the server pushes to browsers over the websocket, as a JSON text frame.
 type Message struct {
-	// Type is snapshot, sale, revenue, stock, alert, spike, chain_spike or complaint.
+	// Type is snapshot, sale, revenue, stock, alert, spike, chain_spike, complaint or report.
 	Type       string          `json:"type"`
 	StoreID    string          `json:"store_id,omitempty"`
 	Sale       *TickerSale     `json:"sale,omitempty"`
@@ -17,4 +17,8 @@ type Message struct {
 	Spikes     []SpikeRow      `json:"spikes,omitempty"`       // snapshot only: spikes heard of since start
 	Chains     []ChainSpikeRow `json:"chain_spikes,omitempty"` // snapshot only, chain view
 	Complaints []ComplaintRow  `json:"complaints,omitempty"`   // snapshot only, store pages
+	Report     *ReportNote     `json:"report,omitempty"`       // a new version of a date's daily report
+	// Reports are, in a snapshot, the newest report versions heard since start: every date's
+	// on the finance page, the newest with a row for the store on a store page.
+	Reports []ReportNote `json:"reports,omitempty"`
 }

@@ -34,15 +34,17 @@ var staticFS embed.FS
 
 // Options is what the dashboard asks of the service kit: no database, no producer, answering
 // on 127.0.0.1:8080 unless HTTP_ADDR says otherwise. Besides the kit's variables it reads
-// INVENTORY_URL (http://127.0.0.1:8082), COMPLAINTS_URL (http://127.0.0.1:8083), POS_URL
-// (http://127.0.0.1:8081) and BROKER_HTTP_URL (http://127.0.0.1:9644), for stock, alerts,
-// complaints and the health of the system page.
+// INVENTORY_URL (http://127.0.0.1:8082), COMPLAINTS_URL (http://127.0.0.1:8083), ANALYTICS_URL
+// (http://127.0.0.1:8085), POS_URL (http://127.0.0.1:8081) and BROKER_HTTP_URL
+// (http://127.0.0.1:9644), for stock, alerts, complaints, the daily reports and ETL runs, and
+// the health of the system page.
 var Options = kit.Options{Name: "web", Addr: "127.0.0.1:8080"}
 
 // config is what the dashboard reads from the environment.
 type config struct {
 	InventoryURL  string
 	ComplaintsURL string
+	AnalyticsURL  string
 	POSURL        string
 	BrokerHTTP    string
 	// SampleEvery is how often topic end offsets are sampled for messages per second.
@@ -51,20 +53,22 @@ type config struct {
 
 // Server is the dashboard. Create it with New, serve Handler, and Run its background work.
 type Server struct {
-	cfg   config
-	cat   *catalog.Catalog
-	log   *slog.Logger
-	live  *Live
-	hub   *Hub
-	inv   *inventoryClient
-	comp  *complaintsClient
-	feed  *ComplaintFeed
-	sys   *system
-	cons  *consumer
-	adm   *kadm.Client
-	admCl *kgo.Client
-	tmpl  *template.Template
-	reg   *prometheus.Registry
+	cfg     config
+	cat     *catalog.Catalog
+	log     *slog.Logger
+	live    *Live
+	hub     *Hub
+	inv     *inventoryClient
+	comp    *complaintsClient
+	feed    *ComplaintFeed
+	ana     *analyticsClient
+	reports *ReportFeed
+	sys     *system
+	cons    *consumer
+	adm     *kadm.Client
+	admCl   *kgo.Client
+	tmpl    *template.Template
+	reg     *prometheus.Registry
 }
 
 // New wires the dashboard onto svc (built with Options): its pages and APIs on svc.Router,
@@ -74,6 +78,7 @@ func New(svc *kit.Service) (*Server, error) {
 	cfg := config{
 		InventoryURL:  svc.Env.String("INVENTORY_URL", kit.DefaultInventoryURL),
 		ComplaintsURL: svc.Env.String("COMPLAINTS_URL", DefaultComplaintsURL),
+		AnalyticsURL:  svc.Env.String("ANALYTICS_URL", DefaultAnalyticsURL),
 		POSURL:        svc.Env.String("POS_URL", kit.DefaultPOSURL),
 		BrokerHTTP:    svc.Env.String("BROKER_HTTP_URL", kit.DefaultBrokerHTTPURL),
 	}
@@ -101,18 +106,22 @@ func New(svc *kit.Service) (*Server, error) {
 	svc.OnClose(admCl.Close)
 	s := &Server{
 		cfg: cfg, cat: cat, log: svc.Log, live: live, hub: NewHub(reg),
-		inv:   &inventoryClient{base: cfg.InventoryURL, client: &http.Client{Timeout: 5 * time.Second}},
-		comp:  &complaintsClient{base: cfg.ComplaintsURL, client: &http.Client{Timeout: 5 * time.Second}},
-		feed:  feed,
-		admCl: admCl, adm: kadm.NewClient(admCl), reg: reg,
+		inv:  &inventoryClient{base: cfg.InventoryURL, client: &http.Client{Timeout: 5 * time.Second}},
+		comp: &complaintsClient{base: cfg.ComplaintsURL, client: &http.Client{Timeout: 5 * time.Second}},
+		feed: feed,
+		ana: &analyticsClient{base: cfg.AnalyticsURL, client: &http.Client{Timeout: 5 * time.Second},
+			files: &http.Client{Timeout: 30 * time.Second}},
+		reports: NewReportFeed(),
+		admCl:   admCl, adm: kadm.NewClient(admCl), reg: reg,
 	}
 	s.sys = &system{adm: s.adm, client: &http.Client{Timeout: 2 * time.Second}, targets: []Health{
 		{Name: "broker", URL: cfg.BrokerHTTP},
 		{Name: "pos", URL: cfg.POSURL},
 		{Name: "inventory", URL: cfg.InventoryURL},
 		{Name: "complaints", URL: cfg.ComplaintsURL},
-	}}
-	s.cons = &consumer{brokers: svc.Brokers, live: live, hub: s.hub, log: s.log, rows: s.stockRow, alert: s.alertRow, feed: feed,
+		{Name: "analytics", URL: cfg.AnalyticsURL},
+	}, runs: s.etlRuns}
+	s.cons = &consumer{brokers: svc.Brokers, live: live, hub: s.hub, log: s.log, rows: s.stockRow, alert: s.alertRow, feed: feed, reports: s.reports,
 		clientOpts: svc.KafkaOpts, lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "freshmart_web_consumer_lag",
 			Help: "Records the dashboard is behind each partition's high watermark."}, []string{"topic", "partition"})}
 	if err := s.parseTemplates(); err != nil {
@@ -145,11 +154,15 @@ func (s *Server) routes(r chi.Router) {
 	r.Get("/", s.chainPage)
 	r.Get("/stores/{id}", s.storePage)
 	r.Get("/system", s.systemPage)
+	r.Get("/finance", s.financePage)
+	r.Get("/finance/daily.csv", s.financeCSV)
 	r.Get("/fragments/stock", s.stockFragment)
 	r.Get("/fragments/alerts", s.alertsFragment)
 	r.Get("/fragments/complaints", s.complaintsFragment)
 	r.Get("/fragments/spikes", s.spikesFragment)
 	r.Get("/fragments/system", s.systemFragment)
+	r.Get("/fragments/finance", s.financeFragment)
+	r.Get("/fragments/headline", s.headlineFragment)
 	r.Get("/api/live", s.liveJSON)
 	r.Get("/ws", s.websocket)
 	sub, _ := fs.Sub(staticFS, "static")
@@ -191,7 +204,7 @@ func (s *Server) stores() []storeView {
 // page is what every page template receives.
 type page struct {
 	Title     string
-	Active    string // "chain", "system" or a store id
+	Active    string // "chain", "system", "finance" or a store id
 	Stores    []storeView
 	Store     *storeView
 	Depts     []catalog.Department
@@ -209,6 +222,10 @@ type page struct {
 	ComplaintsErr string
 	Stock         stockFragment
 	System        SystemView
+	// Headline is a store's headline changes from its latest daily report.
+	Headline *Headline
+	// Finance is the finance page.
+	Finance *financeView
 }
 
 type stockFragment struct {
@@ -262,6 +279,7 @@ func (s *Server) storePage(w http.ResponseWriter, r *http.Request) {
 	wg.Go(func() { p.Alerts, p.AlertsErr = s.alerts(r.Context(), id) })
 	wg.Go(func() { p.Spikes, p.SpikesErr = s.storeSpikes(r.Context(), id) })
 	wg.Go(func() { p.Complaints, p.ComplaintsErr = s.storeComplaints(r.Context(), id) })
+	wg.Go(func() { h := s.headline(r.Context(), id); p.Headline = &h })
 	wg.Wait()
 	s.render(w, "store", p)
 }

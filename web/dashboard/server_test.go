@@ -28,7 +28,7 @@ func closedAddr(t *testing.T) string {
 func TestPagesRenderWhenDependenciesAreDown(t *testing.T) {
 	down := closedAddr(t)
 	svc := kittest.Build(t, Options, map[string]string{"KAFKA_BROKERS": down, "INVENTORY_URL": "http://" + down,
-		"POS_URL": "http://" + down, "BROKER_HTTP_URL": "http://" + down, "COMPLAINTS_URL": "http://" + down})
+		"POS_URL": "http://" + down, "BROKER_HTTP_URL": "http://" + down, "COMPLAINTS_URL": "http://" + down, "ANALYTICS_URL": "http://" + down})
 	if _, err := New(svc); err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,8 @@ func TestPagesRenderWhenDependenciesAreDown(t *testing.T) {
 		{"/", 200, "text/html", []string{"Revenue today", "S001", "Live sales", "/static/app.js", "Complaint spikes are unavailable",
 			`id="active-spikes"`, "No active complaint spikes.", `id="chain-spikes"`}},
 		{"/stores/S001", 200, "text/html", []string{"Stock is unavailable", `data-store="S001"`, "Revenue today by department", "America/",
-			"Complaint spikes are unavailable", `id="spikes"`, "Complaints are unavailable", `id="complaints"`}},
+			"Complaint spikes are unavailable", `id="spikes"`, "Complaints are unavailable", `id="complaints"`,
+			`id="headline-body"`, "The daily report is unavailable right now"}},
 		{"/stores/S999", 404, "application/problem+json", []string{`"status":404`, "S999"}},
 		{"/fragments/stock?store=S001&q=milk", 200, "text/html", []string{"Stock is unavailable"}},
 		{"/fragments/stock?store=nope", 404, "application/problem+json", []string{"nope"}},
@@ -51,7 +52,15 @@ func TestPagesRenderWhenDependenciesAreDown(t *testing.T) {
 		{"/fragments/complaints?store=S002", 200, "text/html", []string{"Complaints are unavailable", "No complaints yet."}},
 		{"/fragments/complaints?store=nope", 404, "application/problem+json", []string{"nope"}},
 		{"/fragments/spikes", 200, "text/html", []string{"Complaint spikes are unavailable", "No chain-wide spikes."}},
-		{"/system", 200, "text/html", []string{"broker", "Down", "inventory", "complaints"}},
+		{"/system", 200, "text/html", []string{"broker", "Down", "inventory", "complaints", "analytics", "ETL runs are unavailable", `id="etl-runs"`}},
+		{"/finance", 200, "text/html", []string{`class="active">Finance</a>`, `id="day-picker"`, "Reports are unavailable", `id="finance-body"`}},
+		{"/finance?date=2026-11-20", 200, "text/html", []string{`value="2026-11-20"`, "Fri, Nov 20, 2026", "Reports are unavailable right now (analytics:"}},
+		{"/finance?date=2026-11-31", 400, "application/problem+json", []string{"2026-11-31"}},
+		{"/fragments/finance?date=2026-11-20", 200, "text/html", []string{`<div id="finance-body" data-date="2026-11-20"`, "Reports are unavailable"}},
+		{"/finance/daily.csv?date=2026-11-20", 502, "application/problem+json", []string{"Analytics unavailable", "analytics:"}},
+		{"/finance/daily.csv", 400, "application/problem+json", []string{"date is required"}},
+		{"/fragments/headline?store=S001", 200, "text/html", []string{"The daily report is unavailable right now"}},
+		{"/fragments/headline?store=nope", 404, "application/problem+json", []string{"nope"}},
 		{"/api/live", 200, "application/json", []string{`"chain"`, `"stores"`}},
 		{"/static/app.js", 200, "text/javascript", []string{"WebSocket"}},
 		{"/static/style.css", 200, "text/css", []string{".ticker"}},

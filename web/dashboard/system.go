@@ -56,6 +56,10 @@ type SystemView struct {
 	Groups []GroupInfo
 	Health []Health
 	Err    string // the broker could not be asked
+	// ETLRuns are the analytics ETL's newest runs, newest first; ETLErr says when the
+	// analytics service could not be asked.
+	ETLRuns []ETLRunRow
+	ETLErr  string
 }
 
 // system answers the system page from the broker's admin API and the services' health checks.
@@ -63,6 +67,8 @@ type system struct {
 	adm     *kadm.Client
 	client  *http.Client
 	targets []Health // Name and URL of each health check
+	// runs returns the ETL's newest runs, or why they cannot be shown.
+	runs func(context.Context) ([]ETLRunRow, string)
 
 	mu     sync.Mutex
 	prev   map[string]int64
@@ -115,14 +121,18 @@ func (s *system) sampleOnce(ctx context.Context) {
 }
 
 // view asks the broker and the services now.
-func (s *system) view(ctx context.Context) SystemView {
+func (s *system) view(ctx context.Context) (v SystemView) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	v := SystemView{At: time.Now()}
+	v = SystemView{At: time.Now()}
 	var wg sync.WaitGroup
 	v.Health = make([]Health, len(s.targets))
 	for i, h := range s.targets {
 		wg.Go(func() { v.Health[i] = s.probe(ctx, h) })
+	}
+	if s.runs != nil {
+		// v is the result: the deferred Wait lets this finish before view returns.
+		wg.Go(func() { v.ETLRuns, v.ETLErr = s.runs(ctx) })
 	}
 	defer wg.Wait()
 

@@ -15,6 +15,18 @@ import (
 // own messages are ignored.
 func (s *Server) websocket(w http.ResponseWriter, r *http.Request) {
 	store := r.URL.Query().Get("store")
+	if r.URL.Query().Get("view") == financeTopic {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		sub := s.hub.subscribe(financeTopic)
+		snap, _ := json.Marshal(Message{Type: "snapshot", Reports: s.reports.Notes("")}) // every field marshals
+		if err := sub.Serve(r.Context(), c, hub.ServeOptions{First: [][]byte{snap}}); err != nil {
+			s.log.Debug("websocket closed", "view", financeTopic, "err", err)
+		}
+		return
+	}
 	if store != "" {
 		if _, err := s.cat.Store(store); err != nil {
 			s.problem(w, http.StatusNotFound, "Unknown store", fmt.Sprintf("store %q is not in the catalog", store))
@@ -48,6 +60,9 @@ func (s *Server) snapshot(store string) []byte {
 		snap.Revenue = &rev
 		snap.Spikes = spikes[:min(storeSpikesLen, len(spikes))]
 		snap.Complaints = s.feed.Complaints(store)
+		if notes := s.reports.Notes(store); len(notes) > 0 {
+			snap.Reports = notes[:1]
+		}
 	} else {
 		snap.Spikes = spikes[:min(activeSpikesLen, len(spikes))]
 		snap.Chains = s.feed.ChainSpikes()

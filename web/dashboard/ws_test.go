@@ -21,7 +21,7 @@ func wsServer(t *testing.T) (*Server, string) {
 	t.Helper()
 	down := closedAddr(t)
 	svc := kittest.Build(t, Options, map[string]string{"KAFKA_BROKERS": down, "INVENTORY_URL": "http://" + down,
-		"POS_URL": "http://" + down, "BROKER_HTTP_URL": "http://" + down, "COMPLAINTS_URL": "http://" + down})
+		"POS_URL": "http://" + down, "BROKER_HTTP_URL": "http://" + down, "COMPLAINTS_URL": "http://" + down, "ANALYTICS_URL": "http://" + down})
 	s, err := New(svc)
 	if err != nil {
 		t.Fatal(err)

@@ -1,5 +1,5 @@
 // FreshMart dashboard: live updates over a websocket (sales, stock, alerts, complaint spikes,
-// complaints), stock search, system refresh.
+// complaints, new daily reports), stock search, system refresh, the finance page's day picker.
 // Plain JavaScript, no build step. The server renders every page; this script only keeps it live.
 "use strict";
 
@@ -289,6 +289,59 @@
     while (list.children.length > COMPLAINTS_MAX) list.removeChild(list.lastChild);
   }
 
+  // Daily reports. A "report" message says a date has a new version of its report: the finance
+  // page fetches its body again when the date is one it shows (the day or the chart's days) in an
+  // older version; a store page its headline when the report is newer than the one it shows.
+  let financeTimer = 0;
+  function applyReport(n) {
+    if (!n || !n.date) return;
+    const box = $("#finance-body");
+    if (box) {
+      if (n.date < box.dataset.from || n.date > box.dataset.date) return;
+      let versions = {};
+      try { versions = JSON.parse(box.dataset.versions || "{}"); } catch (e) { /* refresh */ }
+      if (n.version > (versions[n.date] || 0)) {
+        clearTimeout(financeTimer);
+        financeTimer = setTimeout(refreshFinance, 150);
+      }
+      return;
+    }
+    const h = $("#headline-body .headline");
+    if (h && store && (n.store_ids || []).includes(store)) {
+      const date = h.dataset.date || "";
+      if (n.date > date || (n.date === date && n.version > Number(h.dataset.version || 0))) {
+        refreshBox("#headline-body", "/fragments/headline?store=" + encodeURIComponent(store));
+      }
+    }
+  }
+  async function refreshFinance() {
+    const box = $("#finance-body");
+    if (!box) return;
+    try {
+      const resp = await fetch("/fragments/finance?date=" + encodeURIComponent(box.dataset.date));
+      if (!resp.ok) return;
+      const open = new Set([...box.querySelectorAll("details[open]")].map((d) => d.dataset.store));
+      const html = await resp.text();
+      const now = $("#finance-body");
+      if (!now) return;
+      now.outerHTML = html;
+      const fresh = $("#finance-body");
+      if (!fresh) return;
+      fresh.querySelectorAll("details").forEach((d) => { if (open.has(d.dataset.store)) d.open = true; });
+      fresh.classList.add("updated");
+    } catch (e) { /* offline: the next reconnect refreshes */ }
+  }
+
+  // The finance page's day picker goes to the day once a whole date is entered (typing a year
+  // passes through years 0002, 0020… first).
+  const dayPicker = $("#day-picker");
+  if (dayPicker) {
+    const input = dayPicker.querySelector("input[name=date]");
+    input.addEventListener("change", () => {
+      if (input.value && input.value >= "2000-01-01" && input.checkValidity()) dayPicker.submit();
+    });
+  }
+
   // Chain page: per-store cells.
   function updateStoreRow(rev) {
     if (!rev || !rev.store_id) return;
@@ -345,12 +398,16 @@
         case "complaint":
           addComplaint(m.complaint);
           break;
+        case "report":
+          applyReport(m.report);
+          break;
       }
       if (m.type === "snapshot") {
         // What the broker delivered since the dashboard started, folded into the rendered page.
         (m.spikes || []).slice().reverse().forEach(applySpike);
         (m.chain_spikes || []).slice().reverse().forEach(applyChainSpike);
         (m.complaints || []).forEach(addComplaint);
+        (m.reports || []).forEach(applyReport);
       }
     }
     addSales(sales);
@@ -370,7 +427,8 @@
   function connect() {
     if (page === "system") { setStatus("live", "Auto-refresh"); return; }
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(proto + "//" + location.host + "/ws" + (store ? "?store=" + encodeURIComponent(store) : ""));
+    const query = page === "finance" ? "?view=finance" : store ? "?store=" + encodeURIComponent(store) : "";
+    const ws = new WebSocket(proto + "//" + location.host + "/ws" + query);
     ws.onopen = () => {
       delay = 500;
       setStatus("live", "Live");
@@ -419,6 +477,7 @@
     if (!store) return;
     refreshBox("#alerts-body", "/fragments/alerts?store=" + encodeURIComponent(store));
     refreshBox("#complaints-body", "/fragments/complaints?store=" + encodeURIComponent(store));
+    refreshBox("#headline-body", "/fragments/headline?store=" + encodeURIComponent(store));
   }
   function refreshSpikes() {
     if (store || page !== "chain") return;
@@ -434,7 +493,7 @@
       (live.stores || []).forEach((s) => updateStoreRow(s.Revenue));
     } catch (e) { /* offline */ }
   }
-  function refreshFragments() { refreshStock(); refreshAlerts(); refreshStores(); refreshSpikes(); }
+  function refreshFragments() { refreshStock(); refreshAlerts(); refreshStores(); refreshSpikes(); refreshFinance(); }
   if (filter) {
     filter.addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(refreshStock, 250); });
     filter.addEventListener("change", refreshStock);

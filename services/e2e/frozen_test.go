@@ -15,6 +15,7 @@ import (
 	"github.com/freshmart/platform/internal/brokertest"
 	"github.com/freshmart/platform/internal/kit/kittest"
 	"github.com/freshmart/platform/internal/pgtest"
+	"github.com/freshmart/platform/services/catalog"
 )
 
 // answered is one request's outcome: status, Retry-After, body and how long it took.
@@ -167,8 +168,9 @@ func TestFrozenPostgres(t *testing.T) {
 // and an inventory service. While frozen, a sale is answered 503 with Retry-After within the
 // POS's delivery timeout (it used to hang for minutes), /readyz answers within its check
 // timeout naming the broker, and the stock, read from Postgres, is still served. After the
-// thaw, the retried sale is accepted and reaches pos-sales under its one id, and the stock
-// counts it once.
+// thaw, the retried sale is accepted and the stock counts it once. (The record the first
+// attempt handed to the frozen broker may be written after all, once the broker runs again,
+// and the retry is then a second copy: every copy carries the sale's id and readers drop it.)
 func TestFrozenBroker(t *testing.T) {
 	broker := brokertest.Start(t)
 	dsn := pgtest.NewMigrated(t)
@@ -215,8 +217,37 @@ func TestFrozenBroker(t *testing.T) {
 		}
 		return nil
 	})
+	// A marker sale of another SKU in the same store (so the same partition, after every copy):
+	// once it is folded, so is everything before it.
+	marker := strings.Replace(fmt.Sprintf(validSale, uuid.NewString()), "PRD-0001", "PRD-0002", 1)
+	if a := request(t, "POST", pos+"/v1/sales", marker); a.status != 202 {
+		t.Fatalf("marker sale: %d %s", a.status, a.body)
+	}
+	onHand := func(sku string) (int64, error) {
+		var got struct {
+			Items []struct {
+				OnHand int64 `json:"on_hand"`
+			} `json:"items"`
+		}
+		code, err := getJSON(inv+"/v1/stock?store_id=S001&sku="+sku, &got)
+		if err != nil || code != 200 || len(got.Items) != 1 {
+			return 0, fmt.Errorf("%d %v", code, err)
+		}
+		return got.Items[0].OnHand, nil
+	}
+	cat := catalog.MustLoad()
+	initial := func(sku string) int64 { p, _ := cat.Product(sku); return int64(p.InitialStock) }
+	waitFor(t, time.Minute, "the marker sale folded", func() error {
+		if n, err := onHand("PRD-0002"); err != nil || n != initial("PRD-0002")-2 {
+			return fmt.Errorf("PRD-0002 on hand %d (%v)", n, err)
+		}
+		return nil
+	})
+	if n, err := onHand("PRD-0001"); err != nil || n != initial("PRD-0001")-4 {
+		t.Errorf("PRD-0001 on hand %d (%v), want %d: the first sale and the retried one, each once", n, err, initial("PRD-0001")-4)
+	}
 	ids, _ := saleIDsOnTopic(t, broker.Addr, endOffsetSum(t, broker.Addr, "pos-sales"))
-	if ids[saleID] != 1 {
-		t.Errorf("the sale retried after the freeze is on pos-sales %d times, want once (all: %v)", ids[saleID], ids)
+	if ids[saleID] < 1 || ids[saleID] > 2 {
+		t.Errorf("the sale retried after the freeze is on pos-sales %d times, want once or twice (all: %v)", ids[saleID], ids)
 	}
 }

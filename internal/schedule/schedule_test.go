@@ -379,7 +379,19 @@ func TestOverlapSkippedAndAbandonedSwept(t *testing.T) {
 	clk := clock.NewManual(utc("2026-11-21T00:30:00Z"))
 	s, reg := newScheduler(t, pool, clk, "a")
 	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) }) // never leave the job blocked
 	started := make(chan Run, 4)
+	next := func(what string) Run {
+		t.Helper()
+		select {
+		case r := <-started:
+			return r
+		case <-time.After(time.Minute):
+			t.Fatalf("%s did not start within a minute", what)
+			return Run{}
+		}
+	}
 	if err := s.Add(Job{Name: "slow", Spec: "0 * * * *", Run: func(ctx context.Context, r Run) error {
 		started <- r
 		if r.ScheduledFor.Hour() == 1 {
@@ -391,7 +403,7 @@ func TestOverlapSkippedAndAbandonedSwept(t *testing.T) {
 	}
 	start(t, s)
 	// The 2026-11-20 row is the latest: the scheduler catches up the 00:00 slot.
-	if r := <-started; !r.CatchUp || !r.ScheduledFor.Equal(utc("2026-11-21T00:00:00Z")) {
+	if r := next("the catch-up"); !r.CatchUp || !r.ScheduledFor.Equal(utc("2026-11-21T00:00:00Z")) {
 		t.Fatalf("first run %+v, want the catch-up of 00:00", r)
 	}
 	waitFor(t, "abandoned run swept", func() bool {
@@ -403,11 +415,11 @@ func TestOverlapSkippedAndAbandonedSwept(t *testing.T) {
 	}
 	waitFor(t, "the scheduler to wait for 01:00", func() bool { return clk.Waiting(utc("2026-11-21T01:00:00Z")) })
 	clk.Set(utc("2026-11-21T01:00:00Z"))
-	<-started // 01:00 runs and blocks
+	next("01:00") // runs and blocks
 	waitFor(t, "the scheduler to wait for 02:00", func() bool { return clk.Waiting(utc("2026-11-21T02:00:00Z")) })
 	clk.Set(utc("2026-11-21T02:00:00Z"))
 	waitFor(t, "02:00 skipped", func() bool { return counter(t, reg, "slow", "skipped") == 1 })
-	close(release)
+	once.Do(func() { close(release) })
 	waitFor(t, "01:00 finished", func() bool { return hasRun(t, pool, "slow", utc("2026-11-21T01:00:00Z")) })
 	want := map[string]string{"00:00": "ok", "01:00": "ok", "02:00": "skipped"}
 	for _, r := range runsOf(t, pool, "slow")[1:] {

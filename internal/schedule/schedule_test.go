@@ -413,6 +413,15 @@ func TestOverlapSkippedAndAbandonedSwept(t *testing.T) {
 	if r := runsOf(t, pool, "slow")[0]; !strings.Contains(r.errText, "abandoned") || r.finished == nil {
 		t.Errorf("abandoned run recorded as %+v", r)
 	}
+	// The catch-up must have finished (its row and lock released) before 01:00 comes, or 01:00
+	// is rightly skipped as overlapping it.
+	waitFor(t, "00:00 finished and its lock released", func() bool {
+		var held int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'`).Scan(&held); err != nil {
+			t.Fatal(err)
+		}
+		return held == 0 && hasRun(t, pool, "slow", utc("2026-11-21T00:00:00Z"))
+	})
 	waitFor(t, "the scheduler to wait for 01:00", func() bool { return clk.Waiting(utc("2026-11-21T01:00:00Z")) })
 	clk.Set(utc("2026-11-21T01:00:00Z"))
 	next("01:00") // runs and blocks

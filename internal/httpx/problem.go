@@ -157,3 +157,14 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v) //nolint:errchkjson // the client may be gone; nothing to do
 }
+
+// Unavailable answers 503 with Retry-After when the service's own store (title names it:
+// "Stock database unavailable") cannot be read; what says what could not be read. The cause is
+// logged with the request, not shown to the caller.
+func Unavailable(w http.ResponseWriter, r *http.Request, log *slog.Logger, title, what string, err error) {
+	if log != nil {
+		log.Error("read "+what, "path", r.URL.Path, "err", err)
+	}
+	WriteProblem(w, Problem{Status: http.StatusServiceUnavailable, Title: title,
+		Detail: what + " cannot be read right now; retry later"})
+}

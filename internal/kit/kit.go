@@ -10,6 +10,9 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -396,4 +399,28 @@ func run(ctx context.Context, opts Options, setup func(ctx context.Context, s *S
 // SignalContext returns a context that ends on SIGINT or SIGTERM (a graceful stop).
 func SignalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// Commands are the subcommands a service binary runs instead of the service ("rebuild", "etl"),
+// each given the arguments after its name and returning the exit status.
+type Commands map[string]func(args []string) int
+
+// RunCommand runs the subcommand named by the first argument and exits with its status; an
+// unknown name is answered with the list of known ones and status 2. Without arguments it
+// returns, and main goes on to run the service.
+func RunCommand(service string, cmds Commands) {
+	if len(os.Args) < 2 {
+		return
+	}
+	cmd, ok := cmds[os.Args[1]]
+	if !ok {
+		names := make([]string, 0, len(cmds))
+		for n := range cmds {
+			names = append(names, strconv.Quote(n))
+		}
+		slices.Sort(names)
+		fmt.Fprintf(os.Stderr, "%s: unknown command %q (want no argument or %s)\n", service, os.Args[1], strings.Join(names, ", "))
+		os.Exit(2)
+	}
+	os.Exit(cmd(os.Args[2:]))
 }

@@ -25,9 +25,7 @@ func (a *App) routes(r chi.Router) {
 // unavailable answers 503 (with Retry-After) when the warehouse cannot be read; the cause is
 // logged, not shown.
 func (a *App) unavailable(w http.ResponseWriter, r *http.Request, what string, err error) {
-	a.log.Error("read "+what, "path", r.URL.Path, "err", err)
-	httpx.WriteProblem(w, httpx.Problem{Status: http.StatusServiceUnavailable, Title: "Warehouse unavailable",
-		Detail: what + " cannot be read right now; retry later"})
+	httpx.Unavailable(w, r, a.log, "Warehouse unavailable", what, err)
 }
 
 // getDailyReport answers GET /v1/reports/daily?date=YYYY-MM-DD[&version=n][&format=json|csv]:

@@ -37,15 +37,7 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case "etl":
-			os.Exit(etl(os.Args[2:], os.Stdout, os.Stderr))
-		default:
-			fmt.Fprintf(os.Stderr, "analytics: unknown command %q (want no argument or \"etl\")\n", os.Args[1])
-			os.Exit(2)
-		}
-	}
+	kit.RunCommand("analytics", kit.Commands{"etl": func(args []string) int { return etl(args, os.Stdout, os.Stderr) }})
 	kit.Main(app.Options, func(_ context.Context, s *kit.Service) error {
 		cfg, err := app.ConfigFromEnv(s.Env)
 		if err != nil {

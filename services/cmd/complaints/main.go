@@ -25,15 +25,7 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case "rebuild":
-			os.Exit(rebuild())
-		default:
-			fmt.Fprintf(os.Stderr, "complaints: unknown command %q (want no argument or \"rebuild\")\n", os.Args[1])
-			os.Exit(2)
-		}
-	}
+	kit.RunCommand("complaints", kit.Commands{"rebuild": func([]string) int { return rebuild() }})
 	kit.Main(app.Options, func(_ context.Context, s *kit.Service) error {
 		cfg, err := app.ConfigFromEnv(s.Env)
 		if err != nil {

@@ -22,15 +22,7 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case "rebuild":
-			os.Exit(rebuild())
-		default:
-			fmt.Fprintf(os.Stderr, "inventory: unknown command %q (want no argument or \"rebuild\")\n", os.Args[1])
-			os.Exit(2)
-		}
-	}
+	kit.RunCommand("inventory", kit.Commands{"rebuild": func([]string) int { return rebuild() }})
 	kit.Main(app.Options, func(_ context.Context, s *kit.Service) error {
 		_, err := app.New(s)
 		return err

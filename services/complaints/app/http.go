@@ -342,7 +342,5 @@ func (a *App) productName(sku string) string {
 // unavailable answers 503 (with Retry-After) when the complaints database cannot be read; the
 // cause is logged, not shown.
 func (a *App) unavailable(w http.ResponseWriter, r *http.Request, what string, err error) {
-	a.log.Error("read "+what, "path", r.URL.Path, "err", err)
-	httpx.WriteProblem(w, httpx.Problem{Status: http.StatusServiceUnavailable, Title: "Complaints database unavailable",
-		Detail: what + " cannot be read right now; retry later"})
+	httpx.Unavailable(w, r, a.log, "Complaints database unavailable", what, err)
 }

@@ -41,9 +41,7 @@ type AlertItem struct {
 // unavailable answers 503 (with Retry-After) when the stock database cannot be read; the cause
 // is logged, not shown.
 func (a *App) unavailable(w http.ResponseWriter, r *http.Request, what string, err error) {
-	a.log.Error("read "+what, "path", r.URL.Path, "err", err)
-	httpx.WriteProblem(w, httpx.Problem{Status: http.StatusServiceUnavailable, Title: "Stock database unavailable",
-		Detail: what + " cannot be read right now; retry later"})
+	httpx.Unavailable(w, r, a.log, "Stock database unavailable", what, err)
 }
 
 func (a *App) routes(r chi.Router) {

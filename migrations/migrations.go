@@ -126,22 +126,29 @@ func SeedCatalog(ctx context.Context, conn *pgx.Conn, cat *catalog.Catalog) erro
 			ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, position = EXCLUDED.position`, d.ID, d.Name, i)
 	}
 	for _, v := range cat.Vendors() {
-		b.Queue(`INSERT INTO catalog.vendors (vendor_id, name) VALUES ($1, $2)
-			ON CONFLICT (vendor_id) DO UPDATE SET name = EXCLUDED.name`, v.VendorID, v.Name)
+		b.Queue(`INSERT INTO catalog.vendors (vendor_id, name, email, lead_days) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (vendor_id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email,
+				lead_days = EXCLUDED.lead_days`, v.VendorID, v.Name, v.Email, v.LeadDays)
 	}
 	for _, s := range cat.Stores() {
-		b.Queue(`INSERT INTO catalog.stores (store_id, name, city, state, timezone) VALUES ($1, $2, $3, $4, $5)
+		b.Queue(`INSERT INTO catalog.stores (store_id, name, city, state, timezone, address, postal_code)
+				VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (store_id) DO UPDATE SET name = EXCLUDED.name, city = EXCLUDED.city,
-				state = EXCLUDED.state, timezone = EXCLUDED.timezone`, s.StoreID, s.Name, s.City, s.State, s.Timezone)
+				state = EXCLUDED.state, timezone = EXCLUDED.timezone, address = EXCLUDED.address,
+				postal_code = EXCLUDED.postal_code`,
+			s.StoreID, s.Name, s.City, s.State, s.Timezone, s.Address, s.PostalCode)
 	}
 	for _, p := range cat.Products() {
 		b.Queue(`INSERT INTO catalog.products (sku, name, department, unit, price_cents, low_stock_threshold,
-				reorder_qty, vendor_id, initial_stock) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+				reorder_qty, vendor_id, initial_stock, pack_size, net_qty, net_unit)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 			ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name, department = EXCLUDED.department,
 				unit = EXCLUDED.unit, price_cents = EXCLUDED.price_cents,
 				low_stock_threshold = EXCLUDED.low_stock_threshold, reorder_qty = EXCLUDED.reorder_qty,
-				vendor_id = EXCLUDED.vendor_id, initial_stock = EXCLUDED.initial_stock`,
-			p.SKU, p.Name, p.Department, p.Unit, p.PriceCents, p.LowStockThreshold, p.ReorderQty, p.VendorID, p.InitialStock)
+				vendor_id = EXCLUDED.vendor_id, initial_stock = EXCLUDED.initial_stock,
+				pack_size = EXCLUDED.pack_size, net_qty = EXCLUDED.net_qty, net_unit = EXCLUDED.net_unit`,
+			p.SKU, p.Name, p.Department, p.Unit, p.PriceCents, p.LowStockThreshold, p.ReorderQty, p.VendorID,
+			p.InitialStock, p.PackSize, p.NetQty, p.NetUnit)
 	}
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("migrations: seed catalog: %w", err)

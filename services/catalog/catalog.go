@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -34,15 +35,19 @@ type Department struct {
 type Vendor struct {
 	VendorID string `json:"vendor_id"` // e.g. "V001"
 	Name     string `json:"name"`
+	Email    string `json:"email"`     // where purchase orders are sent
+	LeadDays int    `json:"lead_days"` // days from an order to its requested delivery
 }
 
 // Store is one FreshMart store.
 type Store struct {
-	StoreID  string `json:"store_id"` // e.g. "S001"
-	Name     string `json:"name"`
-	City     string `json:"city"`
-	State    string `json:"state"`
-	Timezone string `json:"timezone"` // IANA name, e.g. "America/New_York"
+	StoreID    string `json:"store_id"` // e.g. "S001"
+	Name       string `json:"name"`
+	City       string `json:"city"`
+	State      string `json:"state"`
+	Timezone   string `json:"timezone"` // IANA name, e.g. "America/New_York"
+	Address    string `json:"address"`  // street address, for delivery
+	PostalCode string `json:"postal_code"`
 }
 
 // Location returns the store's time zone (business days are counted in it).
@@ -65,6 +70,38 @@ type Product struct {
 	ReorderQty        int    `json:"reorder_qty"`         // units ordered when restocking
 	VendorID          string `json:"vendor_id"`
 	InitialStock      int    `json:"initial_stock"` // on-hand of a store that has never counted it
+	// PackSize is how many units the vendor ships per case; orders are rounded up to whole
+	// cases. 0 means the vendor ships single units.
+	PackSize int `json:"pack_size"`
+	// NetQty and NetUnit are what one unit holds (16 "oz", 1 "kg", 12 "ct"), for the unit
+	// price a shelf sign shows ("$0.25 / oz"). See UnitPrice.
+	NetQty  float64 `json:"net_qty"`
+	NetUnit string  `json:"net_unit"`
+}
+
+// netUnits are the units of measure NetUnit may name.
+var netUnits = map[string]bool{"oz": true, "fl oz": true, "lb": true, "kg": true, "g": true, "l": true, "ml": true, "m": true, "ct": true}
+
+// UnitPrice is the unit price of priceCents for p, as a shelf sign prints it: "$0.25 / oz",
+// "$1.99 / kg", "$0.29 / ct". Below a dollar per unit it keeps one more digit ("$0.031 / oz")
+// so that cheap units still compare.
+func (p Product) UnitPrice(priceCents int64) string {
+	if p.NetQty <= 0 || p.NetUnit == "" {
+		return ""
+	}
+	per := float64(priceCents) / 100 / p.NetQty
+	if per < 0.1 {
+		return fmt.Sprintf("$%.3f / %s", per, p.NetUnit)
+	}
+	return fmt.Sprintf("$%.2f / %s", per, p.NetUnit)
+}
+
+// OrderQty is qty rounded up to the vendor's whole cases (qty itself when PackSize is 0).
+func (p Product) OrderQty(qty int) int {
+	if p.PackSize <= 1 || qty <= 0 {
+		return qty
+	}
+	return (qty + p.PackSize - 1) / p.PackSize * p.PackSize
 }
 
 // Catalog is the loaded reference data. Its methods are safe for concurrent use; returned
@@ -132,6 +169,9 @@ func Parse(data []byte) (*Catalog, error) {
 		if v.VendorID == "" || vendorIdx[v.VendorID] {
 			return nil, fmt.Errorf("catalog: vendor %q: empty or duplicate id", v.VendorID)
 		}
+		if !strings.Contains(v.Email, "@") || v.LeadDays < 0 {
+			return nil, fmt.Errorf("catalog: vendor %s: an email address and a non-negative lead time are required", v.VendorID)
+		}
 		vendorIdx[v.VendorID] = true
 	}
 	for i, s := range c.stores {
@@ -152,8 +192,10 @@ func Parse(data []byte) (*Catalog, error) {
 			return nil, fmt.Errorf("catalog: product %q: sku must look like PRD-0001", p.SKU)
 		case p.Name == "" || p.Unit == "":
 			return nil, fmt.Errorf("catalog: product %s: name and unit are required", p.SKU)
-		case p.PriceCents < 0 || p.LowStockThreshold < 0 || p.ReorderQty < 0 || p.InitialStock < 0:
+		case p.PriceCents < 0 || p.LowStockThreshold < 0 || p.ReorderQty < 0 || p.InitialStock < 0 || p.PackSize < 0:
 			return nil, fmt.Errorf("catalog: product %s: negative price or quantity", p.SKU)
+		case p.NetQty <= 0 || !netUnits[p.NetUnit]:
+			return nil, fmt.Errorf("catalog: product %s: net quantity must be positive and its unit one of oz, fl oz, lb, kg, g, l, ml, m, ct", p.SKU)
 		}
 		if _, ok := c.deptIdx[p.Department]; !ok {
 			return nil, fmt.Errorf("catalog: product %s: unknown department %q", p.SKU, p.Department)

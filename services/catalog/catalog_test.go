@@ -85,8 +85,8 @@ func TestCopiesAreIndependent(t *testing.T) {
 }
 
 func TestParseRejects(t *testing.T) {
-	base := `{"departments":[{"id":"d","name":"D"}],"vendors":[{"vendor_id":"V001","name":"v"}],"stores":[{"store_id":"S001","name":"s","city":"c","state":"NY","timezone":"America/New_York"}],"products":[%s]}`
-	good := `{"sku":"PRD-0001","name":"n","department":"d","unit":"each","price_cents":1,"low_stock_threshold":1,"reorder_qty":1,"vendor_id":"V001","initial_stock":1}`
+	base := `{"departments":[{"id":"d","name":"D"}],"vendors":[{"vendor_id":"V001","name":"v","email":"o@v.example","lead_days":2}],"stores":[{"store_id":"S001","name":"s","city":"c","state":"NY","timezone":"America/New_York"}],"products":[%s]}`
+	good := `{"sku":"PRD-0001","name":"n","department":"d","unit":"each","price_cents":1,"low_stock_threshold":1,"reorder_qty":1,"vendor_id":"V001","initial_stock":1,"net_qty":1,"net_unit":"ct"}`
 	tests := []struct {
 		name, products, want string
 	}{
@@ -95,6 +95,8 @@ func TestParseRejects(t *testing.T) {
 		{"unknown vendor", strings.Replace(good, "V001", "V002", 1), "vendor"},
 		{"negative price", strings.Replace(good, `"price_cents":1`, `"price_cents":-1`, 1), "negative"},
 		{"duplicate", good + "," + good, "duplicate"},
+		{"no net quantity", strings.Replace(good, `"net_qty":1`, `"net_qty":0`, 1), "net quantity"},
+		{"unknown net unit", strings.Replace(good, `"net_unit":"ct"`, `"net_unit":"cubit"`, 1), "net quantity"},
 		{"unknown field", strings.Replace(good, `"unit"`, `"colour":"red","unit"`, 1), "unknown field"},
 	}
 	if _, err := Parse([]byte(strings.Replace(base, "%s", good, 1))); err != nil {
@@ -124,4 +126,33 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestUnitPriceAndOrderQty(t *testing.T) {
+	p := Product{NetQty: 16, NetUnit: "oz", PackSize: 12}
+	if got := p.UnitPrice(400); got != "$0.25 / oz" {
+		t.Errorf("UnitPrice(400) = %q, want $0.25 / oz", got)
+	}
+	if got := p.UnitPrice(49); got != "$0.031 / oz" {
+		t.Errorf("UnitPrice(49) = %q, want $0.031 / oz", got)
+	}
+	for _, c := range []struct{ in, want int }{{1, 12}, {12, 12}, {13, 24}, {0, 0}} {
+		if got := p.OrderQty(c.in); got != c.want {
+			t.Errorf("OrderQty(%d) = %d, want %d", c.in, got, c.want)
+		}
+	}
+	if got := (Product{}).OrderQty(7); got != 7 {
+		t.Errorf("OrderQty without a pack size = %d, want 7", got)
+	}
+	cat := MustLoad()
+	for _, p := range cat.Products() {
+		if p.UnitPrice(p.PriceCents) == "" {
+			t.Errorf("%s: no unit price", p.SKU)
+		}
+	}
+	for _, v := range cat.Vendors() {
+		if v.Email == "" {
+			t.Errorf("vendor %s: no email", v.VendorID)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/freshmart/platform/services/catalog"
@@ -17,18 +18,19 @@ func FromCatalog(c *catalog.Catalog, ids []string) ([]Store, []Product, error) {
 			want[id] = true
 		}
 	}
+	missing := maps.Clone(want)
 	for _, s := range c.Stores() {
 		if len(want) > 0 && !want[s.StoreID] {
 			continue
 		}
-		delete(want, s.StoreID)
+		delete(missing, s.StoreID)
 		loc, err := s.Location()
 		if err != nil {
 			return nil, nil, fmt.Errorf("simulator: %w", err)
 		}
 		stores = append(stores, Store{ID: s.StoreID, Location: loc})
 	}
-	for id := range want {
+	for id := range missing {
 		return nil, nil, fmt.Errorf("simulator: store %q is not in the catalog", id)
 	}
 	var products []Product

@@ -18,6 +18,15 @@
 // a reason a cashier gives ("customer changed mind", "duplicate scan", ...), its voided_at the
 // simulated time of the void (voids.go); they too come from a random source of their own.
 //
+// Prices (prices.go) makes the lanes charge the prices in force: the Runner's Charge hook sets
+// each sale's line prices from the pricing service's GET /v1/prices (every store, read every 3
+// s, promotions included) just before the sale is posted, and falls back to the generator's
+// catalog prices, saying so in the log, while the pricing service does not answer. About 1
+// line in 2,000 (Prices.StaleEvery) is charged a stale price on purpose (the previous price, the
+// regular price during a promotion, or the catalog's), so the price-accuracy check has
+// something to find. Lines charged in the seconds between a price change and the next read are
+// stale too, as at a real lane.
+//
 // Generator keeps its own model of each store's shelves. Sales take from it, so a lane never sells
 // what the model says is gone. Each delivery comes from the vendor whose products are shortest and
 // brings each of them up to half as much again as shoppers asked for since its last delivery

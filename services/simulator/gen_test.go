@@ -270,3 +270,15 @@ func TestSameSeedSameSalesFromTheCatalog(t *testing.T) {
 		t.Fatal("an unknown store was accepted")
 	}
 }
+
+// TestFromCatalogPicksOnlyTheStoresNamed: naming two stores simulates those two, not every
+// store after them.
+func TestFromCatalogPicksOnlyTheStoresNamed(t *testing.T) {
+	stores, _, err := FromCatalog(catalog.MustLoad(), []string{"S001", "S002"})
+	if err != nil || len(stores) != 2 || stores[0].ID != "S001" || stores[1].ID != "S002" {
+		t.Fatalf("FromCatalog(S001,S002) = %v, %v", stores, err)
+	}
+	if _, _, err := FromCatalog(catalog.MustLoad(), []string{"S001", "S999"}); err == nil {
+		t.Fatal("an unknown store was accepted")
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/freshmart/platform/schemas"
 )
 
 // Runner posts a Generator's events to the POS API (and its complaints to the complaints
@@ -45,6 +47,10 @@ type Runner struct {
 	// OnAccepted, when set, is called after the POS (or the complaints service) accepted an
 	// event (from the worker goroutines).
 	OnAccepted func(ev Event, acceptedAt time.Time)
+	// Charge, when set, sets the prices of a sale's lines (and its total) just before the sale
+	// is handed to the workers, so a sale is charged the prices in force when it happens
+	// (Prices.Charge); nil keeps the generator's (the catalog's) prices.
+	Charge func(sale *schemas.SaleCompleted)
 
 	stats [kinds]kindCounters
 
@@ -209,6 +215,9 @@ loop:
 				}
 			}
 			continue
+		}
+		if ev.Kind == KindSale && r.Charge != nil {
+			r.Charge(ev.Sale)
 		}
 		r.expect(ev)
 		select {

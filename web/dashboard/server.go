@@ -35,7 +35,7 @@ var staticFS embed.FS
 // Options is what the dashboard asks of the service kit: no database, no producer, answering
 // on 127.0.0.1:8080 unless HTTP_ADDR says otherwise. Besides the kit's variables it reads
 // INVENTORY_URL (http://127.0.0.1:8082), COMPLAINTS_URL (http://127.0.0.1:8083), ANALYTICS_URL
-// (http://127.0.0.1:8085), POS_URL (http://127.0.0.1:8081) and BROKER_HTTP_URL
+// (http://127.0.0.1:8085), PRICING_URL (http://127.0.0.1:8084), POS_URL (http://127.0.0.1:8081) and BROKER_HTTP_URL
 // (http://127.0.0.1:9644), for stock, alerts, complaints, the daily reports and ETL runs, and
 // the health of the system page.
 var Options = kit.Options{Name: "web", Addr: "127.0.0.1:8080"}
@@ -45,6 +45,7 @@ type config struct {
 	InventoryURL  string
 	ComplaintsURL string
 	AnalyticsURL  string
+	PricingURL    string
 	POSURL        string
 	BrokerHTTP    string
 	// SampleEvery is how often topic end offsets are sampled for messages per second.
@@ -63,6 +64,7 @@ type Server struct {
 	feed    *ComplaintFeed
 	ana     *analyticsClient
 	reports *ReportFeed
+	pricing *pricingClient
 	sys     *system
 	cons    *consumer
 	adm     *kadm.Client
@@ -79,6 +81,7 @@ func New(svc *kit.Service) (*Server, error) {
 		InventoryURL:  svc.Env.String("INVENTORY_URL", kit.DefaultInventoryURL),
 		ComplaintsURL: svc.Env.String("COMPLAINTS_URL", DefaultComplaintsURL),
 		AnalyticsURL:  svc.Env.String("ANALYTICS_URL", DefaultAnalyticsURL),
+		PricingURL:    svc.Env.String("PRICING_URL", DefaultPricingURL),
 		POSURL:        svc.Env.String("POS_URL", kit.DefaultPOSURL),
 		BrokerHTTP:    svc.Env.String("BROKER_HTTP_URL", kit.DefaultBrokerHTTPURL),
 	}
@@ -112,6 +115,7 @@ func New(svc *kit.Service) (*Server, error) {
 		ana: &analyticsClient{base: cfg.AnalyticsURL, client: &http.Client{Timeout: 5 * time.Second},
 			files: &http.Client{Timeout: 30 * time.Second}},
 		reports: NewReportFeed(),
+		pricing: &pricingClient{base: cfg.PricingURL, client: &http.Client{Timeout: 5 * time.Second}},
 		admCl:   admCl, adm: kadm.NewClient(admCl), reg: reg,
 	}
 	s.sys = &system{adm: s.adm, client: &http.Client{Timeout: 2 * time.Second}, targets: []Health{
@@ -120,6 +124,7 @@ func New(svc *kit.Service) (*Server, error) {
 		{Name: "inventory", URL: cfg.InventoryURL},
 		{Name: "complaints", URL: cfg.ComplaintsURL},
 		{Name: "analytics", URL: cfg.AnalyticsURL},
+		{Name: "pricing", URL: cfg.PricingURL},
 	}, runs: s.etlRuns}
 	s.cons = &consumer{brokers: svc.Brokers, live: live, hub: s.hub, log: s.log, rows: s.stockRow, alert: s.alertRow, feed: feed, reports: s.reports,
 		clientOpts: svc.KafkaOpts, lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "freshmart_web_consumer_lag",
@@ -163,6 +168,7 @@ func (s *Server) routes(r chi.Router) {
 	r.Get("/fragments/system", s.systemFragment)
 	r.Get("/fragments/finance", s.financeFragment)
 	r.Get("/fragments/headline", s.headlineFragment)
+	r.Get("/fragments/price-accuracy", s.priceAccuracyFragment)
 	r.Get("/api/live", s.liveJSON)
 	r.Get("/ws", s.websocket)
 	sub, _ := fs.Sub(staticFS, "static")
@@ -226,6 +232,8 @@ type page struct {
 	Headline *Headline
 	// Finance is the finance page.
 	Finance *financeView
+	// PriceAccuracy is a store's price-accuracy card (pricing.go).
+	PriceAccuracy *PriceAccuracy
 }
 
 type stockFragment struct {
@@ -280,6 +288,7 @@ func (s *Server) storePage(w http.ResponseWriter, r *http.Request) {
 	wg.Go(func() { p.Spikes, p.SpikesErr = s.storeSpikes(r.Context(), id) })
 	wg.Go(func() { p.Complaints, p.ComplaintsErr = s.storeComplaints(r.Context(), id) })
 	wg.Go(func() { h := s.headline(r.Context(), id); p.Headline = &h })
+	wg.Go(func() { p.PriceAccuracy = s.priceAccuracy(r.Context(), id) })
 	wg.Wait()
 	s.render(w, "store", p)
 }

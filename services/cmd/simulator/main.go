@@ -25,6 +25,12 @@
 // default http://127.0.0.1:8082), so a restart carries on from the real shelves; -sync-stock=false
 // starts from the catalog's initial stock (what a repeatable seeded run wants).
 //
+// Sales are charged the prices in force (promotions included) of the pricing service
+// (PRICING_URL, default http://127.0.0.1:8084), read for every store every 3 seconds; when it
+// does not answer, the catalog's prices (or the last ones read) are charged and the log says so.
+// About 1 line in 2,000 is charged a stale price on purpose, for the price-accuracy panel to
+// find. -prices=false, or a -start that is not now, charges the catalog's prices.
+//
 // With -probe it also watches the dashboard's live websocket and reports, at exit, how long
 // accepted sales took from the POS's 202 to their appearance on the dashboard (p50, p99, max).
 package main
@@ -62,6 +68,7 @@ func run() error {
 	fileComplaints := flag.Bool("complaints", true, "file customer complaints to the complaints service (COMPLAINTS_URL)")
 	voids := flag.Bool("voids", true, "void about 1 accepted sale in 200 a few minutes after it")
 	syncStock := flag.Bool("sync-stock", true, "start from the inventory service's stock (INVENTORY_URL) when it answers; false starts from the catalog's initial stock")
+	charge := flag.Bool("prices", true, "charge the prices in force of the pricing service (PRICING_URL), read every few seconds; false charges the catalog's")
 	probeURL := flag.String("probe", "", "dashboard websocket to measure sale-to-dashboard latency on, e.g. ws://127.0.0.1:8080/ws")
 	flag.Parse()
 
@@ -144,6 +151,20 @@ func run() error {
 	log.Info("simulating", "pos_url", pos, "complaints_url", complaints, "stores", len(ss), "products", len(ps), "rate", *rate,
 		"voids", *voids, "seed", *seed, "start", t0.Format(time.RFC3339), "duration", duration.String())
 	r := &simulator.Runner{BaseURL: pos, ComplaintsURL: complaints, Workers: *workers, ReportEvery: *report, Logger: log}
+	if now := time.Now(); *charge && (t0.Before(now.Add(-5*time.Minute)) || t0.After(now.Add(5*time.Minute))) {
+		log.Warn("charging the catalog's prices: the prices in force are today's, and -start is not now", "start", t0.Format(time.RFC3339))
+		*charge = false
+	}
+	var prices *simulator.Prices
+	if *charge {
+		prices = &simulator.Prices{URL: kit.OS.String("PRICING_URL", defaultPricingURL), Logger: log, Seed: *seed}
+		for _, s := range ss {
+			prices.Stores = append(prices.Stores, s.ID)
+		}
+		prices.Refresh(ctx) //nolint:errcheck // logged; Run reads again every few seconds
+		go prices.Run(ctx)
+		r.Charge = prices.Charge
+	}
 	var probe *simulator.Probe
 	probeDone := make(chan error, 1)
 	probeCtx, stopProbe := context.WithCancel(context.Background())
@@ -165,6 +186,10 @@ func run() error {
 	elapsed := time.Since(began)
 	out := map[string]any{"stats": st, "seconds": elapsed.Seconds(),
 		"sales_accepted_per_second": float64(st.Sales.Accepted) / elapsed.Seconds()}
+	if prices != nil {
+		n, stale := prices.Stale()
+		out["prices"] = map[string]int64{"lines_at_prices_in_force": n, "lines_stale_on_purpose": stale}
+	}
 	if probe != nil {
 		// Give the last sales a moment to reach the dashboard.
 		wait := time.Now().Add(5 * time.Second)
@@ -181,6 +206,9 @@ func run() error {
 	fmt.Println(string(b))
 	return nil
 }
+
+// defaultPricingURL is where the pricing service answers by default (make run).
+const defaultPricingURL = "http://127.0.0.1:8084"
 
 // defaultComplaintsURL is where the complaints service answers by default (make run).
 const defaultComplaintsURL = "http://127.0.0.1:8083"

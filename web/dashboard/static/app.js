@@ -478,6 +478,7 @@
     refreshBox("#alerts-body", "/fragments/alerts?store=" + encodeURIComponent(store));
     refreshBox("#complaints-body", "/fragments/complaints?store=" + encodeURIComponent(store));
     refreshBox("#headline-body", "/fragments/headline?store=" + encodeURIComponent(store));
+    refreshBox("#price-accuracy-body", "/fragments/price-accuracy?store=" + encodeURIComponent(store));
   }
   function refreshSpikes() {
     if (store || page !== "chain") return;
@@ -497,6 +498,11 @@
   if (filter) {
     filter.addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(refreshStock, 250); });
     filter.addEventListener("change", refreshStock);
+  }
+
+  // Store page: price accuracy changes with every sale; read it again every 15 seconds.
+  if (store && $("#price-accuracy-body")) {
+    setInterval(() => refreshBox("#price-accuracy-body", "/fragments/price-accuracy?store=" + encodeURIComponent(store)), 15000);
   }
 
   // System page: refresh the tables every few seconds.

@@ -106,7 +106,7 @@ type display struct {
 	evs []events.Event
 }
 
-func readDisplay(t *testing.T, b *brokertest.Broker) *display {
+func readDisplay(t testing.TB, b *brokertest.Broker) *display {
 	t.Helper()
 	d := &display{}
 	cl := b.Client(t, kgo.ConsumeTopics(schemas.TopicDisplayUpdates), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -163,7 +163,7 @@ func (d *display) matching(typ string, keep func(map[string]any) bool) []map[str
 }
 
 // wait waits (up to 20 s) until n events of type typ satisfy keep, and returns them.
-func (d *display) wait(t *testing.T, typ string, n int, keep func(map[string]any) bool) []map[string]any {
+func (d *display) wait(t testing.TB, typ string, n int, keep func(map[string]any) bool) []map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -188,7 +188,7 @@ type answer struct {
 	raw    string
 }
 
-func call(t *testing.T, method, url string, body any) answer {
+func call(t testing.TB, method, url string, body any) answer {
 	t.Helper()
 	var r io.Reader
 	switch v := body.(type) {

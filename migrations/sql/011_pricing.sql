@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS pricing.prices (
 -- Every price change, applied or scheduled (applied_at NULL until it applies). store_id '' is
 -- chain-wide. old_price_cents is the regular price it replaced (the base price for a chain-wide
 -- change), set when it applies; the catalog's seed rows have reason 'catalog' and an
--- effective_at at the epoch. seq orders changes with the same effective_at.
+-- effective_at and applied_at at the epoch. A change is in force from greatest(effective_at,
+-- applied_at): later than planned only when no replica ran at its time. seq orders changes with the same effective_at.
 CREATE TABLE IF NOT EXISTS pricing.price_changes (
     change_id       uuid        PRIMARY KEY,
     seq             bigint      GENERATED ALWAYS AS IDENTITY,

@@ -152,9 +152,15 @@ func (a *App) checkSales(ctx context.Context, tx *stream.Tx, evs []events.Event)
 	return nil
 }
 
-// timelines reads, for the store and SKU pairs, every price change up to until that applies
-// to the store (chain-wide and the store's own) and the store's promotion windows on the SKU
-// that start by until: two round trips for the whole batch.
+// timelines reads, for the store and SKU pairs, every price change that applies to the store
+// (chain-wide and the store's own) and the store's promotion windows on the SKU, as they were
+// in force by until: two round trips for the whole batch.
+//
+// In force means as the shelves showed it: a change from when it was applied (its
+// effective_at, or later when no replica ran then) and not while it was only scheduled; a
+// promotion from when it started (its starts_at, or when a start in the past was asked for)
+// to when it ended (its planned end, or DELETE), and not at all if it never started. So a
+// sale rung up before a promotion was even created is not held against it.
 func (a *App) timelines(ctx context.Context, tx pgx.Tx, pairs map[item]bool, until time.Time) (map[item][]pricing.Change, map[item][]pricing.Promo, error) {
 	var stores, skus []string
 	for k := range pairs {
@@ -162,9 +168,10 @@ func (a *App) timelines(ctx context.Context, tx pgx.Tx, pairs map[item]bool, unt
 	}
 	changes := map[item][]pricing.Change{}
 	promos := map[item][]pricing.Promo{}
-	rows, err := tx.Query(ctx, `SELECT u.store, u.sku, c.store_id, c.price_cents, c.effective_at, c.seq
+	rows, err := tx.Query(ctx, `SELECT u.store, u.sku, c.store_id, c.price_cents, greatest(c.effective_at, c.applied_at), c.seq
 		FROM unnest($1::text[], $2::text[]) AS u(store, sku)
-		JOIN pricing.price_changes c ON c.sku = u.sku AND c.store_id IN ('', u.store) AND c.effective_at <= $3`, stores, skus, until)
+		JOIN pricing.price_changes c ON c.sku = u.sku AND c.store_id IN ('', u.store)
+		WHERE c.applied_at IS NOT NULL AND greatest(c.effective_at, c.applied_at) <= $3`, stores, skus, until)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pricing: read price history: %w", err)
 	}
@@ -181,10 +188,12 @@ func (a *App) timelines(ctx context.Context, tx pgx.Tx, pairs map[item]bool, unt
 	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("pricing: read price history: %w", err)
 	}
-	rows, err = tx.Query(ctx, `SELECT i.store_id, i.sku, i.promo_id::text, i.starts_at, i.ends_at, p.title, p.promo_price_cents, p.percent_off
+	rows, err = tx.Query(ctx, `SELECT i.store_id, i.sku, i.promo_id::text, greatest(i.starts_at, i.started_at), coalesce(i.ended_at, i.ends_at),
+			p.title, p.promo_price_cents, p.percent_off
 		FROM unnest($1::text[], $2::text[]) AS u(store, sku)
-		JOIN pricing.promo_items i ON i.store_id = u.store AND i.sku = u.sku AND i.starts_at <= $3 AND i.starts_at < i.ends_at
-		JOIN pricing.promotions p ON p.promo_id = i.promo_id`, stores, skus, until)
+		JOIN pricing.promo_items i ON i.store_id = u.store AND i.sku = u.sku
+		JOIN pricing.promotions p ON p.promo_id = i.promo_id
+		WHERE i.started_at IS NOT NULL AND greatest(i.starts_at, i.started_at) <= $3`, stores, skus, until)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pricing: read promotions: %w", err)
 	}

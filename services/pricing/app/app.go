@@ -50,7 +50,8 @@
 // The consumer of pos-sales (exactly-once: offsets in the batch's transaction) reads each new
 // sale (sale ids already checked are dropped) and compares each line's unit_price_cents with the
 // price in force at the sale's occurred_at in its store (package pricing's Resolve over the
-// history and the promotion windows), counting lines and mismatches per store and SKU.
+// history and the promotion windows, as they were in force: from when a change was applied
+// and while a promotion ran, see timelines), counting lines and mismatches per store and SKU.
 // Nothing is rejected. Voids are ignored: the lane did charge the wrong price, voided later or
 // not. /metrics has freshmart_pricing_price_mismatches_total{store,sku} and
 // freshmart_pricing_sale_lines_checked_total{store}, read from those tables when scraped, so

@@ -618,12 +618,29 @@ func TestPriceAccuracy(t *testing.T) {
 	p7, p8 := catalogPrice(t, "PRD-0007"), catalogPrice(t, "PRD-0008")
 	// A promotion on PRD-0008 in S001 from 12:30 to 13:30 UTC, and a new price for PRD-0007
 	// from 12:10.
-	postPromo(t, base, map[string]any{"skus": []string{"PRD-0008"}, "store_ids": []string{"S001"}, "promo_price_cents": 10, "title": "Flash",
+	id, _ := postPromo(t, base, map[string]any{"skus": []string{"PRD-0008"}, "store_ids": []string{"S001"}, "promo_price_cents": 10, "title": "Flash",
 		"starts_at": "2026-12-05T12:30:00Z", "ends_at": "2026-12-05T13:30:00Z"})
+	// A promotion asked for at 12:00 that started "an hour ago" was not in force before 12:00.
+	postPromo(t, base, map[string]any{"skus": []string{"PRD-0009"}, "store_ids": []string{"S001"}, "promo_price_cents": 10, "title": "Late",
+		"starts_at": "2026-12-05T11:00:00Z", "ends_at": "2026-12-05T15:00:00Z"})
 	e.clk.Set(t0.Add(10 * time.Minute))
 	if a := call(t, "PUT", base+"/v1/prices/PRD-0007", map[string]any{"price_cents": p7 + 100}); a.status != 200 {
 		t.Fatalf("PUT: %d %s", a.status, a.raw)
 	}
+	state := func(want string) func() string {
+		return func() string {
+			g := call(t, "GET", base+"/v1/promotions/"+id, nil)
+			if s := g.body["stores"].([]any)[0].(map[string]any)["state"]; s != want {
+				return fmt.Sprint(s)
+			}
+			return ""
+		}
+	}
+	e.clk.Set(t0.Add(30 * time.Minute))
+	eventually(t, "promotion started", state("running"))
+	e.clk.Set(t0.Add(90 * time.Minute))
+	eventually(t, "promotion ended", state("ended"))
+	p9 := catalogPrice(t, "PRD-0009")
 	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
 	sales := []schemas.SaleCompleted{
 		sale("S001", at(5), "PRD-0007", p7, "PRD-0008", p8), // both right (before the change)
@@ -633,6 +650,8 @@ func TestPriceAccuracy(t *testing.T) {
 		sale("S001", at(45), "PRD-0008", p8),                // wrong: the regular price during the promotion
 		sale("S001", at(95), "PRD-0008", p8),                // right: the promotion is over
 		sale("S002", at(40), "PRD-0008", p8),                // right: no promotion in S002
+		sale("S001", at(-30), "PRD-0009", p9),               // right: the late promotion did not exist yet
+		sale("S001", at(1), "PRD-0009", int64(10)),          // right: it did now
 	}
 	dup := sales[1]
 	pr, err := events.NewProducer(events.ProducerConfig{Brokers: []string{e.broker.Addr}, Source: "freshmart/pos"})
@@ -651,13 +670,13 @@ func TestPriceAccuracy(t *testing.T) {
 		a := call(t, "GET", base+"/v1/price-accuracy?store_id=S001", nil)
 		acc = Accuracy{}
 		_ = json.Unmarshal([]byte(a.raw), &acc)
-		if acc.SalesLinesChecked != 7 {
+		if acc.SalesLinesChecked != 9 {
 			return fmt.Sprintf("%d lines checked", acc.SalesLinesChecked)
 		}
 		return ""
 	})
-	if acc.MismatchedLines != 2 || len(acc.SKUs) != 2 || acc.Accuracy != 5.0/7 {
-		t.Fatalf("S001 accuracy %+v, want 2 of 7 lines wrong", acc)
+	if acc.MismatchedLines != 2 || len(acc.SKUs) != 2 || acc.Accuracy != 7.0/9 {
+		t.Fatalf("S001 accuracy %+v, want 2 of 9 lines wrong", acc)
 	}
 	bySKU := map[string]AccuracySKU{}
 	for _, s := range acc.SKUs {
@@ -685,7 +704,7 @@ func TestPriceAccuracy(t *testing.T) {
 	for _, line := range []string{
 		`freshmart_pricing_price_mismatches_total{sku="PRD-0007",store="S001"} 1`,
 		`freshmart_pricing_price_mismatches_total{sku="PRD-0008",store="S001"} 1`,
-		`freshmart_pricing_sale_lines_checked_total{store="S001"} 7`,
+		`freshmart_pricing_sale_lines_checked_total{store="S001"} 9`,
 	} {
 		if !strings.Contains(string(m), line) {
 			t.Fatalf("/metrics lacks %s", line)

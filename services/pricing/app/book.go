@@ -31,7 +31,8 @@ func derivedID(parts ...string) string {
 	return uuid.NewSHA1(idNamespace, b).String()
 }
 
-// seedEpoch is the effective time of the catalog's prices: before any sale.
+// seedEpoch is when the catalog's prices are in force from (effective and applied): before
+// any sale.
 var seedEpoch = time.Unix(0, 0).UTC()
 
 // seed gives every catalog SKU without a base price the catalog's price, recorded in the
@@ -48,7 +49,7 @@ func (a *App) seed(ctx context.Context) error {
 		SELECT '', u.sku, u.price, u.id, $4 FROM unnest($1::text[], $2::bigint[], $3::uuid[]) AS u(sku, price, id)
 		ON CONFLICT DO NOTHING RETURNING sku, price_cents, change_id)
 	INSERT INTO pricing.price_changes (change_id, store_id, sku, price_cents, reason, changed_by, requested_at, effective_at, applied_at)
-	SELECT change_id, '', sku, price_cents, 'catalog', 'catalog', $4, $5, $4 FROM new ON CONFLICT DO NOTHING`,
+	SELECT change_id, '', sku, price_cents, 'catalog', 'catalog', $4, $5, $5 FROM new ON CONFLICT DO NOTHING`,
 		skus, prices, ids, a.clk.Now(), seedEpoch)
 	if err != nil {
 		return fmt.Errorf("pricing: seed the base prices: %w", err)

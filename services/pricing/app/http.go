@@ -61,6 +61,20 @@ func (a *App) knownSKU(ps *pricing.Problems, field, sku string) bool {
 	return true
 }
 
+// readJSON decodes the request's JSON body (at most MaxBody) into v, or answers the problem
+// and returns false.
+func (a *App) readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := httpx.ReadBody(w, r, MaxBody)
+	if err == nil {
+		err = httpx.Decode(body, v)
+	}
+	if err != nil {
+		httpx.Error(w, r, a.log, err)
+		return false
+	}
+	return true
+}
+
 // priceRequest is the body of PUT /v1/prices/{sku}.
 type priceRequest struct {
 	PriceCents  *int64 `json:"price_cents"`
@@ -91,14 +105,8 @@ type ChangeAnswer struct {
 // answers 200 once the change and its events are committed, 202 for a scheduled change.
 func (a *App) putPrice(w http.ResponseWriter, r *http.Request) {
 	sku := chi.URLParam(r, "sku")
-	body, err := httpx.ReadBody(w, r, MaxBody)
-	if err != nil {
-		httpx.Error(w, r, a.log, err)
-		return
-	}
 	var req priceRequest
-	if err := httpx.Decode(body, &req); err != nil {
-		httpx.Error(w, r, a.log, err)
+	if !a.readJSON(w, r, &req) {
 		return
 	}
 	now := a.clk.Now()
@@ -149,7 +157,7 @@ func (a *App) putPrice(w http.ResponseWriter, r *http.Request) {
 		ans.Status = "scheduled"
 	}
 	ob := stream.NewOutbox(Schema, a.source)
-	err = pgx.BeginFunc(r.Context(), a.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(r.Context(), a.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(r.Context(), `INSERT INTO pricing.price_changes
 			(change_id, store_id, sku, price_cents, reason, changed_by, requested_at, effective_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			c.ChangeID, c.StoreID, c.SKU, c.PriceCents, c.Reason, req.ChangedBy, now, eff); err != nil {

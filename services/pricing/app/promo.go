@@ -66,14 +66,8 @@ type Promotion struct {
 // overlap another promotion of the same SKU and store. Stores whose start is past start at
 // once, in the request's transaction; it answers 201 with the promotion once committed.
 func (a *App) postPromotion(w http.ResponseWriter, r *http.Request) {
-	body, err := httpx.ReadBody(w, r, MaxBody)
-	if err != nil {
-		httpx.Error(w, r, a.log, err)
-		return
-	}
 	var req promoRequest
-	if err := httpx.Decode(body, &req); err != nil {
-		httpx.Error(w, r, a.log, err)
+	if !a.readJSON(w, r, &req) {
 		return
 	}
 	now := a.clk.Now()
@@ -150,7 +144,7 @@ func (a *App) postPromotion(w http.ResponseWriter, r *http.Request) {
 	}
 	ob := stream.NewOutbox(Schema, a.source)
 	var conflicts pricing.Problems
-	err = pgx.BeginFunc(r.Context(), a.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(r.Context(), a.pool, func(tx pgx.Tx) error {
 		// One promotion is created at a time, so two overlapping ones cannot both pass the check.
 		if _, err := tx.Exec(r.Context(), `SELECT pg_advisory_xact_lock(hashtext('pricing/promotions'))`); err != nil {
 			return fmt.Errorf("pricing: lock promotions: %w", err)

@@ -350,11 +350,11 @@ func TestPriceChanges(t *testing.T) {
 		t.Fatalf("scheduled change: %d %s", a.status, a.raw)
 	}
 	sched := a.body["change_id"].(string)
-	e.set(t, t0.Add(29 * time.Minute)) // the 12:29 slot has run
+	e.set(t, t0.Add(29*time.Minute)) // the 12:29 slot has run
 	if p := price(t, base, "S001", sku); p.PriceCents != 125 {
 		t.Fatalf("scheduled change applied early: %+v", p)
 	}
-	e.set(t, t0.Add(30 * time.Minute))
+	e.set(t, t0.Add(30*time.Minute))
 	eventually(t, "scheduled change", func() string {
 		if p := price(t, base, "S001", sku); p.PriceCents != 150 {
 			return fmt.Sprintf("price %d", p.PriceCents)
@@ -518,7 +518,7 @@ func TestPromotionNowAndDelete(t *testing.T) {
 	if l := call(t, "GET", base+"/v1/promotions?active=false", nil); len(l.body["promotions"].([]any)) != 0 {
 		t.Fatalf("inactive promotions: %s", l.raw)
 	}
-	e.set(t, t0.Add(10 * time.Minute))
+	e.set(t, t0.Add(10*time.Minute))
 	d := call(t, "DELETE", base+"/v1/promotions/"+id, nil)
 	if d.status != 200 || d.body["ended_at"] == nil {
 		t.Fatalf("DELETE: %d %s", d.status, d.raw)
@@ -654,7 +654,7 @@ func TestPriceAccuracy(t *testing.T) {
 	// A promotion asked for at 12:00 that started "an hour ago" was not in force before 12:00.
 	postPromo(t, base, map[string]any{"skus": []string{"PRD-0009"}, "store_ids": []string{"S001"}, "promo_price_cents": 10, "title": "Late",
 		"starts_at": "2026-12-05T11:00:00Z", "ends_at": "2026-12-05T15:00:00Z"})
-	e.set(t, t0.Add(10 * time.Minute))
+	e.set(t, t0.Add(10*time.Minute))
 	if a := call(t, "PUT", base+"/v1/prices/PRD-0007", map[string]any{"price_cents": p7 + 100}); a.status != 200 {
 		t.Fatalf("PUT: %d %s", a.status, a.raw)
 	}
@@ -667,9 +667,9 @@ func TestPriceAccuracy(t *testing.T) {
 			return ""
 		}
 	}
-	e.set(t, t0.Add(30 * time.Minute))
+	e.set(t, t0.Add(30*time.Minute))
 	eventually(t, "promotion started", state("running"))
-	e.set(t, t0.Add(90 * time.Minute))
+	e.set(t, t0.Add(90*time.Minute))
 	eventually(t, "promotion ended", state("ended"))
 	p9 := catalogPrice(t, "PRD-0009")
 	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }

@@ -269,6 +269,37 @@ func (c *Client) Next(ctx context.Context) (Message, error) {
 	}
 }
 
+// NextBatch is Next returning every queued message at once (at least one), oldest first, so a
+// slow reader can write what piled up as one frame (ServeOptions.Combine).
+func (c *Client) NextBatch(ctx context.Context) ([]Message, error) {
+	for {
+		c.mu.Lock()
+		if c.err != nil {
+			err := c.err
+			c.mu.Unlock()
+			return nil, err
+		}
+		var out []Message
+		for {
+			m, ok := c.q.pop()
+			if !ok {
+				break
+			}
+			out = append(out, m)
+		}
+		c.mu.Unlock()
+		if len(out) > 0 {
+			return out, nil
+		}
+		select {
+		case <-c.wake:
+		case <-c.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
 // Len returns how many messages are queued.
 func (c *Client) Len() int {
 	c.mu.Lock()

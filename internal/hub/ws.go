@@ -41,6 +41,13 @@ type ServeOptions struct {
 	// violation); Serve returns it. [nil: the peer's messages are read and dropped.] The size
 	// of a message is limited by the Conn's read limit (Conn.SetReadLimit; 32 KiB unless set).
 	OnMessage func(ctx context.Context, typ websocket.MessageType, data []byte) error
+	// Combine, when set, turns everything queued when the writer is free into one frame: the
+	// writer takes the whole queue (Client.NextBatch) and writes Combine(its Data, oldest
+	// first), so a client that fell behind catches up in one write (shelf signs merge their
+	// per-SKU updates). An error closes the websocket, with the error's websocket.CloseError
+	// code and reason if it is one (a client too far behind), else with status 1011, and is
+	// returned. [nil: every message is its own frame.]
+	Combine func(data [][]byte) ([]byte, error)
 }
 
 func (o *ServeOptions) defaults() {
@@ -119,6 +126,9 @@ func (c *Client) write(ctx, bg context.Context, conn *websocket.Conn, o *ServeOp
 			return err
 		}
 	}
+	if o.Combine != nil {
+		return c.writeCombined(ctx, bg, conn, o)
+	}
 	for {
 		m, err := c.Next(ctx)
 		switch {
@@ -133,6 +143,44 @@ func (c *Client) write(ctx, bg context.Context, conn *websocket.Conn, o *ServeOp
 			return err
 		}
 	}
+}
+
+func (c *Client) writeCombined(ctx, bg context.Context, conn *websocket.Conn, o *ServeOptions) error {
+	for {
+		ms, err := c.NextBatch(ctx)
+		if err := endOf(ctx, err); err != nil || ctx.Err() != nil {
+			return err
+		}
+		data := make([][]byte, len(ms))
+		for i, m := range ms {
+			data[i] = m.Data
+		}
+		b, err := o.Combine(data)
+		if err != nil {
+			e := &end{err: err, code: websocket.StatusInternalError}
+			var ce websocket.CloseError
+			if errors.As(err, &ce) {
+				e.code, e.reason = ce.Code, ce.Reason
+			}
+			return e
+		}
+		if err := writeFrame(bg, conn, o, b); err != nil {
+			return err
+		}
+	}
+}
+
+// endOf is how the writer ends after Next or NextBatch returned err (nil: it goes on).
+func endOf(ctx context.Context, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return nil // Serve is closing for another reason
+	case errors.Is(err, ErrSlow):
+		return &end{err: ErrSlow, code: websocket.StatusTryAgainLater, reason: "too far behind; reconnect"}
+	case err != nil:
+		return &end{err: err, code: websocket.StatusNormalClosure}
+	}
+	return nil
 }
 
 func writeFrame(bg context.Context, conn *websocket.Conn, o *ServeOptions, b []byte) error {

@@ -232,6 +232,14 @@ type Ack struct {
 // most sent (the newest version the sign was sent). The error says what is wrong, for the
 // close reason (at most 123 bytes).
 func ParseAck(data []byte, sent int64) (Ack, error) {
+	// The frame every sign sends, read without the JSON decoder (10,000 signs ack each frame).
+	if rest, ok := strings.CutPrefix(string(data), `{"type":"ack","version":`); ok {
+		if digits, ok := strings.CutSuffix(rest, "}"); ok && len(digits) > 0 && len(digits) < 19 && digits[0] != '-' && digits[0] != '+' {
+			if v, err := strconv.ParseInt(digits, 10, 64); err == nil && v <= sent {
+				return Ack{Version: v}, nil
+			}
+		}
+	}
 	var m struct {
 		Type    string `json:"type"`
 		Version *int64 `json:"version"`

@@ -35,7 +35,8 @@ var staticFS embed.FS
 // Options is what the dashboard asks of the service kit: no database, no producer, answering
 // on 127.0.0.1:8080 unless HTTP_ADDR says otherwise. Besides the kit's variables it reads
 // INVENTORY_URL (http://127.0.0.1:8082), COMPLAINTS_URL (http://127.0.0.1:8083), ANALYTICS_URL
-// (http://127.0.0.1:8085), POS_URL (http://127.0.0.1:8081) and BROKER_HTTP_URL
+// (http://127.0.0.1:8085), PRICING_URL (http://127.0.0.1:8084; the signs panel and the sign
+// page's websocket), POS_URL (http://127.0.0.1:8081) and BROKER_HTTP_URL
 // (http://127.0.0.1:9644), for stock, alerts, complaints, the daily reports and ETL runs, and
 // the health of the system page.
 var Options = kit.Options{Name: "web", Addr: "127.0.0.1:8080"}
@@ -45,6 +46,7 @@ type config struct {
 	InventoryURL  string
 	ComplaintsURL string
 	AnalyticsURL  string
+	PricingURL    string
 	POSURL        string
 	BrokerHTTP    string
 	// SampleEvery is how often topic end offsets are sampled for messages per second.
@@ -63,6 +65,7 @@ type Server struct {
 	feed    *ComplaintFeed
 	ana     *analyticsClient
 	reports *ReportFeed
+	pricing *pricingClient
 	sys     *system
 	cons    *consumer
 	adm     *kadm.Client
@@ -79,6 +82,7 @@ func New(svc *kit.Service) (*Server, error) {
 		InventoryURL:  svc.Env.String("INVENTORY_URL", kit.DefaultInventoryURL),
 		ComplaintsURL: svc.Env.String("COMPLAINTS_URL", DefaultComplaintsURL),
 		AnalyticsURL:  svc.Env.String("ANALYTICS_URL", DefaultAnalyticsURL),
+		PricingURL:    svc.Env.String("PRICING_URL", DefaultPricingURL),
 		POSURL:        svc.Env.String("POS_URL", kit.DefaultPOSURL),
 		BrokerHTTP:    svc.Env.String("BROKER_HTTP_URL", kit.DefaultBrokerHTTPURL),
 	}
@@ -112,6 +116,7 @@ func New(svc *kit.Service) (*Server, error) {
 		ana: &analyticsClient{base: cfg.AnalyticsURL, client: &http.Client{Timeout: 5 * time.Second},
 			files: &http.Client{Timeout: 30 * time.Second}},
 		reports: NewReportFeed(),
+		pricing: &pricingClient{base: cfg.PricingURL, client: &http.Client{Timeout: 3 * time.Second}},
 		admCl:   admCl, adm: kadm.NewClient(admCl), reg: reg,
 	}
 	s.sys = &system{adm: s.adm, client: &http.Client{Timeout: 2 * time.Second}, targets: []Health{
@@ -156,6 +161,7 @@ func (s *Server) routes(r chi.Router) {
 	r.Get("/system", s.systemPage)
 	r.Get("/finance", s.financePage)
 	r.Get("/finance/daily.csv", s.financeCSV)
+	r.Get("/signs/{store}/{sign}", s.signPage)
 	r.Get("/fragments/stock", s.stockFragment)
 	r.Get("/fragments/alerts", s.alertsFragment)
 	r.Get("/fragments/complaints", s.complaintsFragment)
@@ -226,6 +232,8 @@ type page struct {
 	Headline *Headline
 	// Finance is the finance page.
 	Finance *financeView
+	// Signs is a store's shelf signs panel.
+	Signs *SignsPanel
 }
 
 type stockFragment struct {
@@ -280,6 +288,7 @@ func (s *Server) storePage(w http.ResponseWriter, r *http.Request) {
 	wg.Go(func() { p.Spikes, p.SpikesErr = s.storeSpikes(r.Context(), id) })
 	wg.Go(func() { p.Complaints, p.ComplaintsErr = s.storeComplaints(r.Context(), id) })
 	wg.Go(func() { h := s.headline(r.Context(), id); p.Headline = &h })
+	wg.Go(func() { p.Signs = s.signsPanel(r.Context(), id) })
 	wg.Wait()
 	s.render(w, "store", p)
 }

@@ -144,8 +144,10 @@ func (a *App) follow(ctx context.Context, stored map[int32]int64) error {
 	}
 }
 
-// decode returns the payload of a display event, or an error for a record to skip.
-func decode(r *kgo.Record) (string, any, error) {
+// Decode returns the type and payload (a schemas.PriceChanged, PromoStarted, PromoEnded or
+// StockBadge) of a display-updates record, or an error for a record to skip (wrapping
+// signs.ErrUnknownType for another type).
+func Decode(r *kgo.Record) (string, any, error) {
 	ev, err := events.Parse(r)
 	if err != nil {
 		return "", nil, err
@@ -170,12 +172,13 @@ func decode(r *kgo.Record) (string, any, error) {
 // and hands the changed rows and positions to the writer.
 func (a *App) fold(recs []*kgo.Record) {
 	changed := make([]row, 0, len(recs))
+	msgs := make([]hub.Message, 0, len(recs))
 	positions := map[int32]int64{}
 	var nChanged, nSame, nSkipped int
 	a.mu.Lock()
 	for _, r := range recs {
 		positions[r.Partition] = max(positions[r.Partition], r.Offset+1)
-		typ, p, err := decode(r)
+		typ, p, err := Decode(r)
 		if err != nil {
 			nSkipped++
 			if !errors.Is(err, signs.ErrUnknownType) {
@@ -199,9 +202,10 @@ func (a *App) fold(recs []*kgo.Record) {
 			continue
 		}
 		nChanged++
-		a.hub.Publish(hub.Message{Topics: []string{topicOf(store, sku)}, Key: sku, Data: frame})
+		msgs = append(msgs, hub.Message{Topics: []string{topicOf(store, sku)}, Key: sku, Data: frame})
 		changed = append(changed, row{store: store, sku: sku, st: ns})
 	}
+	a.hub.PublishBatch(msgs)
 	a.mu.Unlock()
 	a.m.events.WithLabelValues("changed").Add(float64(nChanged))
 	a.m.events.WithLabelValues("unchanged").Add(float64(nSame))

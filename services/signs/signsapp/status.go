@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,13 +58,14 @@ func (t *signTable) disconnect(r *signRec) {
 	t.a.m.connected.WithLabelValues(r.store).Dec()
 }
 
-func (t *signTable) ack(r *signRec, version, signVersion int64) {
+// ack records that r shows version; sent is the newest version it was sent.
+func (t *signTable) ack(r *signRec, version, sent int64) {
 	t.mu.Lock()
 	at := now()
 	r.acked = max(r.acked, version)
 	r.ackAt, r.seenAt, r.dirty = at, at, true
 	t.mu.Unlock()
-	t.a.m.ackLag.Observe(float64(max(0, signVersion-version)))
+	t.a.m.ackLag.Observe(float64(max(0, sent-version)))
 }
 
 func (t *signTable) run(ctx context.Context) error {
@@ -129,21 +131,29 @@ func (t *signTable) flush(ctx context.Context, seen, stopping bool) {
 	if len(outs) == 0 {
 		return
 	}
-	b := &pgx.Batch{}
-	for _, o := range outs {
-		// replica: set while this replica holds the sign; cleared only if it is still ours
-		// (another replica may have taken the sign over since).
-		b.Queue(`INSERT INTO signs.status AS s (store_id, sign, skus, last_ack_version, last_ack_at, last_seen_at, replica)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
-			ON CONFLICT (store_id, sign) DO UPDATE SET skus = EXCLUDED.skus,
-				last_ack_version = GREATEST(s.last_ack_version, EXCLUDED.last_ack_version),
-				last_ack_at = COALESCE(GREATEST(s.last_ack_at, EXCLUDED.last_ack_at), s.last_ack_at, EXCLUDED.last_ack_at),
-				last_seen_at = GREATEST(s.last_seen_at, EXCLUDED.last_seen_at),
-				replica = CASE WHEN EXCLUDED.replica IS NOT NULL THEN EXCLUDED.replica
-					WHEN s.replica = $8 THEN NULL ELSE s.replica END`,
-			o.store, o.sign, o.skus, o.acked, o.ackAt, o.seenAt, o.replica, t.a.replica)
+	// One statement for every sign (10,000 acking signs are one statement a flush).
+	stores, names, skus := make([]string, len(outs)), make([]string, len(outs)), make([]string, len(outs))
+	acked := make([]int64, len(outs))
+	ackAts, seenAts := make([]*time.Time, len(outs)), make([]*time.Time, len(outs))
+	replicas := make([]*string, len(outs))
+	for i, o := range outs {
+		stores[i], names[i], skus[i], acked[i] = o.store, o.sign, strings.Join(o.skus, ","), o.acked
+		ackAts[i], seenAts[i], replicas[i] = o.ackAt, o.seenAt, o.replica
 	}
-	if err := t.a.svc.Pool.SendBatch(ctx, b).Close(); err != nil && ctx.Err() == nil {
+	// replica: set while this replica holds the sign; cleared only if it is still ours
+	// (another replica may have taken the sign over since).
+	_, err := t.a.svc.Pool.Exec(ctx, `INSERT INTO signs.status AS s (store_id, sign, skus, last_ack_version, last_ack_at, last_seen_at, replica)
+		SELECT u.store_id, u.sign, string_to_array(u.skus, ','), u.acked, u.ack_at, u.seen_at, u.replica
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[], $6::timestamptz[], $7::text[])
+			AS u(store_id, sign, skus, acked, ack_at, seen_at, replica)
+		ON CONFLICT (store_id, sign) DO UPDATE SET skus = EXCLUDED.skus,
+			last_ack_version = GREATEST(s.last_ack_version, EXCLUDED.last_ack_version),
+			last_ack_at = COALESCE(GREATEST(s.last_ack_at, EXCLUDED.last_ack_at), s.last_ack_at, EXCLUDED.last_ack_at),
+			last_seen_at = GREATEST(s.last_seen_at, EXCLUDED.last_seen_at),
+			replica = CASE WHEN EXCLUDED.replica IS NOT NULL THEN EXCLUDED.replica
+				WHEN s.replica = $8 THEN NULL ELSE s.replica END`,
+		stores, names, skus, acked, ackAts, seenAts, replicas, t.a.replica)
+	if err != nil && ctx.Err() == nil {
 		t.a.log.Warn("signs: store acknowledgements; retrying", "err", err)
 		t.mu.Lock()
 		for _, o := range outs {
@@ -165,8 +175,10 @@ func (t *signTable) flush(ctx context.Context, seen, stopping bool) {
 
 // SignStatus is one sign in GET /v1/signs.
 type SignStatus struct {
-	Sign           string     `json:"sign"`
-	StoreID        string     `json:"store_id"`
+	Sign    string `json:"sign"`
+	StoreID string `json:"store_id"`
+	// SKUs are the SKUs the sign last asked for.
+	SKUs           []string   `json:"skus"`
 	Connected      bool       `json:"connected"`
 	LastAckVersion int64      `json:"last_ack_version"`
 	LastAckAt      *time.Time `json:"last_ack_at"`
@@ -228,6 +240,7 @@ func (a *App) Status(ctx context.Context, store string) ([]SignStatus, error) {
 	for _, d := range got {
 		s := d.SignStatus
 		s.StoreID = store
+		s.SKUs = d.skus
 		s.Connected = d.held && s.LastSeenAt != nil && at.Sub(*s.LastSeenAt) < alive
 		s.Behind = max(0, a.signVersion(store, d.skus)-s.LastAckVersion)
 		s.OutOfDate = s.Behind > 0 || s.LastSeenAt == nil || at.Sub(*s.LastSeenAt) > a.cfg.SilentAfter

@@ -150,7 +150,7 @@ func (a *App) serveSign(ctx context.Context, conn *websocket.Conn, store, sign s
 				return websocket.CloseError{Code: websocket.StatusPolicyViolation, Reason: err.Error()}
 			}
 			lag.acked(ack.Version)
-			a.signs.ack(rec, ack.Version, a.signVersion(store, skus))
+			a.signs.ack(rec, ack.Version, sent.Load())
 			return nil
 		},
 	})

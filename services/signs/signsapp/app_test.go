@@ -604,3 +604,58 @@ func TestTwoReplicasAndRestart(t *testing.T) {
 		t.Fatalf("view not kept across a restart:\n%s\n%s", snap4.raw, snap2.raw)
 	}
 }
+
+// TestSignTokenCommand: sign-token prints the token alone, which then opens a websocket;
+// --list shows it, --revoke refuses it afterwards, bad arguments exit 2.
+func TestSignTokenCommand(t *testing.T) {
+	e := newEnv(t)
+	r := e.start(t, nil)
+	env := kit.Map(map[string]string{"DATABASE_URL": e.dsn, "LOG_LEVEL": "warn"})
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := signsapp.SignToken(context.Background(), env, args, &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	code, out, stderr := run("--store", "S002", "--sign", "door-1")
+	tok := strings.TrimSpace(out)
+	if code != 0 || !strings.HasPrefix(tok, "sgn_") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("issue: %d %q %q", code, out, stderr)
+	}
+	sku := e.cat.Products()[0].SKU
+	if f := dial(t, r.url, tok, q("store_id", "S002", "skus", sku)).read(); f.Type != "snapshot" {
+		t.Fatalf("with the issued token: %s", f.raw)
+	}
+	if code, out, _ := run("--list", "--store", "S002"); code != 0 || !strings.Contains(out, "door-1") || strings.Contains(out, tok) {
+		t.Fatalf("list: %d %q", code, out)
+	}
+	if code, _, stderr := run("--store", "S002", "--sign", "door-1", "--revoke"); code != 0 {
+		t.Fatalf("revoke: %d %s", code, stderr)
+	}
+	if code, _, _ := run("--store", "S002", "--sign", "door-1", "--revoke"); code != 1 {
+		t.Fatalf("second revoke: %d, want 1", code)
+	}
+	if st := dialStatus(t, r.url, tok, q("store_id", "S002", "skus", sku)); st != 401 {
+		t.Fatalf("revoked token: %d", st)
+	}
+	for _, args := range [][]string{{}, {"--store", "S002"}, {"--list", "--sign", "x"}, {"extra"}, {"--store", "S999", "--sign", "x"}, {"--store", "S001", "--sign", "bad name"}} {
+		if code, _, _ := run(args...); code != 2 {
+			t.Errorf("sign-token %q: exit %d, want 2", args, code)
+		}
+	}
+}
+
+func dialStatus(t *testing.T, base, token string, qs url.Values) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	h := http.Header{"Authorization": {"Bearer " + token}}
+	c, resp, err := websocket.Dial(ctx, wsURL(base, qs), &websocket.DialOptions{HTTPHeader: h})
+	if err == nil {
+		c.CloseNow()
+		return 101
+	}
+	if resp == nil {
+		t.Fatalf("dial: %v", err)
+	}
+	return resp.StatusCode
+}

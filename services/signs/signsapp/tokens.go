@@ -182,6 +182,12 @@ func SignToken(ctx context.Context, env kit.Env, args []string, stdout, stderr i
 		return 1
 	}
 	t := NewTokens(s.Pool, cat)
+	if !*list {
+		if err := t.check(*store, *sign); err != nil {
+			fmt.Fprintln(stderr, "sign-token:", err)
+			return 2
+		}
+	}
 	switch {
 	case *list:
 		infos, err := t.List(ctx, *store)

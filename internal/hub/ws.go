@@ -88,7 +88,7 @@ func (e *end) Error() string { return fmt.Sprintf("hub: serve ended: %v", e.err)
 //     error wrapping ErrPingTimeout.
 //   - OnMessage fails: see ServeOptions.OnMessage.
 //
-// A writer goroutine writes opts.First and then the queue, a keepalive goroutine pings, and a
+// A writer goroutine writes opts.First and then the queue, a timer pings, and a
 // reader goroutine reads the peer's messages, which also processes its pongs and close frame.
 func (c *Client) Serve(ctx context.Context, conn *websocket.Conn, opts ServeOptions) error {
 	opts.defaults()
@@ -100,7 +100,8 @@ func (c *Client) Serve(ctx context.Context, conn *websocket.Conn, opts ServeOpti
 	var wg sync.WaitGroup
 	wg.Go(func() { stop(c.write(inner, bg, conn, &opts)) })
 	if opts.PingInterval > 0 {
-		wg.Go(func() { stop(keepalive(inner, bg, conn, &opts)) })
+		t := keepalive(inner, bg, conn, &opts, func(e error) { stop(e) })
+		defer t.Stop()
 	}
 	wg.Go(func() { stop(read(inner, bg, conn, opts.OnMessage)) })
 	<-inner.Done()
@@ -192,28 +193,29 @@ func writeFrame(bg context.Context, conn *websocket.Conn, o *ServeOptions, b []b
 	return nil
 }
 
-func keepalive(ctx, bg context.Context, conn *websocket.Conn, o *ServeOptions) error {
-	t := time.NewTicker(o.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
+// keepalive pings the peer every PingInterval from a timer, not a goroutine of its own (a hub
+// holds thousands of websockets; an idle one costs no stack), and calls fail when a ping is
+// not answered within PingTimeout or fails.
+func keepalive(ctx, bg context.Context, conn *websocket.Conn, o *ServeOptions, fail func(error)) *time.Timer {
+	var t *time.Timer
+	t = time.AfterFunc(o.PingInterval, func() {
+		if ctx.Err() != nil {
+			return
 		}
 		pctx, cancel := context.WithTimeout(bg, o.PingTimeout)
 		err := conn.Ping(pctx)
 		cancel()
 		switch {
-		case err == nil:
 		case ctx.Err() != nil:
-			return nil
+		case err == nil:
+			t.Reset(o.PingInterval)
 		case errors.Is(err, context.DeadlineExceeded):
-			return &end{err: fmt.Errorf("%w within %v", ErrPingTimeout, o.PingTimeout)}
+			fail(&end{err: fmt.Errorf("%w within %v", ErrPingTimeout, o.PingTimeout)})
 		default:
-			return &end{err: fmt.Errorf("hub: ping: %w", err)}
+			fail(&end{err: fmt.Errorf("hub: ping: %w", err)})
 		}
-	}
+	})
+	return t
 }
 
 func read(ctx, bg context.Context, conn *websocket.Conn,

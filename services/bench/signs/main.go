@@ -73,6 +73,7 @@ type options struct {
 	hubs       string
 	seed       uint64
 	timeout    time.Duration
+	noAck      bool
 }
 
 func run() error {
@@ -82,6 +83,7 @@ func run() error {
 	flag.StringVar(&o.hubs, "hubs", "ours,centrifuge", "hubs to measure, in order")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the signs' SKUs")
 	flag.DurationVar(&o.timeout, "timeout", 60*time.Second, "longest wait for a phase's frames")
+	flag.BoolVar(&o.noAck, "no-ack", false, "our signs do not acknowledge frames (to see what acks cost; not the protocol)")
 	flag.Parse()
 	if o.hot > o.signs {
 		return errors.New("-hot-signs exceeds -signs")
@@ -261,15 +263,20 @@ func measure(ctx context.Context, kind string, idx int, dir, brokers, dsn string
 		}
 	}()
 	pid := cmd.Process.Pid
-	if err := waitHealthy("http://"+addr, kind); err != nil {
+	ready := "/healthz"
+	if kind == "ours" {
+		ready = "/readyz" // caught up with display-updates (a later round resumes from the stored view)
+	}
+	if err := waitHealthy("http://"+addr+ready, kind); err != nil {
 		return res, err
 	}
 	time.Sleep(500 * time.Millisecond) // the follower has listed its partitions
 	res.idleRSS = rssMB(pid)
 	cpu0 := cpuSeconds(pid)
 	start := time.Now()
-	fmt.Printf("bench-signs: %s: connecting %d signs ...\n", kind, len(p.signs))
-	clients, err := connectAll(ctx, kind, "http://"+addr, p, tokens)
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("bench-signs: %s: connecting %d signs (load average %s) ...\n", kind, len(p.signs), strings.Join(strings.Fields(string(load))[:3], " "))
+	clients, err := connectAll(ctx, kind, "http://"+addr, p, tokens, o.noAck)
 	defer func() {
 		for _, c := range clients {
 			if c != nil {
@@ -298,7 +305,7 @@ func measure(ctx context.Context, kind string, idx int, dir, brokers, dsn string
 			return map[string]bool{p.hot: true}
 		}
 		return nil
-	}, func(it item) bool { return it.PriceCents == price })
+	}, func(it item) bool { return it.PriceCents == price || it.RegularPriceCents == price }) // during a promotion the new price is the regular one
 	if err != nil {
 		return res, err
 	}
@@ -332,10 +339,10 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-func waitHealthy(base, kind string) error {
+func waitHealthy(url, kind string) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
+		if resp, err := http.Get(url); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				return nil
@@ -343,7 +350,7 @@ func waitHealthy(base, kind string) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("%s hub did not answer /healthz within 60s", kind)
+	return fmt.Errorf("%s hub did not answer %s within 60s", kind, url)
 }
 
 func issueTokens(ctx context.Context, dsn string, cat *catalog.Catalog, p plan, out []string) error {
@@ -386,6 +393,8 @@ type item struct {
 	SKU        string `json:"sku"`
 	PriceCents int64  `json:"price_cents"`
 	PromoTitle string `json:"promo_title"`
+	// RegularPriceCents is set during a promotion (a price change then moves it).
+	RegularPriceCents int64 `json:"regular_price_cents"`
 }
 
 type signFrame struct {
@@ -396,9 +405,10 @@ type signFrame struct {
 
 // client is one connected sign.
 type client struct {
-	plan signPlan
-	conn *websocket.Conn
-	kind string
+	plan  signPlan
+	conn  *websocket.Conn
+	kind  string
+	noAck bool
 
 	mu        sync.Mutex
 	remaining map[string]bool // SKUs still to see in this phase
@@ -424,7 +434,7 @@ func (c *client) frame(at time.Time, f *signFrame) {
 	}
 }
 
-func connectAll(ctx context.Context, kind, base string, p plan, tokens []string) ([]*client, error) {
+func connectAll(ctx context.Context, kind, base string, p plan, tokens []string, noAck bool) ([]*client, error) {
 	clients := make([]*client, len(p.signs))
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -436,7 +446,7 @@ func connectAll(ctx context.Context, kind, base string, p plan, tokens []string)
 				if i >= len(p.signs) || firstErr.Load() != nil {
 					return
 				}
-				c, err := connect(ctx, kind, base, p.signs[i], tokens[i])
+				c, err := connect(ctx, kind, base, p.signs[i], tokens[i], noAck)
 				if err != nil {
 					firstErr.CompareAndSwap(nil, fmt.Errorf("sign %d: %w", i, err))
 					return
@@ -452,8 +462,8 @@ func connectAll(ctx context.Context, kind, base string, p plan, tokens []string)
 	return clients, nil
 }
 
-func connect(ctx context.Context, kind, base string, sp signPlan, token string) (*client, error) {
-	c := &client{plan: sp, kind: kind}
+func connect(ctx context.Context, kind, base string, sp signPlan, token string, noAck bool) (*client, error) {
+	c := &client{plan: sp, kind: kind, noAck: noAck}
 	q := url.Values{"store_id": {sp.store}, "skus": {strings.Join(sp.skus, ",")}}
 	path := "/v1/signs/ws"
 	if kind == "ours" {
@@ -502,6 +512,9 @@ func (c *client) read(ctx context.Context) {
 				continue
 			}
 			c.frame(at, &f)
+			if c.noAck {
+				continue
+			}
 			_ = c.conn.Write(ctx, websocket.MessageText, append(strconv.AppendInt([]byte(`{"type":"ack","version":`), f.Version, 10), '}'))
 			continue
 		}

@@ -213,6 +213,9 @@ func (a *App) fold(recs []*kgo.Record) {
 	a.writer.add(changed, positions)
 }
 
+// writeDelay is how long the writer waits after a fold before storing it.
+const writeDelay = 50 * time.Millisecond
+
 type row struct {
 	store, sku string
 	st         signs.State
@@ -261,6 +264,13 @@ func (w *writer) run(ctx context.Context) error {
 			cancel()
 			return nil
 		case <-w.wake:
+		}
+		// Let the signs' frames go out first (the fan-out and Postgres share the CPUs) and
+		// gather what follows into the same transaction.
+		select {
+		case <-ctx.Done():
+			continue
+		case <-time.After(writeDelay):
 		}
 		if err := w.flush(ctx); err != nil && ctx.Err() == nil {
 			w.log.Warn("signs: store the view; retrying", "err", err)

@@ -89,8 +89,19 @@ func (tx *Tx) emit(o events.Out, id string, at time.Time) (string, error) {
 
 // append validates one event and queues its outbox row.
 func (tx *Tx) append(topic, key string, env events.Envelope, value []byte) error {
+	row, err := outboxRow(topic, key, env, value)
+	if err != nil {
+		return err
+	}
+	tx.pending = append(tx.pending, row)
+	tx.notify = true
+	return nil
+}
+
+// outboxRow validates one event and returns its outbox row (topic, key, headers, value).
+func outboxRow(topic, key string, env events.Envelope, value []byte) ([]any, error) {
 	if err := events.Check(env, value); err != nil {
-		return fmt.Errorf("stream: emit: %w", err)
+		return nil, fmt.Errorf("stream: emit: %w", err)
 	}
 	headers := map[string]string{}
 	for _, h := range env.Headers() {
@@ -98,11 +109,9 @@ func (tx *Tx) append(topic, key string, env events.Envelope, value []byte) error
 	}
 	hj, err := json.Marshal(headers)
 	if err != nil {
-		return fmt.Errorf("stream: outbox headers: %w", err)
+		return nil, fmt.Errorf("stream: outbox headers: %w", err)
 	}
-	tx.pending = append(tx.pending, []any{topic, []byte(key), hj, value})
-	tx.notify = true
-	return nil
+	return []any{topic, []byte(key), hj, value}, nil
 }
 
 // Input returns the event being handled (zero in a BatchHandler and in a TimerHandler).

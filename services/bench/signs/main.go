@@ -74,6 +74,7 @@ type options struct {
 	seed       uint64
 	timeout    time.Duration
 	noAck      bool
+	trigger    string
 }
 
 func run() error {
@@ -83,6 +84,7 @@ func run() error {
 	flag.StringVar(&o.hubs, "hubs", "ours,centrifuge", "hubs to measure, in order")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the signs' SKUs")
 	flag.DurationVar(&o.timeout, "timeout", 60*time.Second, "longest wait for a phase's frames")
+	flag.StringVar(&o.trigger, "trigger", "api", "api: the pricing service's PUT /v1/prices and POST /v1/promotions; events: produce the events directly")
 	flag.BoolVar(&o.noAck, "no-ack", false, "our signs do not acknowledge frames (to see what acks cost; not the protocol)")
 	flag.Parse()
 	if o.hot > o.signs {
@@ -127,6 +129,17 @@ func run() error {
 		return err
 	}
 	defer prod.Close()
+	var api *pricingAPI
+	switch o.trigger {
+	case "api":
+		if api, err = startPricing(tmp, br.Addr, dsn); err != nil {
+			return err
+		}
+		defer api.stop()
+	case "events":
+	default:
+		return fmt.Errorf("-trigger %q: want api or events", o.trigger)
+	}
 	plan := makePlan(cat, o)
 	var lim syscall.Rlimit
 	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
@@ -134,7 +147,7 @@ func run() error {
 		len(plan.signs), o.hot, plan.hot, plan.subs, lim.Cur)
 	var results []result
 	for i, kind := range strings.Split(o.hubs, ",") {
-		r, err := measure(ctx, kind, i, tmp, br.Addr, dsn, cat, prod, plan, o)
+		r, err := measure(ctx, kind, i, tmp, br.Addr, dsn, cat, prod, api, plan, o)
 		if err != nil {
 			return fmt.Errorf("%s: %w", kind, err)
 		}
@@ -161,7 +174,7 @@ func build(dir string) error {
 	if err != nil {
 		return fmt.Errorf("go env GOMOD: %w", err)
 	}
-	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./services/bench/signs/hub", "./services/bench/signs/centrifugehub")
+	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./services/bench/signs/hub", "./services/bench/signs/centrifugehub", "./services/cmd/pricing")
 	cmd.Dir = filepath.Dir(strings.TrimSpace(string(root)))
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
@@ -225,7 +238,8 @@ type phase struct {
 	cpu         float64 // hub CPU seconds from the trigger until the last frame
 }
 
-func measure(ctx context.Context, kind string, idx int, dir, brokers, dsn string, cat *catalog.Catalog, prod *events.Producer, p plan, o options) (result, error) {
+func measure(ctx context.Context, kind string, idx int, dir, brokers, dsn string, cat *catalog.Catalog, prod *events.Producer,
+	api *pricingAPI, p plan, o options) (result, error) {
 	res := result{kind: kind}
 	port, err := freePort()
 	if err != nil {
@@ -300,7 +314,11 @@ func measure(ctx context.Context, kind string, idx int, dir, brokers, dsn string
 			Payload: schemas.PriceChanged{ChangeID: uuid.NewString(), StoreID: st.StoreID, SKU: p.hot, PriceCents: price,
 				Reason: "bench", EffectiveAt: time.Now().UTC()}})
 	}
-	res.a, err = runPhase(ctx, prod, pid, clients, evA, o.timeout, func(c *client) map[string]bool {
+	trigA := func() error { return produceAll(ctx, prod, evA) }
+	if api != nil {
+		trigA = func() error { return api.putPrice(p.hot, price) }
+	}
+	res.a, err = runPhase(pid, clients, trigA, len(evA), o.timeout, func(c *client) map[string]bool {
 		if slices.Contains(c.plan.skus, p.hot) {
 			return map[string]bool{p.hot: true}
 		}
@@ -311,6 +329,9 @@ func measure(ctx context.Context, kind string, idx int, dir, brokers, dsn string
 	}
 	// (b) a promotion on every SKU at once, in every store.
 	title := fmt.Sprintf("Bench deal %d", idx)
+	if api != nil {
+		api.nextMinute()
+	}
 	now := time.Now().UTC()
 	var evB []events.Out
 	for _, st := range cat.Stores() {
@@ -320,13 +341,21 @@ func measure(ctx context.Context, kind string, idx int, dir, brokers, dsn string
 					PromoPriceCents: pr.PriceCents * 8 / 10, RegularPriceCents: pr.PriceCents, StartsAt: now, EndsAt: now.Add(24 * time.Hour)}})
 		}
 	}
-	res.b, err = runPhase(ctx, prod, pid, clients, evB, o.timeout, func(c *client) map[string]bool {
+	trigB := func() error { return produceAll(ctx, prod, evB) }
+	var promoID string
+	if api != nil {
+		trigB = func() (err error) { promoID, err = api.postPromotion(cat, title, time.Now().UTC()); return err }
+	}
+	res.b, err = runPhase(pid, clients, trigB, len(evB), o.timeout, func(c *client) map[string]bool {
 		m := map[string]bool{}
 		for _, sku := range c.plan.skus {
 			m[sku] = true
 		}
 		return m
 	}, func(it item) bool { return it.PromoTitle == title })
+	if err == nil && promoID != "" {
+		err = api.endPromotion(promoID) // the next round's promotion must not overlap it
+	}
 	return res, err
 }
 
@@ -545,9 +574,11 @@ func (c *client) read(ctx context.Context) {
 	}
 }
 
-func runPhase(ctx context.Context, prod *events.Producer, pid int, clients []*client, evs []events.Out, timeout time.Duration,
+// runPhase arms every client with what it must see, runs trigger (whose return is the
+// clock's start) and waits for the signs.
+func runPhase(pid int, clients []*client, trigger func() error, nEvents int, timeout time.Duration,
 	want func(*client) map[string]bool, match func(item) bool) (phase, error) {
-	ph := phase{events: len(evs)}
+	ph := phase{events: nEvents}
 	var pending atomic.Int64
 	all := make(chan struct{})
 	var waiting []*client
@@ -568,18 +599,8 @@ func runPhase(ctx context.Context, prod *events.Producer, pid int, clients []*cl
 	}
 	ph.want = len(waiting)
 	cpu0 := cpuSeconds(pid)
-	flights := make([]*events.Flight, 0, len(evs))
-	for _, e := range evs {
-		f, err := prod.Start(e)
-		if err != nil {
-			return ph, err
-		}
-		flights = append(flights, f)
-	}
-	for _, f := range flights {
-		if err := f.Wait(ctx, 30*time.Second); err != nil {
-			return ph, err
-		}
+	if err := trigger(); err != nil {
+		return ph, err
 	}
 	t0 := time.Now()
 	select {
@@ -669,7 +690,7 @@ func report(rs []result, n int) {
 		row("  max", func(r result) string { return ms(ph.get(r).m) })
 		row("  hub CPU /1k conns", func(r result) string { return fmt.Sprintf("%.3f s", ph.get(r).cpu/k) })
 	}
-	fmt.Println("\n(latency: from the broker's ack of the phase's last event to a sign holding every change it shows)")
+	fmt.Println("\n(latency: from the trigger's answer (the pricing API's, or the broker's ack of the last event) to a sign holding every change it shows)")
 }
 
 func envOr(name, def string) string {
@@ -677,4 +698,134 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// produceAll produces evs and returns once the broker acknowledged every one.
+func produceAll(ctx context.Context, prod *events.Producer, evs []events.Out) error {
+	flights := make([]*events.Flight, 0, len(evs))
+	for _, e := range evs {
+		f, err := prod.Start(e)
+		if err != nil {
+			return err
+		}
+		flights = append(flights, f)
+	}
+	for _, f := range flights {
+		if err := f.Wait(ctx, 30*time.Second); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pricingAPI is the pricing service (services/cmd/pricing) the phases are triggered through.
+type pricingAPI struct {
+	base  string
+	cmd   *exec.Cmd
+	ended time.Time // when the last promotion was ended
+}
+
+func startPricing(dir, brokers, dsn string) (*pricingAPI, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command(filepath.Join(dir, "pricing"))
+	cmd.Env = append(os.Environ(), "KAFKA_BROKERS="+brokers, "DATABASE_URL="+dsn, "HTTP_ADDR="+addr, "LOG_LEVEL=warn")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	api := &pricingAPI{base: "http://" + addr, cmd: cmd}
+	if err := waitHealthy(api.base+"/readyz", "pricing"); err != nil {
+		api.stop()
+		return nil, err
+	}
+	return api, nil
+}
+
+func (a *pricingAPI) stop() {
+	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = a.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = a.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func (a *pricingAPI) call(method, path string, body any, want int, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequest(method, a.base+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		var p bytes.Buffer
+		_, _ = p.ReadFrom(resp.Body)
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, p.String())
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
+}
+
+// putPrice changes sku's price chain-wide (no store_id).
+func (a *pricingAPI) putPrice(sku string, cents int64) error {
+	return a.call(http.MethodPut, "/v1/prices/"+sku, map[string]any{"price_cents": cents, "reason": "bench-signs"}, http.StatusOK, nil)
+}
+
+// nextMinute waits, when the previous promotion ended in this minute, for the next one:
+// windows are whole minutes, and a promotion starting in the minute the previous one ended
+// would overlap it.
+func (a *pricingAPI) nextMinute() {
+	if !a.ended.IsZero() && !time.Now().Truncate(time.Minute).After(a.ended) {
+		time.Sleep(time.Until(a.ended.Truncate(time.Minute).Add(time.Minute + 100*time.Millisecond)))
+	}
+}
+
+// postPromotion starts 20% off every SKU of the catalog in every store, now (the minute that
+// began: a start in the coming minute would wait for the pricing service's clock job).
+func (a *pricingAPI) postPromotion(cat *catalog.Catalog, title string, now time.Time) (string, error) {
+	var skus []string
+	for _, p := range cat.Products() {
+		skus = append(skus, p.SKU)
+	}
+	var out struct {
+		PromoID string `json:"promo_id"`
+	}
+	err := a.call(http.MethodPost, "/v1/promotions", map[string]any{"skus": skus, "title": title, "percent_off": 20,
+		"starts_at": now.Truncate(time.Minute).Format(time.RFC3339), "ends_at": now.Add(24 * time.Hour).Format(time.RFC3339)},
+		http.StatusCreated, &out)
+	return out.PromoID, err
+}
+
+func (a *pricingAPI) endPromotion(id string) error {
+	req, err := http.NewRequest(http.MethodDelete, a.base+"/v1/promotions/"+id, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("DELETE /v1/promotions/%s: %d", id, resp.StatusCode)
+	}
+	a.ended = time.Now()
+	return nil
 }

@@ -132,13 +132,8 @@ func (c *Client) write(ctx, bg context.Context, conn *websocket.Conn, o *ServeOp
 	}
 	for {
 		m, err := c.Next(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return nil // Serve is closing for another reason
-		case errors.Is(err, ErrSlow):
-			return &end{err: ErrSlow, code: websocket.StatusTryAgainLater, reason: "too far behind; reconnect"}
-		case err != nil:
-			return &end{err: err, code: websocket.StatusNormalClosure}
+		if err := endOf(ctx, err); err != nil || ctx.Err() != nil {
+			return err
 		}
 		if err := writeFrame(bg, conn, o, m.Data); err != nil {
 			return err

@@ -35,7 +35,7 @@
 // Client.Serve runs one client over one websocket until the context ends, the peer goes away
 // or the client is disconnected: a writer goroutine writes the ServeOptions.First frames (a
 // snapshot taken after Subscribe, so no message published in between is missed) and then the
-// queue, each write bounded by WriteTimeout [10s]; a keepalive goroutine pings every
+// queue, each write bounded by WriteTimeout [10s]; a timer (no goroutine while idle) pings every
 // PingInterval [20s] and closes a peer that does not answer within PingTimeout [10s]; a reader
 // goroutine reads the peer's messages and hands them to OnMessage (acknowledgements), or drops
 // them. When the context ends the websocket is closed cleanly (status 1001, going away).

@@ -172,6 +172,36 @@ func (h *Hub) Publish(m Message) {
 	}
 }
 
+// PublishBatch publishes ms in order, as that many Publish calls would, but under one lock
+// and waking each client once after all of them are queued: a client's writer then finds the
+// whole batch at once (with ServeOptions.Combine, one frame) instead of racing the publisher
+// message by message.
+func (h *Hub) PublishBatch(ms []Message) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	woken := map[*Client]struct{}{}
+	for _, m := range ms {
+		h.m.published.Inc()
+		h.seq++
+		for _, t := range m.Topics {
+			for c := range h.topics[t] {
+				if c.seq == h.seq {
+					continue
+				}
+				c.seq = h.seq
+				if !c.enqueue(m) {
+					h.remove(c, ErrSlow)
+					continue
+				}
+				woken[c] = struct{}{}
+			}
+		}
+	}
+	for c := range woken {
+		c.signal()
+	}
+}
+
 // remove unsubscribes c and ends it with err. h.mu is held.
 func (h *Hub) remove(c *Client, err error) {
 	c.mu.Lock()
@@ -216,9 +246,26 @@ type Client struct {
 	err error // why the client ended; nil while subscribed
 }
 
-// offer queues m according to the client's policy. It reports false when the client must be
-// disconnected for being slow. hub.mu is held.
+// offer queues m according to the client's policy and wakes the client. It reports false
+// when the client must be disconnected for being slow. hub.mu is held.
 func (c *Client) offer(m Message) bool {
+	if !c.enqueue(m) {
+		return false
+	}
+	c.signal()
+	return true
+}
+
+// signal wakes the client's reader.
+func (c *Client) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// enqueue is offer without the wake-up.
+func (c *Client) enqueue(m Message) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {
@@ -237,10 +284,6 @@ func (c *Client) offer(m Message) bool {
 	}
 	c.q.push(m)
 	met.depth.Observe(float64(c.q.n))
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
 	return true
 }
 
@@ -265,6 +308,37 @@ func (c *Client) Next(ctx context.Context) (Message, error) {
 		case <-c.done:
 		case <-ctx.Done():
 			return Message{}, ctx.Err()
+		}
+	}
+}
+
+// NextBatch is Next returning every queued message at once (at least one), oldest first, so a
+// slow reader can write what piled up as one frame (ServeOptions.Combine).
+func (c *Client) NextBatch(ctx context.Context) ([]Message, error) {
+	for {
+		c.mu.Lock()
+		if c.err != nil {
+			err := c.err
+			c.mu.Unlock()
+			return nil, err
+		}
+		var out []Message
+		for {
+			m, ok := c.q.pop()
+			if !ok {
+				break
+			}
+			out = append(out, m)
+		}
+		c.mu.Unlock()
+		if len(out) > 0 {
+			return out, nil
+		}
+		select {
+		case <-c.wake:
+		case <-c.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
 }

@@ -41,6 +41,13 @@ type ServeOptions struct {
 	// violation); Serve returns it. [nil: the peer's messages are read and dropped.] The size
 	// of a message is limited by the Conn's read limit (Conn.SetReadLimit; 32 KiB unless set).
 	OnMessage func(ctx context.Context, typ websocket.MessageType, data []byte) error
+	// Combine, when set, turns everything queued when the writer is free into one frame: the
+	// writer takes the whole queue (Client.NextBatch) and writes Combine(its Data, oldest
+	// first), so a client that fell behind catches up in one write (shelf signs merge their
+	// per-SKU updates). An error closes the websocket, with the error's websocket.CloseError
+	// code and reason if it is one (a client too far behind), else with status 1011, and is
+	// returned. [nil: every message is its own frame.]
+	Combine func(data [][]byte) ([]byte, error)
 }
 
 func (o *ServeOptions) defaults() {
@@ -81,7 +88,7 @@ func (e *end) Error() string { return fmt.Sprintf("hub: serve ended: %v", e.err)
 //     error wrapping ErrPingTimeout.
 //   - OnMessage fails: see ServeOptions.OnMessage.
 //
-// A writer goroutine writes opts.First and then the queue, a keepalive goroutine pings, and a
+// A writer goroutine writes opts.First and then the queue, a timer pings, and a
 // reader goroutine reads the peer's messages, which also processes its pongs and close frame.
 func (c *Client) Serve(ctx context.Context, conn *websocket.Conn, opts ServeOptions) error {
 	opts.defaults()
@@ -93,7 +100,8 @@ func (c *Client) Serve(ctx context.Context, conn *websocket.Conn, opts ServeOpti
 	var wg sync.WaitGroup
 	wg.Go(func() { stop(c.write(inner, bg, conn, &opts)) })
 	if opts.PingInterval > 0 {
-		wg.Go(func() { stop(keepalive(inner, bg, conn, &opts)) })
+		t := keepalive(inner, bg, conn, &opts, func(e error) { stop(e) })
+		defer t.Stop()
 	}
 	wg.Go(func() { stop(read(inner, bg, conn, opts.OnMessage)) })
 	<-inner.Done()
@@ -119,20 +127,56 @@ func (c *Client) write(ctx, bg context.Context, conn *websocket.Conn, o *ServeOp
 			return err
 		}
 	}
+	if o.Combine != nil {
+		return c.writeCombined(ctx, bg, conn, o)
+	}
 	for {
 		m, err := c.Next(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return nil // Serve is closing for another reason
-		case errors.Is(err, ErrSlow):
-			return &end{err: ErrSlow, code: websocket.StatusTryAgainLater, reason: "too far behind; reconnect"}
-		case err != nil:
-			return &end{err: err, code: websocket.StatusNormalClosure}
+		if err := endOf(ctx, err); err != nil || ctx.Err() != nil {
+			return err
 		}
 		if err := writeFrame(bg, conn, o, m.Data); err != nil {
 			return err
 		}
 	}
+}
+
+func (c *Client) writeCombined(ctx, bg context.Context, conn *websocket.Conn, o *ServeOptions) error {
+	for {
+		ms, err := c.NextBatch(ctx)
+		if err := endOf(ctx, err); err != nil || ctx.Err() != nil {
+			return err
+		}
+		data := make([][]byte, len(ms))
+		for i, m := range ms {
+			data[i] = m.Data
+		}
+		b, err := o.Combine(data)
+		if err != nil {
+			e := &end{err: err, code: websocket.StatusInternalError}
+			var ce websocket.CloseError
+			if errors.As(err, &ce) {
+				e.code, e.reason = ce.Code, ce.Reason
+			}
+			return e
+		}
+		if err := writeFrame(bg, conn, o, b); err != nil {
+			return err
+		}
+	}
+}
+
+// endOf is how the writer ends after Next or NextBatch returned err (nil: it goes on).
+func endOf(ctx context.Context, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return nil // Serve is closing for another reason
+	case errors.Is(err, ErrSlow):
+		return &end{err: ErrSlow, code: websocket.StatusTryAgainLater, reason: "too far behind; reconnect"}
+	case err != nil:
+		return &end{err: err, code: websocket.StatusNormalClosure}
+	}
+	return nil
 }
 
 func writeFrame(bg context.Context, conn *websocket.Conn, o *ServeOptions, b []byte) error {
@@ -144,28 +188,29 @@ func writeFrame(bg context.Context, conn *websocket.Conn, o *ServeOptions, b []b
 	return nil
 }
 
-func keepalive(ctx, bg context.Context, conn *websocket.Conn, o *ServeOptions) error {
-	t := time.NewTicker(o.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
+// keepalive pings the peer every PingInterval from a timer, not a goroutine of its own (a hub
+// holds thousands of websockets; an idle one costs no stack), and calls fail when a ping is
+// not answered within PingTimeout or fails.
+func keepalive(ctx, bg context.Context, conn *websocket.Conn, o *ServeOptions, fail func(error)) *time.Timer {
+	var t *time.Timer
+	t = time.AfterFunc(o.PingInterval, func() {
+		if ctx.Err() != nil {
+			return
 		}
 		pctx, cancel := context.WithTimeout(bg, o.PingTimeout)
 		err := conn.Ping(pctx)
 		cancel()
 		switch {
-		case err == nil:
 		case ctx.Err() != nil:
-			return nil
+		case err == nil:
+			t.Reset(o.PingInterval)
 		case errors.Is(err, context.DeadlineExceeded):
-			return &end{err: fmt.Errorf("%w within %v", ErrPingTimeout, o.PingTimeout)}
+			fail(&end{err: fmt.Errorf("%w within %v", ErrPingTimeout, o.PingTimeout)})
 		default:
-			return &end{err: fmt.Errorf("hub: ping: %w", err)}
+			fail(&end{err: fmt.Errorf("hub: ping: %w", err)})
 		}
-	}
+	})
+	return t
 }
 
 func read(ctx, bg context.Context, conn *websocket.Conn,

@@ -300,6 +300,11 @@ func (p *Platform) printURLs() {
 		}
 		rows = append(rows, row{"simulator", what})
 	}
+	if u, why := p.demoSignURL(running); u != "" {
+		rows = append(rows, row{"sign page (" + demoStore + ")", u})
+	} else {
+		rows = append(rows, row{"sign page", "(" + why + ")"})
+	}
 	rows = append(rows, row{"data", c.DataDir})
 	var b strings.Builder
 	b.WriteString("FreshMart is running. Ctrl-C stops everything.\n")

@@ -35,7 +35,8 @@ var staticFS embed.FS
 // Options is what the dashboard asks of the service kit: no database, no producer, answering
 // on 127.0.0.1:8080 unless HTTP_ADDR says otherwise. Besides the kit's variables it reads
 // INVENTORY_URL (http://127.0.0.1:8082), COMPLAINTS_URL (http://127.0.0.1:8083), ANALYTICS_URL
-// (http://127.0.0.1:8085), PRICING_URL (http://127.0.0.1:8084), POS_URL (http://127.0.0.1:8081) and BROKER_HTTP_URL
+// (http://127.0.0.1:8085), PRICING_URL (http://127.0.0.1:8084; the signs panel and the sign
+// page's websocket), POS_URL (http://127.0.0.1:8081) and BROKER_HTTP_URL
 // (http://127.0.0.1:9644), for stock, alerts, complaints, the daily reports and ETL runs, and
 // the health of the system page.
 var Options = kit.Options{Name: "web", Addr: "127.0.0.1:8080"}
@@ -161,6 +162,7 @@ func (s *Server) routes(r chi.Router) {
 	r.Get("/system", s.systemPage)
 	r.Get("/finance", s.financePage)
 	r.Get("/finance/daily.csv", s.financeCSV)
+	r.Get("/signs/{store}/{sign}", s.signPage)
 	r.Get("/fragments/stock", s.stockFragment)
 	r.Get("/fragments/alerts", s.alertsFragment)
 	r.Get("/fragments/complaints", s.complaintsFragment)
@@ -234,6 +236,8 @@ type page struct {
 	Finance *financeView
 	// PriceAccuracy is a store's price-accuracy card (pricing.go).
 	PriceAccuracy *PriceAccuracy
+	// Signs is a store's shelf signs panel.
+	Signs *SignsPanel
 }
 
 type stockFragment struct {
@@ -289,6 +293,7 @@ func (s *Server) storePage(w http.ResponseWriter, r *http.Request) {
 	wg.Go(func() { p.Complaints, p.ComplaintsErr = s.storeComplaints(r.Context(), id) })
 	wg.Go(func() { h := s.headline(r.Context(), id); p.Headline = &h })
 	wg.Go(func() { p.PriceAccuracy = s.priceAccuracy(r.Context(), id) })
+	wg.Go(func() { p.Signs = s.signsPanel(r.Context(), id) })
 	wg.Wait()
 	s.render(w, "store", p)
 }

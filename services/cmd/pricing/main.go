@@ -4,9 +4,15 @@
 // change announced on display-updates for the shelf signs, and the price accuracy of the sales
 // on pos-sales.
 //
+// It also serves the shelf signs (package signsapp): GET /v1/signs/ws (a sign's websocket) and
+// GET /v1/signs?store_id= (the signs' status).
+//
 // Usage:
 //
-//	pricing   run the service
+//	pricing                                           run the service
+//	pricing sign-token --store S001 --sign NAME       issue a sign's token (printed alone)
+//	pricing sign-token --store S001 --sign NAME --revoke
+//	pricing sign-token --list [--store S001]
 //
 // It is configured by the environment the service kit reads (internal/kit: KAFKA_BROKERS,
 // DATABASE_URL (required), HTTP_ADDR default 127.0.0.1:8084, LOG_LEVEL, LOG_FORMAT).
@@ -21,12 +27,16 @@ import (
 
 	"github.com/freshmart/platform/internal/kit"
 	"github.com/freshmart/platform/services/pricing/app"
+	"github.com/freshmart/platform/services/signs/signsapp"
 )
 
 func main() {
-	kit.RunCommand("pricing", kit.Commands{})
+	kit.RunCommand("pricing", signsapp.Commands)
 	kit.Main(app.Options, func(_ context.Context, s *kit.Service) error {
-		_, err := app.New(s, app.Config{})
+		if _, err := app.New(s, app.Config{}); err != nil {
+			return err
+		}
+		_, err := signsapp.New(s, signsapp.Config{})
 		return err
 	})
 }

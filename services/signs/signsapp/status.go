@@ -1,0 +1,250 @@
+package signsapp
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/freshmart/platform/internal/httpx"
+)
+
+// signRec is what this replica knows of one sign it holds (or held) a connection of.
+type signRec struct {
+	store, sign string
+	skus        []string
+	conns       int // connections open on this replica
+	acked       int64
+	ackAt       time.Time
+	seenAt      time.Time
+	dirty       bool // changed since last stored
+}
+
+// signTable keeps the acknowledgements of the signs connected to this replica in memory and
+// stores them in signs.status every FlushEvery (and connected signs' last_seen_at every
+// SeenEvery), so 10,000 acking signs cost one statement a second, not 10,000.
+type signTable struct {
+	a  *App
+	mu sync.Mutex
+	m  map[[2]string]*signRec
+}
+
+func newSignTable(a *App) *signTable { return &signTable{a: a, m: map[[2]string]*signRec{}} }
+
+func (t *signTable) connect(store, sign string, skus []string) *signRec {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := [2]string{store, sign}
+	r := t.m[k]
+	if r == nil {
+		r = &signRec{store: store, sign: sign}
+		t.m[k] = r
+	}
+	r.skus, r.seenAt, r.dirty = skus, now(), true
+	r.conns++
+	t.a.m.connected.WithLabelValues(store).Inc()
+	return r
+}
+
+func (t *signTable) disconnect(r *signRec) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r.conns--
+	r.seenAt, r.dirty = now(), true
+	t.a.m.connected.WithLabelValues(r.store).Dec()
+}
+
+// ack records that r shows version; sent is the newest version it was sent.
+func (t *signTable) ack(r *signRec, version, sent int64) {
+	t.mu.Lock()
+	at := now()
+	r.acked = max(r.acked, version)
+	r.ackAt, r.seenAt, r.dirty = at, at, true
+	t.mu.Unlock()
+	t.a.m.ackLag.Observe(float64(max(0, sent-version)))
+}
+
+func (t *signTable) run(ctx context.Context) error {
+	flush := time.NewTicker(t.a.cfg.FlushEvery)
+	defer flush.Stop()
+	lastSeen := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			t.flush(fctx, true, true)
+			cancel()
+			return nil
+		case <-flush.C:
+		}
+		seen := time.Since(lastSeen) >= t.a.cfg.SeenEvery
+		if seen {
+			lastSeen = time.Now()
+		}
+		t.flush(ctx, seen, false)
+	}
+}
+
+// flush stores the changed records; with seen, every connected sign's last_seen_at is
+// refreshed too (its connection is alive: the hub pings it); with stopping, every sign this
+// replica holds is stored as disconnected.
+func (t *signTable) flush(ctx context.Context, seen, stopping bool) {
+	type out struct {
+		store, sign   string
+		skus          []string
+		acked         int64
+		ackAt, seenAt *time.Time
+		replica       *string
+	}
+	var outs []out
+	at := now()
+	t.mu.Lock()
+	for k, r := range t.m {
+		if !r.dirty && !(seen && r.conns > 0) && !stopping {
+			continue
+		}
+		o := out{store: r.store, sign: r.sign, skus: r.skus, acked: r.acked}
+		if !r.ackAt.IsZero() {
+			ackAt := r.ackAt
+			o.ackAt = &ackAt
+		}
+		seenAt := r.seenAt
+		if r.conns > 0 {
+			seenAt = at
+			if !stopping {
+				rep := t.a.replica
+				o.replica = &rep
+			}
+		}
+		o.seenAt = &seenAt
+		outs = append(outs, o)
+		r.dirty = false
+		if r.conns == 0 {
+			delete(t.m, k) // stored as disconnected; a reconnect starts a new record
+		}
+	}
+	t.mu.Unlock()
+	if len(outs) == 0 {
+		return
+	}
+	// One statement for every sign (10,000 acking signs are one statement a flush).
+	stores, names, skus := make([]string, len(outs)), make([]string, len(outs)), make([]string, len(outs))
+	acked := make([]int64, len(outs))
+	ackAts, seenAts := make([]*time.Time, len(outs)), make([]*time.Time, len(outs))
+	replicas := make([]*string, len(outs))
+	for i, o := range outs {
+		stores[i], names[i], skus[i], acked[i] = o.store, o.sign, strings.Join(o.skus, ","), o.acked
+		ackAts[i], seenAts[i], replicas[i] = o.ackAt, o.seenAt, o.replica
+	}
+	// replica: set while this replica holds the sign; cleared only if it is still ours
+	// (another replica may have taken the sign over since).
+	_, err := t.a.svc.Pool.Exec(ctx, `INSERT INTO signs.status AS s (store_id, sign, skus, last_ack_version, last_ack_at, last_seen_at, replica)
+		SELECT u.store_id, u.sign, string_to_array(u.skus, ','), u.acked, u.ack_at, u.seen_at, u.replica
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[], $6::timestamptz[], $7::text[])
+			AS u(store_id, sign, skus, acked, ack_at, seen_at, replica)
+		ON CONFLICT (store_id, sign) DO UPDATE SET skus = EXCLUDED.skus,
+			last_ack_version = GREATEST(s.last_ack_version, EXCLUDED.last_ack_version),
+			last_ack_at = COALESCE(GREATEST(s.last_ack_at, EXCLUDED.last_ack_at), s.last_ack_at, EXCLUDED.last_ack_at),
+			last_seen_at = GREATEST(s.last_seen_at, EXCLUDED.last_seen_at),
+			replica = CASE WHEN EXCLUDED.replica IS NOT NULL THEN EXCLUDED.replica
+				WHEN s.replica = $8 THEN NULL ELSE s.replica END`,
+		stores, names, skus, acked, ackAts, seenAts, replicas, t.a.replica)
+	if err != nil && ctx.Err() == nil {
+		t.a.log.Warn("signs: store acknowledgements; retrying", "err", err)
+		t.mu.Lock()
+		for _, o := range outs {
+			k := [2]string{o.store, o.sign}
+			if r := t.m[k]; r != nil {
+				r.dirty = true
+			} else {
+				r := &signRec{store: o.store, sign: o.sign, skus: o.skus, acked: o.acked, dirty: true}
+				if o.ackAt != nil {
+					r.ackAt = *o.ackAt
+				}
+				r.seenAt = *o.seenAt
+				t.m[k] = r
+			}
+		}
+		t.mu.Unlock()
+	}
+}
+
+// SignStatus is one sign in GET /v1/signs.
+type SignStatus struct {
+	Sign    string `json:"sign"`
+	StoreID string `json:"store_id"`
+	// SKUs are the SKUs the sign last asked for.
+	SKUs           []string   `json:"skus"`
+	Connected      bool       `json:"connected"`
+	LastAckVersion int64      `json:"last_ack_version"`
+	LastAckAt      *time.Time `json:"last_ack_at"`
+	LastSeenAt     *time.Time `json:"last_seen_at"`
+	// Behind is how many versions the newest change of the sign's SKUs is ahead of what it
+	// acknowledged (0: it shows everything).
+	Behind int64 `json:"behind"`
+	// OutOfDate: behind, or not seen for SilentAfter, or never connected.
+	OutOfDate bool `json:"out_of_date"`
+}
+
+// listSigns is GET /v1/signs?store_id=: every sign of the store with a live token.
+func (a *App) listSigns(w http.ResponseWriter, r *http.Request) {
+	store := r.URL.Query().Get("store_id")
+	switch {
+	case store == "":
+		badParam(w, "store_id", "is required")
+		return
+	case a.stores[store] == nil:
+		badParam(w, "store_id", fmt.Sprintf("unknown store %.20q", store))
+		return
+	}
+	out, err := a.Status(r.Context(), store)
+	if err != nil {
+		httpx.Unavailable(w, r, a.log, "Sign status unavailable", "the signs' status", err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"store_id": store, "signs": out})
+}
+
+// Status returns every sign of store with a live token, by name.
+func (a *App) Status(ctx context.Context, store string) ([]SignStatus, error) {
+	rows, err := a.svc.Pool.Query(ctx, `SELECT t.sign, COALESCE(s.skus, '{}'), COALESCE(s.last_ack_version, 0), s.last_ack_at,
+			s.last_seen_at, s.replica IS NOT NULL
+		FROM signs.tokens t LEFT JOIN signs.status s ON s.store_id = t.store_id AND s.sign = t.sign
+		WHERE t.store_id = $1 AND t.revoked_at IS NULL ORDER BY t.sign`, store)
+	if err != nil {
+		return nil, fmt.Errorf("signs: status: %w", err)
+	}
+	type dbRow struct {
+		SignStatus
+		skus []string
+		held bool
+	}
+	got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (dbRow, error) {
+		var d dbRow
+		err := r.Scan(&d.Sign, &d.skus, &d.LastAckVersion, &d.LastAckAt, &d.LastSeenAt, &d.held)
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("signs: status: %w", err)
+	}
+	at := now()
+	// A replica refreshes its signs' last_seen_at every SeenEvery; one that stopped without
+	// saying so (killed) leaves "replica" set, so a sign also counts as disconnected once
+	// three refreshes were missed.
+	alive := 3*a.cfg.SeenEvery + a.cfg.FlushEvery
+	out := make([]SignStatus, 0, len(got))
+	for _, d := range got {
+		s := d.SignStatus
+		s.StoreID = store
+		s.SKUs = d.skus
+		s.Connected = d.held && s.LastSeenAt != nil && at.Sub(*s.LastSeenAt) < alive
+		s.Behind = max(0, a.signVersion(store, d.skus)-s.LastAckVersion)
+		s.OutOfDate = s.Behind > 0 || s.LastSeenAt == nil || at.Sub(*s.LastSeenAt) > a.cfg.SilentAfter
+		out = append(out, s)
+	}
+	return out, nil
+}

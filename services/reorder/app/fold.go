@@ -146,7 +146,7 @@ func (f *folder) lowStock(ctx context.Context, q pgx.Tx, out sink, ev events.Eve
 	var po string
 	var opened, closes time.Time
 	err = q.QueryRow(ctx, `SELECT po_number, opened_at, closes_at FROM `+f.t("purchase_orders")+`
-		WHERE store_id = $1 AND vendor_id = $2 AND sealed_at IS NULL ORDER BY seq DESC LIMIT 1`, a.StoreID, v.VendorID).Scan(&po, &opened, &closes)
+		WHERE store_id = $1 AND vendor_id = $2 AND sealed_at IS NULL AND status = 'open' ORDER BY seq DESC LIMIT 1`, a.StoreID, v.VendorID).Scan(&po, &opened, &closes)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		po = ""

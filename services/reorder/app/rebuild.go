@@ -41,12 +41,14 @@ func (r RebuildReport) Equal() bool { return len(r.Diffs) == 0 }
 // with those positions. An order whose window has passed counts as sealed on both sides,
 // whether or not its timer has fired yet. The live service may keep running meanwhile.
 //
-// The topics are replayed in the order the replay fetches them, which within a partition is
-// the live order; across topics (a cancellation or delivery against the alert of the same
-// store and SKU) it can differ from the live consumer's, which only matters when those events
-// are close together, never in practice (a cancellation or a delivery follows its order by
-// minutes to days). The view is checked, not the alerts emitted: a replay validates them and
-// drops them.
+// Within a partition the replay folds in the live order. Across topics (an alert, a delivery,
+// an invoice or a cancellation of one store) the live consumer folds records about in the
+// order they were written, so the replay merges the partitions by the records' timestamps;
+// only records written within moments of each other while the live consumer was behind can
+// have been folded live in the other order (never in practice: a cancellation, delivery or
+// invoice follows its order by minutes to days). The view is checked, not the alerts emitted:
+// a replay validates them and drops them. The records are held in memory, only those of the
+// four types the view is made of.
 func Rebuild(ctx context.Context, s *kit.Service, cfg Config) (RebuildReport, error) {
 	var rep RebuildReport
 	if s.Pool == nil {
@@ -83,18 +85,37 @@ func Rebuild(ctx context.Context, s *kit.Service, cfg Config) (RebuildReport, er
 	}
 	f := newFolder(RebuildSchema, cat, cfg, s.Log, newMetrics(nil))
 	rec := &recorder{timers: map[string]time.Time{}}
+	// The live consumer folds records about in the order they were written, whatever their
+	// topic; a replay fetches each topic at its own pace. So the replay collects the records
+	// the view is made of, per partition, and folds them merged by their timestamps (each
+	// partition's order kept).
+	parts := map[string][]stamped{}
 	rep.Records, err = stream.Replay(ctx, append(s.KafkaOpts("rebuild"), kgo.SeedBrokers(s.Brokers...)), target, 2000,
 		func(batch []*kgo.Record) error {
-			evs := make([]events.Event, 0, len(batch))
 			for _, r := range batch {
-				if ev, err := events.Parse(r); err == nil {
-					evs = append(evs, ev)
+				ev, err := events.Parse(r)
+				if err != nil || !folded(ev) {
+					continue
 				}
+				k := fmt.Sprintf("%s/%d", r.Topic, r.Partition)
+				parts[k] = append(parts[k], stamped{ev: ev, at: r.Timestamp})
 			}
-			return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error { return f.apply(ctx, tx, rec, evs) })
+			return nil
 		})
 	if err != nil {
 		return rep, fmt.Errorf("rebuild: %w", err)
+	}
+	merged := mergeByTime(parts)
+	for len(merged) > 0 {
+		n := min(len(merged), 2000)
+		evs := make([]events.Event, n)
+		for i := range n {
+			evs[i] = merged[i].ev
+		}
+		merged = merged[n:]
+		if err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error { return f.apply(ctx, tx, rec, evs) }); err != nil {
+			return rep, fmt.Errorf("rebuild: %w", err)
+		}
 	}
 	keys := make([]string, 0, len(rec.timers))
 	for k, at := range rec.timers {
@@ -146,6 +167,53 @@ func Rebuild(ctx context.Context, s *kit.Service, cfg Config) (RebuildReport, er
 	}
 	rep.Diffs = diffRows(live, rebuilt)
 	return rep, nil
+}
+
+// stamped is a replayed event with its record's timestamp.
+type stamped struct {
+	ev events.Event
+	at time.Time
+}
+
+// folded reports whether the folder acts on ev (the rebuild keeps only those).
+func folded(ev events.Event) bool {
+	switch ev.Type {
+	case schemas.TypeAlertLowStock:
+		return ev.Topic == schemas.TopicStoreAlerts
+	case schemas.TypeDeliveryReceived:
+		return ev.Topic == schemas.TopicVendorDeliveries
+	case schemas.TypePOCancelled, schemas.TypeInvoiceReceived:
+		return ev.Topic == schemas.TopicPurchasing
+	}
+	return false
+}
+
+// mergeByTime merges per-partition lists into one by timestamp, keeping each list's order
+// (ties: the partition key's order).
+func mergeByTime(parts map[string][]stamped) []stamped {
+	keys := make([]string, 0, len(parts))
+	total := 0
+	for k, p := range parts {
+		keys = append(keys, k)
+		total += len(p)
+	}
+	slices.Sort(keys)
+	out := make([]stamped, 0, total)
+	next := make([]int, len(keys))
+	for len(out) < total {
+		best := -1
+		for i, k := range keys {
+			if next[i] == len(parts[k]) {
+				continue
+			}
+			if best < 0 || parts[k][next[i]].at.Before(parts[keys[best]][next[best]].at) {
+				best = i
+			}
+		}
+		out = append(out, parts[keys[best]][next[best]])
+		next[best]++
+	}
+	return out
 }
 
 // recorder is the rebuild's sink: events are validated and dropped, timers kept so the due

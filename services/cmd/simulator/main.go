@@ -25,6 +25,13 @@
 // default http://127.0.0.1:8082), so a restart carries on from the real shelves; -sync-stock=false
 // starts from the catalog's initial stock (what a repeatable seeded run wants).
 //
+// It also answers the reorder service's purchase orders (REORDER_URL, default
+// http://127.0.0.1:8087), as the vendors would: each order whose email was sent is delivered
+// through the POS dock API -deliver-after later (2 minutes: the vendor's lead days, compressed),
+// now and then short or over, and invoiced to the reorder service 30 s after that, now and then
+// at a changed price (package simulator, Purchasing). A reorder service that does not answer
+// holds up nothing: the simulator says so and carries on. -purchasing=false turns it off.
+//
 // With -probe it also watches the dashboard's live websocket and reports, at exit, how long
 // accepted sales took from the POS's 202 to their appearance on the dashboard (p50, p99, max).
 package main
@@ -63,6 +70,8 @@ func run() error {
 	voids := flag.Bool("voids", true, "void about 1 accepted sale in 200 a few minutes after it")
 	syncStock := flag.Bool("sync-stock", true, "start from the inventory service's stock (INVENTORY_URL) when it answers; false starts from the catalog's initial stock")
 	probeURL := flag.String("probe", "", "dashboard websocket to measure sale-to-dashboard latency on, e.g. ws://127.0.0.1:8080/ws")
+	purchasing := flag.Bool("purchasing", true, "deliver and invoice the reorder service's purchase orders (REORDER_URL)")
+	deliverAfter := flag.Duration("deliver-after", 2*time.Minute, "time from a purchase order's email to its delivery (the vendor's lead days, compressed)")
 	flag.Parse()
 
 	if *rate <= 0 {
@@ -92,6 +101,7 @@ func run() error {
 		*seed = uint64(time.Now().UnixNano())
 	}
 	t0 := time.Now().UTC().Truncate(time.Second)
+	wallStart := time.Now()
 	if *start != "" {
 		if t0, err = time.Parse(time.RFC3339, *start); err != nil {
 			return fmt.Errorf("-start: %w", err)
@@ -157,14 +167,30 @@ func run() error {
 		}
 		go func() { probeDone <- probe.Watch(probeCtx, *probeURL) }()
 	}
+	var buyer *simulator.Purchasing
+	buyerDone := make(chan struct{})
+	buyerCtx, stopBuyer := context.WithCancel(ctx)
+	defer stopBuyer()
+	if *purchasing {
+		buyer = &simulator.Purchasing{POSURL: pos, ReorderURL: kit.OS.String("REORDER_URL", defaultReorderURL), DeliverAfter: *deliverAfter,
+			Seed: *seed, Logger: log, Now: func() time.Time { return t0.Add(time.Since(wallStart)) }}
+		go func() { buyer.Run(buyerCtx); close(buyerDone) }()
+	} else {
+		close(buyerDone)
+	}
 	began := time.Now()
 	st, err := r.Run(ctx, gen, *duration)
+	stopBuyer()
+	<-buyerDone
 	if err != nil {
 		return err
 	}
 	elapsed := time.Since(began)
 	out := map[string]any{"stats": st, "seconds": elapsed.Seconds(),
 		"sales_accepted_per_second": float64(st.Sales.Accepted) / elapsed.Seconds()}
+	if buyer != nil {
+		out["purchasing"] = buyer.Stats()
+	}
 	if probe != nil {
 		// Give the last sales a moment to reach the dashboard.
 		wait := time.Now().Add(5 * time.Second)
@@ -181,6 +207,9 @@ func run() error {
 	fmt.Println(string(b))
 	return nil
 }
+
+// defaultReorderURL is where the reorder service answers by default (make run).
+const defaultReorderURL = "http://127.0.0.1:8087"
 
 // defaultComplaintsURL is where the complaints service answers by default (make run).
 const defaultComplaintsURL = "http://127.0.0.1:8083"

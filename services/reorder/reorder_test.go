@@ -75,7 +75,7 @@ func TestReceive(t *testing.T) {
 		t.Fatalf("partial delivery: %+v %+v (input changed: %v)", got, diffs, lines[0].Received != 0)
 	}
 	got, diffs = Receive(got, []Qty{{"PRD-0001", 24}, {"PRD-0009", 3}}, DefaultTolerance)
-	if len(diffs) != 2 || diffs[0].Reason != ReasonNotOrdered || diffs[1].Reason != ReasonOver || diffs[1].Received != 36 {
+	if len(diffs) != 2 || diffs[0].Reason != ReasonNotOrdered || diffs[1].Reason != ReasonOver || diffs[1].Received != 36 || got[0].Received != 36 {
 		t.Fatalf("over and not ordered: %+v", diffs)
 	}
 	if _, diffs := Receive(lines, []Qty{{"PRD-0001", 25}}, Tolerance{Qty: 1}); len(diffs) != 0 {

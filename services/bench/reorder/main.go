@@ -6,11 +6,14 @@
 //   - phase 1, the fold: -events (200,000) events produced straight to the topics first, then
 //     the service started and timed until its consumer's positions reach the topics' ends:
 //     events folded per second. The mix is what store-alerts and vendor-deliveries carry: 60%
-//     alert.low_stock for a random store and SKU of a synthetic catalog (-stores 200 × -skus
-//     2,000 over 50 vendors; most make an order line, grouped per vendor and store, a later
-//     alert outside the window sealing the order and composing its email in the fold), 30%
-//     alert.restocked (passed over, as the service's own alerts are), 10% delivery.received
-//     without a purchase order (a mismatch alert through the outbox);
+//     alert.low_stock for a random store and SKU of a synthetic catalog of the chain's size
+//     (-stores 6 × -skus 230 over 50 vendors: the first alert of a store and SKU makes an order
+//     line, grouped per vendor and store, a later alert outside the window sealing the order and
+//     composing its email; the rest find the line open), 30% alert.restocked (passed over, as
+//     the service's own alerts are), 10% delivery.received without a purchase order (a
+//     mismatch alert through the outbox). -stores 200 -skus 2000 is the worst case, where
+//     nearly every alert makes a line, every order's seal timer is due at once (the events are
+//     two days old) and every order's email is written and synced;
 //   - phase 2, the lag: -rate events per second (500) for -duration (30 s), the same mix, each
 //     event's time from the broker's acknowledgement until the consumer's stored position covers
 //     it (consumer_offsets, polled every 10 ms), p50, p99 and max. The default rate is the
@@ -67,8 +70,8 @@ type options struct {
 func run() error {
 	var o options
 	flag.IntVar(&o.events, "events", 200_000, "events of phase 1 (produced first, then folded)")
-	flag.IntVar(&o.stores, "stores", 200, "stores of the synthetic catalog (at most 9999)")
-	flag.IntVar(&o.skus, "skus", 2000, "SKUs of the synthetic catalog (at most 99999)")
+	flag.IntVar(&o.stores, "stores", 6, "stores of the synthetic catalog (at most 9999; the chain has 6)")
+	flag.IntVar(&o.skus, "skus", 230, "SKUs of the synthetic catalog (at most 99999; the chain has 230)")
 	flag.IntVar(&o.rate, "rate", 500, "events per second in phase 2")
 	flag.DurationVar(&o.duration, "duration", 30*time.Second, "length of phase 2")
 	flag.Uint64Var(&o.seed, "seed", 2026, "seed of the events")

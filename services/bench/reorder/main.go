@@ -35,6 +35,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -223,6 +224,7 @@ func lag(ctx context.Context, o options, g *gen, prod *events.Producer, pool *pg
 	var mu sync.Mutex
 	var waiting []pending
 	var out []time.Duration
+	byTopic := map[string][]time.Duration{}
 	stopPoll := make(chan struct{})
 	pollDone := make(chan error, 1)
 	go func() {
@@ -258,6 +260,8 @@ func lag(ctx context.Context, o options, g *gen, prod *events.Producer, pool *pg
 			for _, p := range waiting {
 				if pos[p.key] > p.off {
 					out = append(out, now.Sub(p.acked))
+					topic := p.key[:strings.LastIndexByte(p.key, '/')]
+					byTopic[topic] = append(byTopic[topic], now.Sub(p.acked))
 				} else {
 					kept = append(kept, p)
 				}
@@ -310,6 +314,15 @@ func lag(ctx context.Context, o options, g *gen, prod *events.Producer, pool *pg
 	defer mu.Unlock()
 	if len(waiting) > 0 {
 		return nil, fmt.Errorf("phase 2: %d events not folded a minute after the last was produced", len(waiting))
+	}
+	topics := make([]string, 0, len(byTopic))
+	for k := range byTopic {
+		topics = append(topics, k)
+	}
+	slices.Sort(topics)
+	for _, k := range topics {
+		fmt.Fprintf(os.Stderr, "bench-reorder: phase 2 lag on %s: %d events, p50 %s, p99 %s, max %s\n", k, len(byTopic[k]),
+			ms(pct(byTopic[k], 0.5)), ms(pct(byTopic[k], 0.99)), ms(pct(byTopic[k], 1)))
 	}
 	return out, nil
 }

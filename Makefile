@@ -4,7 +4,7 @@ GO ?= go
 # Two Go modules: the root (schemas, migrations, internal, services, web, scripts) and the broker.
 PKGS := ./... ./broker/...
 
-.PHONY: help build run test bench bench-broker bench-dashboard bench-complaints lint fmt clean
+.PHONY: help build run test bench bench-broker bench-dashboard bench-complaints bench-reorder lint fmt clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ bench-signs: ## signs hub vs a centrifuge hub: 10,000 signs, a chain-wide price 
 
 bench-complaints: ## complaints: 1,000,000 folded/s, third complaint's 202 to its spike alert at 100/s (ARGS="-complaints 100000")
 	@$(GO) run ./services/bench/complaints $(ARGS)
+
+bench-reorder: ## reorder: events folded/s into Postgres, and the lag at the simulator's -rate 100 (ARGS="-events 50000")
+	@$(GO) run ./services/bench/reorder $(ARGS)
 
 lint: ## gofmt, go mod tidy, each module on its own (GOWORK=off), go vet, staticcheck (pinned in go.mod)
 	@bash scripts/lint.sh

@@ -27,7 +27,7 @@ type topicsFile struct {
 // DefaultTopics returns the FreshMart topics embedded from topics.json:
 // pos-sales, inventory-updates, customer-complaints and vendor-deliveries
 // (12 partitions, kept forever), display-updates (12, 7 days), store-alerts
-// (12, 90 days) and daily-sales-report (1, kept forever).
+// (12, 90 days), daily-sales-report (1, kept forever) and purchasing (12, kept forever).
 func DefaultTopics() ([]TopicDef, error) {
 	return ParseTopics(defaultTopicsJSON)
 }

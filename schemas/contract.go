@@ -22,6 +22,8 @@ const (
 	TypePromoEnded                  = "promo.ended"
 	TypeComplaintFiled              = "complaint.filed"
 	TypeReportDailySales            = "report.daily_sales"
+	TypePOCancelled                 = "po.cancelled"
+	TypeInvoiceReceived             = "invoice.received"
 )
 
 // Topics. Their partition counts and retention are defined once, in broker/topics.json (the
@@ -35,12 +37,13 @@ const (
 	TopicDisplayUpdates     = "display-updates"
 	TopicDailySalesReport   = "daily-sales-report"
 	TopicStoreAlerts        = "store-alerts"
+	TopicPurchasing         = "purchasing"
 )
 
 // Topics returns every topic name above.
 func Topics() []string {
 	return []string{TopicPOSSales, TopicInventoryUpdates, TopicCustomerComplaints, TopicVendorDeliveries,
-		TopicDisplayUpdates, TopicDailySalesReport, TopicStoreAlerts}
+		TopicDisplayUpdates, TopicDailySalesReport, TopicStoreAlerts, TopicPurchasing}
 }
 
 // Payloads maps every event type to a new, empty value of its payload type (a pointer), for
@@ -66,5 +69,7 @@ func Payloads() map[string]func() any {
 		TypePromoEnded:                  func() any { return new(PromoEnded) },
 		TypeComplaintFiled:              func() any { return new(ComplaintFiled) },
 		TypeReportDailySales:            func() any { return new(DailySalesReport) },
+		TypePOCancelled:                 func() any { return new(POCancelled) },
+		TypeInvoiceReceived:             func() any { return new(InvoiceReceived) },
 	}
 }

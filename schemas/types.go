@@ -254,6 +254,14 @@ type MismatchLine struct {
 	Ordered int64 `json:"ordered"`
 	// Received is the number of units delivered.
 	Received int64 `json:"received"`
+	// Invoiced is the number of units invoiced, when an invoice was matched.
+	Invoiced *int64 `json:"invoiced,omitempty"`
+	// POUnitCostCents is the unit cost on the purchase order, when prices were compared.
+	POUnitCostCents *int64 `json:"po_unit_cost_cents,omitempty"`
+	// InvoicedUnitCostCents is the unit cost on the invoice, when prices were compared.
+	InvoicedUnitCostCents *int64 `json:"invoiced_unit_cost_cents,omitempty"`
+	// Reason is what is wrong with this line (the reasons of DeliveryMismatchAlert.Reason).
+	Reason string `json:"reason,omitempty"`
 }
 
 // DeliveryMismatchAlert is the payload of alert.delivery_mismatch (topic store-alerts).
@@ -268,6 +276,12 @@ type DeliveryMismatchAlert struct {
 	VendorID string `json:"vendor_id"`
 	// PONumber is the purchase order, empty when unknown.
 	PONumber string `json:"po_number,omitempty"`
+	// InvoiceID is the invoice held because of the mismatch, if one was.
+	InvoiceID string `json:"invoice_id,omitempty"`
+	// Reason is what is wrong: short_delivery, over_delivery, not_ordered,
+	// invoice_above_received, price_mismatch, unknown_po, no_po or po_cancelled (the first
+	// line's reason); empty from producers that do not say.
+	Reason string `json:"reason,omitempty"`
 	// Lines are the SKUs whose received quantity differs from the order.
 	Lines []MismatchLine `json:"lines"`
 	// At is when the mismatch was found.
@@ -423,4 +437,46 @@ type DailySalesReport struct {
 	Totals ChainSales `json:"totals"`
 	// TopProducts are the chain's best sellers by net revenue; omitted when none.
 	TopProducts []TopProduct `json:"top_products,omitempty"`
+}
+
+// POCancelled is the payload of po.cancelled (topic purchasing): a purchase order cancelled
+// through the reorder API.
+type POCancelled struct {
+	// PONumber is the purchase order.
+	PONumber string `json:"po_number"`
+	// StoreID is the ordering store.
+	StoreID string `json:"store_id"`
+	// VendorID is the supplier.
+	VendorID string `json:"vendor_id"`
+	// Reason is why, as the user gave it; may be empty.
+	Reason string `json:"reason,omitempty"`
+	// CancelledAt is when the cancellation was asked for.
+	CancelledAt time.Time `json:"cancelled_at"`
+}
+
+// InvoiceLine is one line of an invoice: units billed at a unit cost.
+type InvoiceLine struct {
+	// SKU is the product.
+	SKU string `json:"sku"`
+	// Qty is the units invoiced.
+	Qty int64 `json:"qty"`
+	// UnitCostCents is the price per unit, in cents.
+	UnitCostCents int64 `json:"unit_cost_cents"`
+}
+
+// InvoiceReceived is the payload of invoice.received (topic purchasing): a vendor's invoice
+// recorded through the reorder API.
+type InvoiceReceived struct {
+	// InvoiceID is the vendor's invoice number, unique per invoice.
+	InvoiceID string `json:"invoice_id"`
+	// VendorID is the supplier.
+	VendorID string `json:"vendor_id"`
+	// PONumber is the purchase order invoiced.
+	PONumber string `json:"po_number"`
+	// StoreID is the store of the purchase order.
+	StoreID string `json:"store_id"`
+	// Lines are the invoiced lines.
+	Lines []InvoiceLine `json:"lines"`
+	// ReceivedAt is when the invoice was recorded.
+	ReceivedAt time.Time `json:"received_at"`
 }

@@ -28,6 +28,7 @@ func TestFreshMartTopics(t *testing.T) {
 		{"display-updates", 12, week},
 		{"daily-sales-report", 1, forever},
 		{"store-alerts", 12, quarter},
+		{"purchasing", 12, forever},
 	}
 	dir := t.TempDir()
 	b := startBroker(t, dir)

@@ -22,6 +22,7 @@ var binaries = map[string]string{
 	"inventory":        "./services/cmd/inventory",
 	"complaints":       "./services/cmd/complaints",
 	"analytics":        "./services/cmd/analytics",
+	"reorder":          "./services/cmd/reorder",
 	"web":              "./web/cmd/web",
 }
 
@@ -198,13 +199,15 @@ const spikeWindow = time.Minute
 // dashboard.
 type platform struct {
 	Broker, BrokerHTTP, POS, Inventory, Complaints, Analytics, Web string // addresses (Broker) and base URLs
+	Reorder                                                        string // the reorder service's base URL
 	DSN                                                            string // their Postgres database
+	MailDir                                                        string // where reorder spools vendor emails
 
 	brokerProc, webProc *process
 }
 
 // startPlatform starts our broker, the POS, inventory, complaints (with a spike window of
-// spikeWindow) and analytics services and the dashboard, each as its own process on free
+// spikeWindow), analytics and reorder (orders grouped for 2 s) services and the dashboard, each as its own process on free
 // ports, against the Postgres database dsn.
 func startPlatform(t *testing.T, dsn string) platform {
 	t.Helper()
@@ -217,20 +220,25 @@ func startPlatform(t *testing.T, dsn string) platform {
 
 	p := platform{Broker: brokerAddr, BrokerHTTP: "http://" + brokerHTTP,
 		POS: "http://" + freeAddr(t), Inventory: "http://" + freeAddr(t), Complaints: "http://" + freeAddr(t),
-		Analytics: "http://" + freeAddr(t), Web: "http://" + freeAddr(t), DSN: dsn}
+		Analytics: "http://" + freeAddr(t), Web: "http://" + freeAddr(t), Reorder: "http://" + freeAddr(t), DSN: dsn,
+		MailDir: filepath.Join(dir, "mail")}
 	common := []string{"KAFKA_BROKERS=" + p.Broker, "DATABASE_URL=" + dsn, "LOG_LEVEL=info",
 		"POS_URL=" + p.POS, "INVENTORY_URL=" + p.Inventory, "COMPLAINTS_URL=" + p.Complaints, "ANALYTICS_URL=" + p.Analytics,
-		"BROKER_HTTP_URL=" + p.BrokerHTTP}
+		"BROKER_HTTP_URL=" + p.BrokerHTTP, "REORDER_URL=" + p.Reorder}
 	pos := start(t, "pos", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.POS, "http://")))
 	inv := start(t, "inventory", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Inventory, "http://")))
 	comp := start(t, "complaints", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Complaints, "http://"),
 		"COMPLAINT_SPIKE_WINDOW="+spikeWindow.String()))
 	ana := start(t, "analytics", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Analytics, "http://")))
+	// Orders are grouped for 2 s, so a test sees its order's email without waiting 5 minutes.
+	ro := start(t, "reorder", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Reorder, "http://"),
+		"REORDER_GROUP_WINDOW=2s", "REORDER_SPOOL_DIR="+p.MailDir))
 	web := start(t, "web", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Web, "http://")))
 	waitHTTP(t, pos, p.POS+"/healthz")
 	waitHTTP(t, inv, p.Inventory+"/readyz")
 	waitHTTP(t, comp, p.Complaints+"/readyz")
 	waitHTTP(t, ana, p.Analytics+"/readyz")
+	waitHTTP(t, ro, p.Reorder+"/readyz")
 	waitHTTP(t, web, p.Web+"/readyz")
 	p.brokerProc, p.webProc = b, web
 	return p

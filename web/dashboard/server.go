@@ -36,7 +36,8 @@ var staticFS embed.FS
 // on 127.0.0.1:8080 unless HTTP_ADDR says otherwise. Besides the kit's variables it reads
 // INVENTORY_URL (http://127.0.0.1:8082), COMPLAINTS_URL (http://127.0.0.1:8083), ANALYTICS_URL
 // (http://127.0.0.1:8085), PRICING_URL (http://127.0.0.1:8084; the signs panel and the sign
-// page's websocket), POS_URL (http://127.0.0.1:8081) and BROKER_HTTP_URL
+// page's websocket), REORDER_URL
+// (http://127.0.0.1:8087, the purchasing page), POS_URL (http://127.0.0.1:8081) and BROKER_HTTP_URL
 // (http://127.0.0.1:9644), for stock, alerts, complaints, the daily reports and ETL runs, and
 // the health of the system page.
 var Options = kit.Options{Name: "web", Addr: "127.0.0.1:8080"}
@@ -67,6 +68,7 @@ type Server struct {
 	reports *ReportFeed
 	pricing *pricingClient
 	sys     *system
+	buy     *reorderClient
 	cons    *consumer
 	adm     *kadm.Client
 	admCl   *kgo.Client
@@ -117,6 +119,7 @@ func New(svc *kit.Service) (*Server, error) {
 			files: &http.Client{Timeout: 30 * time.Second}},
 		reports: NewReportFeed(),
 		pricing: &pricingClient{base: cfg.PricingURL, client: &http.Client{Timeout: 5 * time.Second}},
+		buy:     newReorderClient(svc.Env.String("REORDER_URL", DefaultReorderURL)),
 		admCl:   admCl, adm: kadm.NewClient(admCl), reg: reg,
 	}
 	s.sys = &system{adm: s.adm, client: &http.Client{Timeout: 2 * time.Second}, targets: []Health{
@@ -126,6 +129,7 @@ func New(svc *kit.Service) (*Server, error) {
 		{Name: "complaints", URL: cfg.ComplaintsURL},
 		{Name: "analytics", URL: cfg.AnalyticsURL},
 		{Name: "pricing", URL: cfg.PricingURL},
+		{Name: "reorder", URL: svc.Env.String("REORDER_URL", DefaultReorderURL)},
 	}, runs: s.etlRuns}
 	s.cons = &consumer{brokers: svc.Brokers, live: live, hub: s.hub, log: s.log, rows: s.stockRow, alert: s.alertRow, feed: feed, reports: s.reports,
 		clientOpts: svc.KafkaOpts, lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "freshmart_web_consumer_lag",
@@ -163,6 +167,7 @@ func (s *Server) routes(r chi.Router) {
 	r.Get("/finance", s.financePage)
 	r.Get("/finance/daily.csv", s.financeCSV)
 	r.Get("/signs/{store}/{sign}", s.signPage)
+	r.Get("/purchasing", s.purchasingPage)
 	r.Get("/fragments/stock", s.stockFragment)
 	r.Get("/fragments/alerts", s.alertsFragment)
 	r.Get("/fragments/complaints", s.complaintsFragment)

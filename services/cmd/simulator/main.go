@@ -31,6 +31,13 @@
 // About 1 line in 2,000 is charged a stale price on purpose, for the price-accuracy panel to
 // find. -prices=false, or a -start that is not now, charges the catalog's prices.
 //
+// It also answers the reorder service's purchase orders (REORDER_URL, default
+// http://127.0.0.1:8087), as the vendors would: each order whose email was sent is delivered
+// through the POS dock API -deliver-after later (2 minutes: the vendor's lead days, compressed),
+// now and then short or over, and invoiced to the reorder service 30 s after that, now and then
+// at a changed price (package simulator, Purchasing). A reorder service that does not answer
+// holds up nothing: the simulator says so and carries on. -purchasing=false turns it off.
+//
 // With -probe it also watches the dashboard's live websocket and reports, at exit, how long
 // accepted sales took from the POS's 202 to their appearance on the dashboard (p50, p99, max).
 package main
@@ -70,6 +77,8 @@ func run() error {
 	syncStock := flag.Bool("sync-stock", true, "start from the inventory service's stock (INVENTORY_URL) when it answers; false starts from the catalog's initial stock")
 	charge := flag.Bool("prices", true, "charge the prices in force of the pricing service (PRICING_URL), read every few seconds; false charges the catalog's")
 	probeURL := flag.String("probe", "", "dashboard websocket to measure sale-to-dashboard latency on, e.g. ws://127.0.0.1:8080/ws")
+	purchasing := flag.Bool("purchasing", true, "deliver and invoice the reorder service's purchase orders (REORDER_URL)")
+	deliverAfter := flag.Duration("deliver-after", 2*time.Minute, "time from a purchase order's email to its delivery (the vendor's lead days, compressed)")
 	flag.Parse()
 
 	if *rate <= 0 {
@@ -99,6 +108,7 @@ func run() error {
 		*seed = uint64(time.Now().UnixNano())
 	}
 	t0 := time.Now().UTC().Truncate(time.Second)
+	wallStart := time.Now()
 	if *start != "" {
 		if t0, err = time.Parse(time.RFC3339, *start); err != nil {
 			return fmt.Errorf("-start: %w", err)
@@ -178,8 +188,21 @@ func run() error {
 		}
 		go func() { probeDone <- probe.Watch(probeCtx, *probeURL) }()
 	}
+	var buyer *simulator.Purchasing
+	buyerDone := make(chan struct{})
+	buyerCtx, stopBuyer := context.WithCancel(ctx)
+	defer stopBuyer()
+	if *purchasing {
+		buyer = &simulator.Purchasing{POSURL: pos, ReorderURL: kit.OS.String("REORDER_URL", defaultReorderURL), DeliverAfter: *deliverAfter,
+			Seed: *seed, Logger: log, Now: func() time.Time { return t0.Add(time.Since(wallStart)) }}
+		go func() { buyer.Run(buyerCtx); close(buyerDone) }()
+	} else {
+		close(buyerDone)
+	}
 	began := time.Now()
 	st, err := r.Run(ctx, gen, *duration)
+	stopBuyer()
+	<-buyerDone
 	if err != nil {
 		return err
 	}
@@ -189,6 +212,9 @@ func run() error {
 	if prices != nil {
 		n, stale := prices.Stale()
 		out["prices"] = map[string]int64{"lines_at_prices_in_force": n, "lines_stale_on_purpose": stale}
+	}
+	if buyer != nil {
+		out["purchasing"] = buyer.Stats()
 	}
 	if probe != nil {
 		// Give the last sales a moment to reach the dashboard.
@@ -209,6 +235,9 @@ func run() error {
 
 // defaultPricingURL is where the pricing service answers by default (make run).
 const defaultPricingURL = "http://127.0.0.1:8084"
+
+// defaultReorderURL is where the reorder service answers by default (make run).
+const defaultReorderURL = "http://127.0.0.1:8087"
 
 // defaultComplaintsURL is where the complaints service answers by default (make run).
 const defaultComplaintsURL = "http://127.0.0.1:8083"

@@ -167,7 +167,7 @@ func valueOf(r *record) ([]byte, bool) {
 
 type manualClock struct{ ms atomic.Int64 }
 
-func (c *manualClock) now() time.Time         { return time.UnixMilli(c.ms.Load()) }
+func (c *manualClock) now() time.Time          { return time.UnixMilli(c.ms.Load()) }
 func (c *manualClock) advance(d time.Duration) { c.ms.Add(d.Milliseconds()) }
 
 func openCompactStore(t *testing.T, dir string, clk *manualClock) *Store {

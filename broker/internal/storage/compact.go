@@ -290,7 +290,11 @@ func (p *Partition) cleanableLocked(now time.Time, cfg *TopicConfig) []*segment 
 
 // dirtyRatio returns dirty / cleanable bytes and the dirty bytes.
 func (p *Partition) dirtyRatio(now time.Time) (float64, int64) {
-	st := p.store.cleaner.stateFor(p)
+	c := p.store.cleaner
+	st := c.stateFor(p)
+	c.stateMu.Lock()
+	checkpoint := st.checkpoint
+	c.stateMu.Unlock()
 	cfg := p.cfg.Load()
 	p.mu.RLock()
 	defer p.mu.RUnlock()
@@ -300,7 +304,7 @@ func (p *Partition) dirtyRatio(now time.Time) (float64, int64) {
 	var dirty, total int64
 	for _, s := range p.cleanableLocked(now, cfg) {
 		total += s.size
-		if s.next > st.checkpoint {
+		if s.next > checkpoint {
 			dirty += s.size
 		}
 	}

@@ -179,6 +179,11 @@ func decodeRequest(frame []byte) (r *Request, served bool, err error) {
 			return nil, false, fmt.Errorf("%w: %s v%d: bad header tags", errMalformed, kmsg.NameForKey(key), version)
 		}
 	}
+	if kreq.IsFlexible() {
+		if err := prescan(requestTypeNames[key], version, rd.Src); err != nil {
+			return nil, false, fmt.Errorf("%w: %s v%d: %w", errMalformed, kmsg.NameForKey(key), version, err)
+		}
+	}
 	if err := kreq.ReadFrom(rd.Src); err != nil {
 		return nil, false, fmt.Errorf("%w: %s v%d: %v", errMalformed, kmsg.NameForKey(key), version, err)
 	}

@@ -41,7 +41,8 @@ type limits struct {
 	mu       sync.Mutex
 	budget   int64 // bytes
 	used     int64
-	released chan struct{} // closed and replaced when bytes are given back
+	waiting  int           // connections waiting in acquire
+	released chan struct{} // closed and replaced when bytes are given back while some wait
 
 	perIPMu sync.Mutex
 	perIP   map[string]int
@@ -90,16 +91,23 @@ func (l *limits) acquire(n int64, quit <-chan struct{}) (int64, bool) {
 			return n, true
 		}
 		ch := l.released
+		l.waiting++
 		l.mu.Unlock()
 		if !waited {
 			waited = true
 			l.readWaits.Inc()
 		}
+		var ok bool
 		select {
 		case <-ch:
+			ok = true
 		case <-quit:
-			return 0, false
 		case <-l.s.stopping:
+		}
+		l.mu.Lock()
+		l.waiting--
+		l.mu.Unlock()
+		if !ok {
 			return 0, false
 		}
 	}
@@ -112,8 +120,10 @@ func (l *limits) release(n int64) {
 	}
 	l.mu.Lock()
 	l.used -= n
-	close(l.released)
-	l.released = make(chan struct{})
+	if l.waiting > 0 {
+		close(l.released)
+		l.released = make(chan struct{})
+	}
 	l.mu.Unlock()
 	l.queuedBytes.Sub(float64(n))
 }

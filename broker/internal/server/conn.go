@@ -128,7 +128,12 @@ func (c *conn) readLoop() error {
 func (c *conn) readAndHandle(n int32) (*pending, error) {
 	fb := getBuf(int(n))
 	body := (*fb)[:n]
-	if _, err := io.ReadFull(c.nc, body); err != nil {
+	// A frame holds its share of the request budget while it arrives: one
+	// trickled in slowly must not hold it for ever (limits.go).
+	c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.ConnectionsMaxIdle))
+	_, err := io.ReadFull(c.nc, body)
+	c.nc.SetReadDeadline(time.Time{})
+	if err != nil {
 		return nil, fmt.Errorf("read frame of %d bytes: %w", n, err)
 	}
 	c.act.touch(c.s.now())

@@ -19,7 +19,9 @@ import (
 //     reading from their sockets until earlier requests finish, so TCP
 //     pushes back on the clients and memory stays bounded, however many
 //     connections send large requests at once. A frame larger than the whole
-//     budget waits until it can have all of it.
+//     budget waits until it can have all of it. A frame's body must arrive
+//     within ConnectionsMaxIdle, so a client trickling one in cannot hold
+//     its share of the budget for ever.
 //   - Connections per client address (max.connections.per.ip): an accepted
 //     connection over the limit is closed at once and logged.
 //   - Idle connections (connections.max.idle.ms): a connection with no

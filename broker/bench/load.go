@@ -88,6 +88,11 @@ func randomValue(size int) []byte {
 // acknowledgement. Every record must be acknowledged, within two minutes
 // after the producing stops.
 func produce(ctx context.Context, t *target, topic string, size int, max int64, d time.Duration) (throughput, error) {
+	return produceKeys(ctx, t, topic, keys, size, max, d)
+}
+
+// produceKeys is produce cycling through the given record keys.
+func produceKeys(ctx context.Context, t *target, topic string, keys [][]byte, size int, max int64, d time.Duration) (throughput, error) {
 	ctx, cancel := context.WithTimeout(ctx, d+2*time.Minute)
 	defer cancel()
 	cl, err := kgo.NewClient(producerOpts(t.addr, topic)...)

@@ -101,6 +101,7 @@ func run(c config) error {
 		t, err := startTarget(ctx, "freshmart-broker", work, c.brokerBin, []string{
 			"--listen", "127.0.0.1:{port}", "--http", "127.0.0.1:{http}",
 			"--data-dir", "{dir}", "--durability", "fsync", "--log-level", "warn",
+			"--compaction-check-interval", "1s",
 		})
 		if err != nil {
 			return err
@@ -146,6 +147,9 @@ func run(c config) error {
 				}
 				res.addThroughput(t, "consume "+sz.label, cs)
 			}
+		}
+		if err := compactionRound(ctx, res, order, round, c.produceTime, c.maxRecords); err != nil {
+			return err
 		}
 		topic := fmt.Sprintf("bench-latency-r%d", round)
 		for _, t := range order {

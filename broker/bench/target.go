@@ -28,6 +28,7 @@ const clockTicks = 100
 type target struct {
 	name    string // column title
 	addr    string // Kafka listener, host:port
+	http    string // HTTP address (freshmart-broker's /metrics), host:port
 	dataDir string
 	cmd     *exec.Cmd
 	logPath string
@@ -90,6 +91,7 @@ func startTarget(ctx context.Context, name, work, bin string, args []string) (*t
 	t := &target{
 		name:    name,
 		addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		http:    net.JoinHostPort("127.0.0.1", strconv.Itoa(httpPort)),
 		dataDir: dir,
 		cmd:     cmd,
 		logPath: logPath,

@@ -50,6 +50,12 @@ type config struct {
 
 	groupInitialDelay, groupMinSession, offsetsRetention time.Duration
 	retentionCheck                                       time.Duration
+
+	// Hardening and compaction (server/limits.go, storage/compact.go).
+	maxQueuedRequestBytes int64
+	maxConnsPerIP         int
+	connsMaxIdle          time.Duration
+	compactionCheck       time.Duration
 }
 
 func main() {
@@ -119,6 +125,19 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 		}
 	}
 	fs.IntVar(&c.maxFrameBytes, "max-frame-bytes", maxDef, "largest request frame in bytes (env BROKER_MAX_FRAME_BYTES)")
+	queuedDef, perIPDef := int64(100<<20), 1000
+	if v := getenv("BROKER_QUEUED_MAX_REQUEST_BYTES"); v != "" {
+		if queuedDef, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return c, fmt.Errorf("BROKER_QUEUED_MAX_REQUEST_BYTES=%q: %w", v, err)
+		}
+	}
+	if v := getenv("BROKER_MAX_CONNECTIONS_PER_IP"); v != "" {
+		if perIPDef, err = strconv.Atoi(v); err != nil {
+			return c, fmt.Errorf("BROKER_MAX_CONNECTIONS_PER_IP=%q: %w", v, err)
+		}
+	}
+	fs.Int64Var(&c.maxQueuedRequestBytes, "queued-max-request-bytes", queuedDef, "bytes of requests read and not yet handled across all connections; past it the broker stops reading (env BROKER_QUEUED_MAX_REQUEST_BYTES)")
+	fs.IntVar(&c.maxConnsPerIP, "max-connections-per-ip", perIPDef, "open connections allowed from one client address (env BROKER_MAX_CONNECTIONS_PER_IP)")
 	for _, d := range []struct {
 		p          *time.Duration
 		flag, env  string
@@ -128,6 +147,8 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 		{&c.groupMinSession, "group-min-session-timeout", "BROKER_GROUP_MIN_SESSION_TIMEOUT", "6s", "smallest consumer session timeout accepted"},
 		{&c.offsetsRetention, "offsets-retention", "BROKER_OFFSETS_RETENTION", "168h", "how long an empty group's committed offsets are kept"},
 		{&c.retentionCheck, "retention-check-interval", "BROKER_RETENTION_CHECK_INTERVAL", "30s", "how often topic retention deletes old segments"},
+		{&c.connsMaxIdle, "connections-max-idle", "BROKER_CONNECTIONS_MAX_IDLE", "10m", "close connections without a request for this long"},
+		{&c.compactionCheck, "compaction-check-interval", "BROKER_COMPACTION_CHECK_INTERVAL", "15s", "how often the log cleaner looks for compacted partitions to clean"},
 	} {
 		def, err := time.ParseDuration(env(d.env, d.def))
 		if err != nil {
@@ -149,6 +170,12 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	}
 	if c.groupInitialDelay < 0 || c.groupMinSession <= 0 || c.offsetsRetention <= 0 {
 		return c, errors.New("--group-initial-rebalance-delay must be >= 0, --group-min-session-timeout and --offsets-retention > 0")
+	}
+	if c.maxQueuedRequestBytes < int64(c.maxFrameBytes) {
+		return c, fmt.Errorf("--queued-max-request-bytes %d: want at least --max-frame-bytes (%d)", c.maxQueuedRequestBytes, c.maxFrameBytes)
+	}
+	if c.maxConnsPerIP <= 0 || c.connsMaxIdle <= 0 || c.compactionCheck <= 0 {
+		return c, errors.New("--max-connections-per-ip, --connections-max-idle and --compaction-check-interval must be > 0")
 	}
 	if c.retentionCheck <= 0 {
 		return c, fmt.Errorf("--retention-check-interval %v: want > 0", c.retentionCheck)

@@ -28,7 +28,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("--durability: %w", err)
 	}
-	store, err := storage.Open(storage.Options{Dir: cfg.dataDir, Sync: mode, RetentionCheckInterval: cfg.retentionCheck, Logger: log})
+	store, err := storage.Open(storage.Options{Dir: cfg.dataDir, Sync: mode, RetentionCheckInterval: cfg.retentionCheck,
+		CompactionCheckInterval: cfg.compactionCheck, Logger: log})
 	if err != nil {
 		return fmt.Errorf("open data dir %s: %w", cfg.dataDir, err)
 	}
@@ -74,9 +75,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		Store:            store,
 		AutoCreateTopics: cfg.autoCreate,
 		MaxFrameBytes:    int32(cfg.maxFrameBytes),
-		ClusterID:        clusterID,
-		Metrics:          metrics,
-		Logger:           log,
+
+		MaxQueuedRequestBytes: cfg.maxQueuedRequestBytes,
+		MaxConnectionsPerIP:   cfg.maxConnsPerIP,
+		ConnectionsMaxIdle:    cfg.connsMaxIdle,
+		ClusterID:             clusterID,
+		Metrics:               metrics,
+		Logger:                log,
 	})
 	if err != nil {
 		groups.Close()

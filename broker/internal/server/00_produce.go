@@ -20,7 +20,8 @@ import (
 //     CRC. Message sets with magic 0 or 1 (what v0-v2 clients send) get
 //     UNSUPPORTED_FOR_MESSAGE_FORMAT; a bad CRC or a truncated batch gets
 //     CORRUPT_MESSAGE; a batch over the topic's max.message.bytes gets
-//     MESSAGE_TOO_LARGE. v0 is advertised because librdkafka 2.0 compresses
+//     MESSAGE_TOO_LARGE; a record without a key on a compacted topic gets
+//     INVALID_RECORD (CORRUPT_MESSAGE before v8, as Kafka 2.3 answered). v0 is advertised because librdkafka 2.0 compresses
 //     only when it is.
 //   - acks 0: appended, no response is written (on an error the connection
 //     is closed, as Kafka does, so the client notices); acks 1: answered
@@ -144,7 +145,7 @@ func (s *Server) produceOne(req *kmsg.ProduceRequest, topic string, rp kmsg.Prod
 	res, err := part.AppendDeferred(rp.Records)
 	if err != nil {
 		if code := s.partitionErrorCode(part, err); code != kerr.KafkaStorageError.Code {
-			return code, nil, none
+			return produceErrorCode(req.Version, code), nil, none
 		}
 		s.log.Error("append failed", "topic", topic, "partition", rp.Partition, "err", err)
 		return kerr.KafkaStorageError.Code, nil, none

@@ -46,6 +46,7 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	stop   atomic.Bool
+	act    activity // idle reaper bookkeeping (limits.go)
 }
 
 // pending is one request whose response is (or will be) ready when done closes.
@@ -61,7 +62,9 @@ type pending struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &conn{s: s, nc: nc, queue: make(chan *pending, s.cfg.MaxInFlight), ctx: ctx, cancel: cancel}
+	c := &conn{s: s, nc: nc, queue: make(chan *pending, s.cfg.MaxInFlight), ctx: ctx, cancel: cancel}
+	c.act.touch(s.now())
+	return c
 }
 
 // stopReading makes the read loop return after the request it is handling;
@@ -104,23 +107,46 @@ func (c *conn) readLoop() error {
 			c.s.metrics.badFrames.Inc()
 			return fmt.Errorf("frame size %d outside 0..%d", n, c.s.cfg.MaxFrameBytes)
 		}
-		fb := getBuf(int(n))
-		body := (*fb)[:n]
-		if _, err := io.ReadFull(c.nc, body); err != nil {
-			return fmt.Errorf("read frame of %d bytes: %w", n, err)
+		c.act.pending.Add(1) // reading a request: not idle
+		reserved, ok := c.s.limits.acquire(int64(n), nil)
+		if !ok {
+			c.act.pending.Add(-1)
+			return nil // shutting down
 		}
-		c.s.metrics.bytesIn.Add(float64(n + 4))
-		p, err := c.handle(body)
+		p, err := c.readAndHandle(n)
+		c.s.limits.release(reserved)
 		if err != nil {
-			c.s.metrics.badFrames.Inc()
+			c.act.pending.Add(-1)
 			return err
-		}
-		if frameFree[p.key] {
-			putBuf(fb)
 		}
 		c.s.metrics.inFlight.Inc()
 		c.queue <- p
 	}
+}
+
+// readAndHandle reads a frame body of n bytes and handles it.
+func (c *conn) readAndHandle(n int32) (*pending, error) {
+	fb := getBuf(int(n))
+	body := (*fb)[:n]
+	// A frame holds its share of the request budget while it arrives: one
+	// trickled in slowly must not hold it for ever (limits.go).
+	c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.ConnectionsMaxIdle))
+	_, err := io.ReadFull(c.nc, body)
+	c.nc.SetReadDeadline(time.Time{})
+	if err != nil {
+		return nil, fmt.Errorf("read frame of %d bytes: %w", n, err)
+	}
+	c.act.touch(c.s.now())
+	c.s.metrics.bytesIn.Add(float64(n + 4))
+	p, err := c.handle(body)
+	if err != nil {
+		c.s.metrics.badFrames.Inc()
+		return nil, err
+	}
+	if frameFree[p.key] {
+		putBuf(fb)
+	}
+	return p, nil
 }
 
 // decodeRequest parses a request frame's header and body. An unknown key or
@@ -156,6 +182,11 @@ func decodeRequest(frame []byte) (r *Request, served bool, err error) {
 		skipTags(&rd)
 		if !rd.Ok() {
 			return nil, false, fmt.Errorf("%w: %s v%d: bad header tags", errMalformed, kmsg.NameForKey(key), version)
+		}
+	}
+	if kreq.IsFlexible() {
+		if err := prescan(requestTypeNames[key], version, rd.Src); err != nil {
+			return nil, false, fmt.Errorf("%w: %s v%d: %w", errMalformed, kmsg.NameForKey(key), version, err)
 		}
 	}
 	if err := kreq.ReadFrom(rd.Src); err != nil {
@@ -258,6 +289,8 @@ func (c *conn) writeLoop() {
 		if p.release != nil {
 			p.release()
 		}
+		c.act.touch(c.s.now())
+		c.act.pending.Add(-1)
 	}
 }
 

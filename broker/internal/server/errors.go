@@ -29,6 +29,8 @@ func errorCode(err error) int16 {
 		return kerr.InvalidTopicException.Code
 	case errors.Is(err, storage.ErrCorruptBatch):
 		return kerr.CorruptMessage.Code
+	case errors.Is(err, storage.ErrRecordWithoutKey):
+		return kerr.InvalidRecord.Code
 	case errors.Is(err, storage.ErrMessageTooLarge):
 		return kerr.MessageTooLarge.Code
 	case errors.Is(err, storage.ErrOffsetOutOfRange):
@@ -57,6 +59,17 @@ func (s *Server) partitionErrorCode(p *storage.Partition, err error) int16 {
 		}
 	}
 	return errorCode(err)
+}
+
+// produceErrorCode adapts a produce partition error code to the request
+// version: INVALID_RECORD (a keyless record on a compacted topic) came with
+// Produce v8 (KIP-467); before it Kafka answered CORRUPT_MESSAGE, which
+// older clients know.
+func produceErrorCode(version, code int16) int16 {
+	if code == kerr.InvalidRecord.Code && version < 8 {
+		return kerr.CorruptMessage.Code
+	}
+	return code
 }
 
 // errorMessage returns err's text for responses that carry a message, or nil.

@@ -118,6 +118,14 @@ var (
 	descTopics = prometheus.NewDesc("broker_topics", "Topics in the store.", nil, nil)
 	descFsyncs = prometheus.NewDesc("broker_store_fsyncs_total",
 		"Segment fsyncs done by group-commit rounds.", nil, nil)
+	descDirty = prometheus.NewDesc("broker_partition_dirty_ratio",
+		"Compacted topics: share of the partition's cleanable bytes not yet compacted.", []string{"topic", "partition"}, nil)
+	descCleaned = prometheus.NewDesc("broker_compaction_cleaned_bytes_total",
+		"Bytes of segments the log cleaner read and rewrote.", nil, nil)
+	descCleanRemoved = prometheus.NewDesc("broker_compaction_removed_bytes_total",
+		"Bytes the log cleaner removed from compacted logs.", nil, nil)
+	descCleanPasses = prometheus.NewDesc("broker_compaction_passes_total",
+		"Partition compaction passes.", nil, nil)
 	descRounds = prometheus.NewDesc("broker_store_sync_rounds_total",
 		"Partition group-commit rounds; acks=all produces per round = rate(broker_produce_sync_duration_seconds_count) / rate(this).", nil, nil)
 )
@@ -129,6 +137,10 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descTopics
 	ch <- descFsyncs
 	ch <- descRounds
+	ch <- descDirty
+	ch <- descCleaned
+	ch <- descCleanRemoved
+	ch <- descCleanPasses
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -143,10 +155,17 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 			ps := strconv.Itoa(int(i))
 			ch <- prometheus.MustNewConstMetric(descHWM, prometheus.GaugeValue, float64(p.HighWatermark()), t.Name, ps)
 			ch <- prometheus.MustNewConstMetric(descLSO, prometheus.GaugeValue, float64(p.LogStartOffset()), t.Name, ps)
+			if r, ok := p.DirtyRatio(); ok {
+				ch <- prometheus.MustNewConstMetric(descDirty, prometheus.GaugeValue, r, t.Name, ps)
+			}
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(descDisk, prometheus.GaugeValue, float64(c.st.DataDirUsage()))
 	st := c.st.Stats()
 	ch <- prometheus.MustNewConstMetric(descFsyncs, prometheus.CounterValue, float64(st.Fsyncs))
 	ch <- prometheus.MustNewConstMetric(descRounds, prometheus.CounterValue, float64(st.SyncRounds))
+	cs := c.st.CompactionStats()
+	ch <- prometheus.MustNewConstMetric(descCleaned, prometheus.CounterValue, float64(cs.CleanedBytes))
+	ch <- prometheus.MustNewConstMetric(descCleanRemoved, prometheus.CounterValue, float64(cs.RemovedBytes))
+	ch <- prometheus.MustNewConstMetric(descCleanPasses, prometheus.CounterValue, float64(cs.Passes))
 }

@@ -71,6 +71,20 @@ type Config struct {
 	Metrics *Metrics
 	// Logger receives connection and request errors; default slog.Default().
 	Logger *slog.Logger
+
+	// MaxQueuedRequestBytes bounds the bytes of request frames read and not
+	// yet handled across all connections (Kafka's queued.max.request.bytes);
+	// past it connections stop reading. Default 100 MiB (limits.go).
+	MaxQueuedRequestBytes int64
+	// MaxConnectionsPerIP bounds the open connections of one client
+	// address; more are closed at accept. Default 1000.
+	MaxConnectionsPerIP int
+	// ConnectionsMaxIdle closes connections without a request in flight
+	// that have read nothing for this long (connections.max.idle.ms).
+	// Default 10 minutes.
+	ConnectionsMaxIdle time.Duration
+	// Clock is the time of the idle reaper; default time.Now.
+	Clock func() time.Time
 }
 
 // GroupCoordinator is the consumer-group layer the group API handlers
@@ -98,6 +112,7 @@ type Server struct {
 	mu       sync.Mutex
 	open     map[*conn]struct{}
 	acceptWG sync.WaitGroup
+	limits   *limits
 }
 
 // New starts listening on cfg.Addr; call Serve to accept connections.
@@ -116,6 +131,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.DefaultPartitions <= 0 {
 		cfg.DefaultPartitions = 1
+	}
+	if cfg.MaxQueuedRequestBytes <= 0 {
+		cfg.MaxQueuedRequestBytes = DefaultMaxQueuedRequestBytes
+	}
+	if cfg.MaxConnectionsPerIP <= 0 {
+		cfg.MaxConnectionsPerIP = DefaultMaxConnectionsPerIP
+	}
+	if cfg.ConnectionsMaxIdle <= 0 {
+		cfg.ConnectionsMaxIdle = DefaultConnectionsMaxIdle
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -151,6 +175,12 @@ func New(cfg Config) (*Server, error) {
 		s.cfg.ClusterID = DefaultClusterID
 	}
 	s.metrics.watchStore(cfg.Store)
+	s.limits = newLimits(s)
+	tick := time.NewTicker(min(max(cfg.ConnectionsMaxIdle/10, 10*time.Millisecond), 30*time.Second))
+	go func() {
+		defer tick.Stop()
+		s.reaper(tick.C)
+	}()
 	return s, nil
 }
 
@@ -202,11 +232,17 @@ func (s *Server) Serve() error {
 			return fmt.Errorf("server: accept: %w", err)
 		}
 		delay = 0
+		if !s.limits.admit(nc) {
+			s.log.Warn("refusing connection: too many from its address", "remote", nc.RemoteAddr().String(), "limit", s.cfg.MaxConnectionsPerIP)
+			nc.Close()
+			continue
+		}
 		c := newConn(s, nc)
 		s.mu.Lock()
 		select {
 		case <-s.stopping:
 			s.mu.Unlock()
+			s.limits.leave(nc)
 			nc.Close()
 			return nil
 		default:
@@ -216,6 +252,7 @@ func (s *Server) Serve() error {
 		s.mu.Unlock()
 		go func() {
 			defer s.conns.Done()
+			defer s.limits.leave(nc)
 			c.serve()
 			s.mu.Lock()
 			delete(s.open, c)

@@ -27,18 +27,12 @@ package server
 //     preferred replicas are not offered (preferred read replica -1).
 //   - Dynamic broker configs: AlterConfigs and IncrementalAlterConfigs on
 //     the broker resource get INVALID_REQUEST (broker settings are flags).
-//   - Log compaction: cleanup.policy=compact is stored and reported but not
-//     performed (such topics are retained by time and size).
 //   - Authentication and TLS: plaintext only; run the broker on a trusted
 //     network (the default listener is 127.0.0.1).
 //   - Throttling and quotas: ThrottleMillis is always 0.
 //   - Request timeouts: acks=all produces wait for the fsync however long
 //     it takes; CreateTopics/DeleteTopics act synchronously.
-//   - No broker-wide cap on request memory (Kafka's queued.max.request.bytes):
-//     each connection may hold one request frame of up to MaxFrameBytes
-//     while reading it, plus its in-flight responses.
-//   - Known cost: kmsg's decoder loops once per declared tagged field even
-//     past the end of the frame, so a flexible request declaring ~2^32
-//     tagged fields costs seconds of CPU before it is rejected (the frame
-//     header's own tags are skipped safely here). Keep the listener off
-//     untrusted networks.
+//   - Log compaction neither drops aborted transactional data nor stops at
+//     open transactions yet: its hooks (storage/compact.go, HOOK(txn)) wait
+//     for the transaction state. Produce refuses transactional data until
+//     then, so there is none to mishandle.

@@ -52,9 +52,14 @@ func oneOf(vals ...string) func(string) error {
 
 func isBool(v string) error { return oneOf("true", "false")(v) }
 
-func isDouble(v string) error {
-	if _, err := strconv.ParseFloat(v, 64); err != nil {
+// ratio accepts a number in [0, 1] (min.cleanable.dirty.ratio).
+func ratio(v string) error {
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil {
 		return fmt.Errorf("%q is not a number", v)
+	}
+	if !(f >= 0 && f <= 1) {
+		return fmt.Errorf("%v is outside [0, 1]", f)
 	}
 	return nil
 }
@@ -84,17 +89,18 @@ const (
 	DefaultSegmentBytes    = 1073741824 // segment.bytes: 1 GiB
 	DefaultSegmentMs       = 604800000  // segment.ms: 7 days
 	DefaultMaxMessageBytes = 1048588    // max.message.bytes: one produced batch
+
+	DefaultDeleteRetentionMs      = 86400000 // delete.retention.ms: 1 day
+	DefaultMinCleanableDirtyRatio = 0.5      // min.cleanable.dirty.ratio
 )
 
 // configSpecs lists the topic configs the store knows, sorted by name.
-// cleanup.policy=compact is accepted and stored but compaction is not
-// performed; a topic whose policy lacks "delete" keeps all its records (no
-// time or size retention), as a compacted topic keeps every key's latest
-// value.
+// cleanup.policy=compact is performed by the cleaner (compact.go); a topic
+// whose policy lacks "delete" has no time or size retention.
 var configSpecs = []configSpec{
 	{"cleanup.policy", "delete", "LIST", cleanupPolicy, true},
 	{"compression.type", "producer", "STRING", oneOf("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"), false},
-	{"delete.retention.ms", "86400000", "LONG", intRange(0, math.MaxInt64), false},
+	{"delete.retention.ms", strconv.Itoa(DefaultDeleteRetentionMs), "LONG", intRange(0, math.MaxInt64), true},
 	{"file.delete.delay.ms", "60000", "LONG", intRange(0, math.MaxInt64), false},
 	{"flush.messages", "9223372036854775807", "LONG", intRange(1, math.MaxInt64), false},
 	{"flush.ms", "9223372036854775807", "LONG", intRange(0, math.MaxInt64), false},
@@ -103,8 +109,8 @@ var configSpecs = []configSpec{
 	{"max.message.bytes", strconv.Itoa(DefaultMaxMessageBytes), "INT", intRange(0, math.MaxInt32), true},
 	{"message.timestamp.difference.max.ms", "9223372036854775807", "LONG", intRange(0, math.MaxInt64), false},
 	{"message.timestamp.type", "CreateTime", "STRING", oneOf("CreateTime", "LogAppendTime"), true},
-	{"min.cleanable.dirty.ratio", "0.5", "DOUBLE", isDouble, false},
-	{"min.compaction.lag.ms", "0", "LONG", intRange(0, math.MaxInt64), false},
+	{"min.cleanable.dirty.ratio", "0.5", "DOUBLE", ratio, true},
+	{"min.compaction.lag.ms", "0", "LONG", intRange(0, math.MaxInt64), true},
 	{"min.insync.replicas", "1", "INT", intRange(1, math.MaxInt32), false},
 	{"preallocate", "false", "BOOLEAN", isBool, false},
 	{"retention.bytes", strconv.Itoa(DefaultRetentionBytes), "LONG", intRange(-1, math.MaxInt64), true},
@@ -129,9 +135,10 @@ var specByName = func() map[string]*configSpec {
 }()
 
 // KnownConfigs returns the names of every topic config the store accepts,
-// sorted. Of these, cleanup.policy, max.message.bytes,
-// message.timestamp.type, retention.bytes, retention.ms, segment.bytes and
-// segment.ms take effect; the others are stored and reported only.
+// sorted. Of these, cleanup.policy, delete.retention.ms, max.message.bytes,
+// message.timestamp.type, min.cleanable.dirty.ratio, min.compaction.lag.ms,
+// retention.bytes, retention.ms, segment.bytes and segment.ms take effect;
+// the others are stored and reported only.
 func KnownConfigs() []string {
 	names := make([]string, len(configSpecs))
 	for i, c := range configSpecs {
@@ -176,6 +183,13 @@ func (t TopicInfo) Config() TopicConfig {
 		}
 		return n
 	}
+	getf := func(name string, def float64) float64 {
+		f, err := strconv.ParseFloat(strings.TrimSpace(get(name)), 64)
+		if err != nil {
+			return def
+		}
+		return f
+	}
 	return TopicConfig{
 		RetentionMs:     geti("retention.ms", DefaultRetentionMs),
 		RetentionBytes:  geti("retention.bytes", DefaultRetentionBytes),
@@ -184,7 +198,21 @@ func (t TopicInfo) Config() TopicConfig {
 		MaxMessageBytes: int32(geti("max.message.bytes", DefaultMaxMessageBytes)),
 		CleanupPolicy:   get("cleanup.policy"),
 		TimestampType:   get("message.timestamp.type"),
+
+		DeleteRetentionMs:      geti("delete.retention.ms", DefaultDeleteRetentionMs),
+		MinCleanableDirtyRatio: getf("min.cleanable.dirty.ratio", DefaultMinCleanableDirtyRatio),
+		MinCompactionLagMs:     geti("min.compaction.lag.ms", 0),
 	}
+}
+
+// compacts reports whether the cleanup policy includes "compact".
+func (c *TopicConfig) compacts() bool {
+	for _, p := range strings.Split(c.CleanupPolicy, ",") {
+		if strings.TrimSpace(p) == "compact" {
+			return true
+		}
+	}
+	return false
 }
 
 // deletes reports whether the cleanup policy includes "delete", that is

@@ -16,6 +16,10 @@ import (
 // TestMain lets the test binary act as the crashing writer of
 // TestKill9KeepsAcknowledgedRecords.
 func TestMain(m *testing.M) {
+	if dir := os.Getenv("STORAGE_COMPACT_CRASH_DIR"); dir != "" {
+		compactCrashWriter(dir, os.Getenv("STORAGE_COMPACT_CRASH_AT"))
+		return
+	}
 	if dir := os.Getenv("STORAGE_CRASH_WRITER_DIR"); dir != "" {
 		crashWriter(dir)
 		return

@@ -12,6 +12,8 @@
 //	    <20-digit base offset>.timeindex time index of that segment
 //	    producers.snapshot               idempotent producer state (a cache)
 //	    log-start-offset                 log start set by DeleteRecords
+//	    cleaner-offset                   compaction checkpoint (compacted topics)
+//	    <20-digit base>.cleaned.tmp      a cleaned copy being written (removed on open)
 //
 // # Segment (.log)
 //
@@ -39,7 +41,9 @@
 //	61      ...   records               varint-encoded records, possibly compressed
 //
 // The file's name is the base offset of its first batch; offsets are
-// contiguous within a segment and from one segment to the next. A segment is
+// contiguous within a segment and from one segment to the next, except in
+// a closed segment of a compacted topic (see Compaction), which may skip
+// offsets between batches and end before the next segment's base. A segment is
 // closed (rolled) when the next append would pass segment.bytes, when its
 // first append is older than segment.ms, or when its offsets would no longer
 // fit 32-bit relative offsets. Only the newest (active) segment is written.
@@ -135,10 +139,13 @@
 // each batch's length, magic, CRC and offset continuity is checked, and the
 // file is truncated after the last good batch, which removes a torn write.
 // A closed segment is trusted if its indexes fit and its batch headers from
-// the last index entry end exactly at the end of the file with the offset at
-// which the next segment starts; otherwise it is scanned the same way and,
-// if damaged, truncated and every later segment removed (offsets must stay
-// contiguous). Then the producer state is restored and the recovered data
+// the last index entry end exactly at the end of the file, with offsets
+// growing and ending at or below the offset at which the next segment
+// starts (a compacted segment ends where the next begins); otherwise it is
+// scanned the same way (offsets may grow by more than one in closed
+// segments only) and, if damaged, truncated and every later segment
+// removed. Leftover *.tmp files (a cleaned copy a crash interrupted) are
+// deleted. Then the producer state is restored and the recovered data
 // fsynced.
 //
 // # Retention
@@ -148,9 +155,66 @@
 // retention.ms (by their largest timestamp), or while the partition would
 // still hold retention.bytes without them, or while they lie wholly below the
 // log start offset. The active segment is never deleted, so a partition
-// retains at least its active segment. cleanup.policy=compact is accepted and
-// stored but no compaction is performed: a topic whose policy does not
-// include "delete" keeps every record (only DeleteRecords removes any).
+// retains at least its active segment. Only topics whose cleanup.policy
+// includes "delete" (delete, compact,delete) are subject to retention.ms and
+// retention.bytes; a compact-only topic loses records only to compaction
+// and DeleteRecords.
+//
+// # Compaction
+//
+// For cleanup.policy=compact (or compact,delete) a background cleaner
+// (compact.go) runs every Options.CompactionCheckInterval (15 s), one
+// partition at a time, dirtiest first. A partition's cleanable range is its
+// closed segments from the first on, up to the first one that is not yet
+// durable (pending fsync or above the high watermark), has records younger
+// than min.compaction.lag.ms, or reaches the first unstable offset of an
+// open transaction; the active segment is never cleaned. The range after
+// the checkpoint in cleaner-offset is dirty. A pass runs when dirty bytes /
+// cleanable bytes >= min.cleanable.dirty.ratio, or when a kept tombstone's
+// or marker's delete horizon has passed. It maps every key of the dirty
+// segments to its latest offset (at most Options.CompactionBufferBytes of
+// keys; the pass then covers fewer segments) and rewrites each segment of
+// the range, oldest first, without:
+//
+//   - records whose key has a later record in the map;
+//   - tombstones (null values) whose batch delete horizon has passed;
+//   - records of aborted transactions (once the transaction state is
+//     wired in: HOOK(txn) in compact.go);
+//   - control batches (transaction markers) with no record of their
+//     transaction left before them and a passed delete horizon.
+//
+// A cleaned batch keeps its base offset, last offset delta, producer id,
+// epoch, base sequence, attributes and compression (it is decompressed,
+// filtered and recompressed with the same codec); its record count,
+// length, max timestamp (CreateTime) and CRC are recomputed. A batch whose
+// records all go is left out. A batch that keeps a tombstone or is a marker
+// gets the delete horizon (KIP-534): attribute bit 6 (0x40) is set and the
+// base timestamp becomes now + delete.retention.ms, with the records'
+// timestamp deltas re-based so their timestamps do not change. So offsets
+// are preserved: a cleaned segment has the same name (base) and logical end
+// (the next segment's base) and skips the offsets removed; readers step
+// over the gaps, also over one at the end of a segment. cleaner-offset
+// holds "<first dirty offset> <earliest pending horizon or -1>\n", replaced
+// crash-safely after each pass.
+//
+// The swap of one segment, each step before the next:
+//
+//  1. write the cleaned copy to <base>.cleaned.tmp, fsync it;
+//  2. fsync the partition directory (so the active segment's entry is
+//     durable before any cleaned segment is: recovery trusts offset gaps in
+//     closed segments only);
+//  3. under the partition lock: remove <base>.index and <base>.timeindex,
+//     rename the copy over <base>.log, put the new segment in the list and
+//     write its indexes (a cache, as always);
+//  4. fsync the directory.
+//
+// A crash before the rename leaves the old segment (its indexes, if
+// removed, are rebuilt) and a .tmp file that recovery deletes; after it, the
+// new one. Segments are swapped oldest first and each swap is durable
+// before the next begins, so whenever a record is gone for good, the later
+// record of its key that superseded it is on disk: the newest record of a
+// key survives a crash at any point. Readers holding the old
+// segment keep reading its (unlinked) file until they release it.
 //
 // # Disk full
 //

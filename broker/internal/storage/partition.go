@@ -143,9 +143,11 @@ func (p *Partition) recover() error {
 		p.segs = append(p.segs, seg)
 		size := fi.Size()
 		last := i == len(bases)-1
-		if !last && seg.loadIndexes(size) && seg.walkTail(size) && seg.next == bases[i+1] {
+		seg.gaps = !last // closed segments may have been compacted
+		if !last && seg.loadIndexes(size) && seg.walkTail(size) && seg.next <= bases[i+1] {
 			seg.visible = seg.size
 			seg.created = fi.ModTime()
+			seg.next = bases[i+1] // a compacted segment ends where the next begins
 			continue
 		}
 		valid, err := seg.scan(nil)
@@ -164,6 +166,9 @@ func (p *Partition) recover() error {
 			if err := f.Sync(); err != nil {
 				return fmt.Errorf("segment %d: fsync: %w", base, err)
 			}
+		}
+		if !last && seg.next < bases[i+1] && valid == size {
+			seg.next = bases[i+1] // compacted: it ends where the next begins
 		}
 		if !last && seg.next != bases[i+1] {
 			// A hole: later segments cannot follow this one. Keep the
@@ -295,6 +300,11 @@ func (p *Partition) append(batches []byte, kick bool) (AppendResult, error) {
 	for i := range hs {
 		if hs[i].size > int(cfg.MaxMessageBytes) {
 			return AppendResult{}, fmt.Errorf("partition %s: %w: %d bytes, max.message.bytes is %d", p, ErrMessageTooLarge, hs[i].size, cfg.MaxMessageBytes)
+		}
+	}
+	if cfg.compacts() {
+		if err := requireKeys(batches, hs); err != nil {
+			return AppendResult{}, fmt.Errorf("partition %s: %w", p, err)
 		}
 	}
 	logAppend := cfg.TimestampType == "LogAppendTime"
@@ -644,18 +654,30 @@ func (p *Partition) ReadAlloc(offset int64, maxBytes int32, alloc func(n int) []
 		p.mu.RUnlock()
 		return res, nil
 	}
-	seg := p.segFor(offset)
-	start, limit := seg.lookup(offset), seg.visible
-	seg.acquire()
-	p.mu.RUnlock()
-	defer seg.release()
-
-	data, err := seg.read(alloc, offset, start, limit, maxBytes)
-	if err != nil {
-		return res, fmt.Errorf("partition %s: read offset %d: %w", p, offset, err)
+	for {
+		seg := p.segFor(offset)
+		start, limit, end := seg.lookup(offset), seg.visible, seg.next
+		last := seg == p.segs[len(p.segs)-1]
+		seg.acquire()
+		p.mu.RUnlock()
+		data, err := seg.read(alloc, offset, start, limit, maxBytes)
+		seg.release()
+		if err != nil {
+			return res, fmt.Errorf("partition %s: read offset %d: %w", p, offset, err)
+		}
+		if len(data) > 0 || last {
+			res.Data = data
+			return res, nil
+		}
+		// offset lies in a gap compaction left at the end of a segment:
+		// read on from the next one.
+		offset = end
+		p.mu.RLock()
+		if p.closed || offset >= p.hwm || offset < p.logStartLocked() {
+			p.mu.RUnlock()
+			return res, nil
+		}
 	}
-	res.Data = data
-	return res, nil
 }
 
 // segFor returns the segment holding offset (the caller holds p.mu).

@@ -49,6 +49,7 @@ type segment struct {
 	maxTsOff     int64
 	created      time.Time
 	unsynced     bool // written since its last fsync
+	gaps         bool // offsets may skip between batches (a closed, possibly compacted segment)
 	refs         atomic.Int32
 	closeOnce    atomic.Bool
 }
@@ -257,7 +258,7 @@ func (s *segment) walkTail(size int64) bool {
 		if err != nil || pos+int64(h.size) > size {
 			return false
 		}
-		if expect >= 0 && h.baseOffset != expect {
+		if expect >= 0 && (h.baseOffset < expect || (!s.gaps && h.baseOffset != expect)) {
 			return false
 		}
 		last := h.baseOffset + int64(h.lastOffsetDelta)
@@ -313,7 +314,7 @@ func (s *segment) scan(fn func(h *batchHeader, base int64)) (valid int64, err er
 			return pos, fmt.Errorf("segment %d: read: %w", s.base, err)
 		}
 		h, err := parseHeader(buf[:batchHeaderSize])
-		if err != nil || h.baseOffset != s.next {
+		if err != nil || h.baseOffset < s.next || (!s.gaps && h.baseOffset != s.next) {
 			return pos, nil
 		}
 		if h.size > len(buf) {

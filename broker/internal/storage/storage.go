@@ -80,6 +80,15 @@ type Options struct {
 	Defaults map[string]string
 	// Logger receives recovery and retention messages; default slog.Default().
 	Logger *slog.Logger
+	// CompactionCheckInterval is how often the cleaner looks for compacted
+	// partitions to clean; default DefaultCompactionCheckInterval (15s).
+	CompactionCheckInterval time.Duration
+	// CompactionBufferBytes bounds the key map of one compaction pass;
+	// default DefaultCompactionBufferBytes (32 MiB).
+	CompactionBufferBytes int64
+	// Clock is the cleaner's time (delete horizons, min.compaction.lag.ms);
+	// default time.Now. Tests use a controllable clock.
+	Clock func() time.Time
 }
 
 // Errors returned by the store. Wrapped errors can be matched with errors.Is.
@@ -142,6 +151,8 @@ type Store struct {
 	syncRounds    atomic.Int64
 	retentionRuns atomic.Int64
 
+	cleaner *cleaner // log compaction (compact.go)
+
 	dirtyMu sync.Mutex
 	dirty   []*Partition
 	kick    chan struct{}
@@ -171,8 +182,12 @@ type TopicConfig struct {
 	SegmentBytes    int64  // segment.bytes, default 1073741824
 	SegmentMs       int64  // segment.ms, default 604800000
 	MaxMessageBytes int32  // max.message.bytes, default 1048588 (size of one produced batch)
-	CleanupPolicy   string // cleanup.policy, default "delete"; "compact" is stored but not performed: without "delete" nothing is retained away
+	CleanupPolicy   string // cleanup.policy, default "delete"; "compact" (alone or as "compact,delete") is performed by the cleaner; without "delete" no time or size retention applies
 	TimestampType   string // message.timestamp.type, default "CreateTime"; with "LogAppendTime" the store stamps batches
+
+	DeleteRetentionMs      int64   // delete.retention.ms, default 86400000: how long a tombstone or transaction marker outlives the first cleaning that kept it
+	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio, default 0.5: the share of uncleaned bytes that starts a cleaning
+	MinCompactionLagMs     int64   // min.compaction.lag.ms, default 0: segments with records younger than this are not cleaned
 }
 
 // ConfigEntry is one topic config as DescribeConfigs reports it.
@@ -230,6 +245,12 @@ func Open(opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.CompactionCheckInterval <= 0 {
+		opts.CompactionCheckInterval = DefaultCompactionCheckInterval
+	}
+	if opts.CompactionBufferBytes <= 0 {
+		opts.CompactionBufferBytes = DefaultCompactionBufferBytes
+	}
 	if err := validateConfigs(opts.Defaults); err != nil {
 		return nil, fmt.Errorf("storage: broker defaults: %w", err)
 	}
@@ -255,6 +276,7 @@ func Open(opts Options) (*Store, error) {
 		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
+	s.cleaner = newCleaner(s)
 	s.fsyncFile = func(f *os.File) error {
 		s.fsyncs.Add(1)
 		return datasync(f)
@@ -266,6 +288,8 @@ func Open(opts Options) (*Store, error) {
 	s.wg.Add(2)
 	go s.syncer()
 	go s.retention()
+	s.wg.Add(1)
+	go s.runCleaner()
 	return s, nil
 }
 

@@ -193,7 +193,8 @@ func TestDescribeTopicConfig(t *testing.T) {
 	}
 	cfg := info.Config()
 	want := TopicConfig{RetentionMs: 1000, RetentionBytes: -1, SegmentBytes: 7000, SegmentMs: DefaultSegmentMs,
-		MaxMessageBytes: DefaultMaxMessageBytes, CleanupPolicy: "delete", TimestampType: "CreateTime"}
+		MaxMessageBytes: DefaultMaxMessageBytes, CleanupPolicy: "delete", TimestampType: "CreateTime",
+		DeleteRetentionMs: DefaultDeleteRetentionMs, MinCleanableDirtyRatio: DefaultMinCleanableDirtyRatio}
 	if cfg != want {
 		t.Fatalf("Config() = %+v, want %+v", cfg, want)
 	}

@@ -23,6 +23,7 @@ var binaries = map[string]string{
 	"complaints":       "./services/cmd/complaints",
 	"analytics":        "./services/cmd/analytics",
 	"reorder":          "./services/cmd/reorder",
+	"pricing":          "./services/cmd/pricing",
 	"web":              "./web/cmd/web",
 }
 
@@ -200,6 +201,7 @@ const spikeWindow = time.Minute
 type platform struct {
 	Broker, BrokerHTTP, POS, Inventory, Complaints, Analytics, Web string // addresses (Broker) and base URLs
 	Reorder                                                        string // the reorder service's base URL
+	Pricing                                                        string // the pricing service's (and signs hub's) base URL
 	DSN                                                            string // their Postgres database
 	MailDir                                                        string // where reorder spools vendor emails
 
@@ -207,7 +209,7 @@ type platform struct {
 }
 
 // startPlatform starts our broker, the POS, inventory, complaints (with a spike window of
-// spikeWindow), analytics and reorder (orders grouped for 2 s) services and the dashboard, each as its own process on free
+// spikeWindow), analytics, reorder (orders grouped for 2 s) and pricing services and the dashboard, each as its own process on free
 // ports, against the Postgres database dsn.
 func startPlatform(t *testing.T, dsn string) platform {
 	t.Helper()
@@ -220,11 +222,11 @@ func startPlatform(t *testing.T, dsn string) platform {
 
 	p := platform{Broker: brokerAddr, BrokerHTTP: "http://" + brokerHTTP,
 		POS: "http://" + freeAddr(t), Inventory: "http://" + freeAddr(t), Complaints: "http://" + freeAddr(t),
-		Analytics: "http://" + freeAddr(t), Web: "http://" + freeAddr(t), Reorder: "http://" + freeAddr(t), DSN: dsn,
+		Analytics: "http://" + freeAddr(t), Web: "http://" + freeAddr(t), Reorder: "http://" + freeAddr(t), Pricing: "http://" + freeAddr(t), DSN: dsn,
 		MailDir: filepath.Join(dir, "mail")}
 	common := []string{"KAFKA_BROKERS=" + p.Broker, "DATABASE_URL=" + dsn, "LOG_LEVEL=info",
 		"POS_URL=" + p.POS, "INVENTORY_URL=" + p.Inventory, "COMPLAINTS_URL=" + p.Complaints, "ANALYTICS_URL=" + p.Analytics,
-		"BROKER_HTTP_URL=" + p.BrokerHTTP, "REORDER_URL=" + p.Reorder}
+		"BROKER_HTTP_URL=" + p.BrokerHTTP, "REORDER_URL=" + p.Reorder, "PRICING_URL=" + p.Pricing}
 	pos := start(t, "pos", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.POS, "http://")))
 	inv := start(t, "inventory", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Inventory, "http://")))
 	comp := start(t, "complaints", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Complaints, "http://"),
@@ -233,12 +235,14 @@ func startPlatform(t *testing.T, dsn string) platform {
 	// Orders are grouped for 2 s, so a test sees its order's email without waiting 5 minutes.
 	ro := start(t, "reorder", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Reorder, "http://"),
 		"REORDER_GROUP_WINDOW=2s", "REORDER_SPOOL_DIR="+p.MailDir))
+	pri := start(t, "pricing", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Pricing, "http://")))
 	web := start(t, "web", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Web, "http://")))
 	waitHTTP(t, pos, p.POS+"/healthz")
 	waitHTTP(t, inv, p.Inventory+"/readyz")
 	waitHTTP(t, comp, p.Complaints+"/readyz")
 	waitHTTP(t, ana, p.Analytics+"/readyz")
 	waitHTTP(t, ro, p.Reorder+"/readyz")
+	waitHTTP(t, pri, p.Pricing+"/readyz")
 	waitHTTP(t, web, p.Web+"/readyz")
 	p.brokerProc, p.webProc = b, web
 	return p

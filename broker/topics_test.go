@@ -20,6 +20,7 @@ func TestDefaultTopics(t *testing.T) {
 		"display-updates":     {12, "604800000"},
 		"store-alerts":        {12, "7776000000"},
 		"daily-sales-report":  {1, "-1"},
+		"loyalty":             {12, "-1"},
 	}
 	if len(defs) != len(want) {
 		t.Fatalf("%d topics, want %d", len(defs), len(want))

@@ -22,6 +22,7 @@ const (
 	TypePromoEnded                  = "promo.ended"
 	TypeComplaintFiled              = "complaint.filed"
 	TypeReportDailySales            = "report.daily_sales"
+	TypeLoyaltyRedeemed             = "loyalty.redeemed"
 )
 
 // Topics. Their partition counts and retention are defined once, in broker/topics.json (the
@@ -35,12 +36,13 @@ const (
 	TopicDisplayUpdates     = "display-updates"
 	TopicDailySalesReport   = "daily-sales-report"
 	TopicStoreAlerts        = "store-alerts"
+	TopicLoyalty            = "loyalty"
 )
 
 // Topics returns every topic name above.
 func Topics() []string {
 	return []string{TopicPOSSales, TopicInventoryUpdates, TopicCustomerComplaints, TopicVendorDeliveries,
-		TopicDisplayUpdates, TopicDailySalesReport, TopicStoreAlerts}
+		TopicDisplayUpdates, TopicDailySalesReport, TopicStoreAlerts, TopicLoyalty}
 }
 
 // Payloads maps every event type to a new, empty value of its payload type (a pointer), for
@@ -66,5 +68,6 @@ func Payloads() map[string]func() any {
 		TypePromoEnded:                  func() any { return new(PromoEnded) },
 		TypeComplaintFiled:              func() any { return new(ComplaintFiled) },
 		TypeReportDailySales:            func() any { return new(DailySalesReport) },
+		TypeLoyaltyRedeemed:             func() any { return new(LoyaltyRedeemed) },
 	}
 }

@@ -20,6 +20,7 @@ func TestTypesCompile(t *testing.T) {
 		"alert.delivery_mismatch", "stock.badge", "price.changed", "promo.started", "promo.ended",
 		"complaint.filed", "report.daily_sales", "alert.complaint_spike_updated",
 		"alert.complaint_spike_resolved", "alert.complaint_chain_spike",
+		"loyalty.redeemed",
 	} {
 		if !Known(want) {
 			t.Errorf("no schema for %s (have %v)", want, types)

@@ -424,3 +424,17 @@ type DailySalesReport struct {
 	// TopProducts are the chain's best sellers by net revenue; omitted when none.
 	TopProducts []TopProduct `json:"top_products,omitempty"`
 }
+
+// LoyaltyRedeemed is the payload of loyalty.redeemed (topic loyalty, key loyalty_id).
+type LoyaltyRedeemed struct {
+	// RedemptionID is the redemption's UUID, chosen by the caller; retries carry the same id.
+	RedemptionID string `json:"redemption_id"`
+	// LoyaltyID is the member's card.
+	LoyaltyID string `json:"loyalty_id"`
+	// Points is the number of points taken off, at least 1.
+	Points int64 `json:"points"`
+	// BalanceAfter is the member's balance after the redemption.
+	BalanceAfter int64 `json:"balance_after"`
+	// RedeemedAt is when the points were redeemed.
+	RedeemedAt time.Time `json:"redeemed_at"`
+}

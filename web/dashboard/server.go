@@ -45,6 +45,7 @@ type config struct {
 	InventoryURL  string
 	ComplaintsURL string
 	AnalyticsURL  string
+	LoyaltyURL    string
 	POSURL        string
 	BrokerHTTP    string
 	// SampleEvery is how often topic end offsets are sampled for messages per second.
@@ -63,6 +64,7 @@ type Server struct {
 	feed    *ComplaintFeed
 	ana     *analyticsClient
 	reports *ReportFeed
+	loy     *loyaltyClient
 	sys     *system
 	cons    *consumer
 	adm     *kadm.Client
@@ -79,6 +81,7 @@ func New(svc *kit.Service) (*Server, error) {
 		InventoryURL:  svc.Env.String("INVENTORY_URL", kit.DefaultInventoryURL),
 		ComplaintsURL: svc.Env.String("COMPLAINTS_URL", DefaultComplaintsURL),
 		AnalyticsURL:  svc.Env.String("ANALYTICS_URL", DefaultAnalyticsURL),
+		LoyaltyURL:    svc.Env.String("LOYALTY_URL", DefaultLoyaltyURL),
 		POSURL:        svc.Env.String("POS_URL", kit.DefaultPOSURL),
 		BrokerHTTP:    svc.Env.String("BROKER_HTTP_URL", kit.DefaultBrokerHTTPURL),
 	}
@@ -112,6 +115,7 @@ func New(svc *kit.Service) (*Server, error) {
 		ana: &analyticsClient{base: cfg.AnalyticsURL, client: &http.Client{Timeout: 5 * time.Second},
 			files: &http.Client{Timeout: 30 * time.Second}},
 		reports: NewReportFeed(),
+		loy:     &loyaltyClient{base: cfg.LoyaltyURL, client: &http.Client{Timeout: 5 * time.Second}},
 		admCl:   admCl, adm: kadm.NewClient(admCl), reg: reg,
 	}
 	s.sys = &system{adm: s.adm, client: &http.Client{Timeout: 2 * time.Second}, targets: []Health{
@@ -120,6 +124,7 @@ func New(svc *kit.Service) (*Server, error) {
 		{Name: "inventory", URL: cfg.InventoryURL},
 		{Name: "complaints", URL: cfg.ComplaintsURL},
 		{Name: "analytics", URL: cfg.AnalyticsURL},
+		{Name: "loyalty", URL: cfg.LoyaltyURL},
 	}, runs: s.etlRuns}
 	s.cons = &consumer{brokers: svc.Brokers, live: live, hub: s.hub, log: s.log, rows: s.stockRow, alert: s.alertRow, feed: feed, reports: s.reports,
 		clientOpts: svc.KafkaOpts, lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "freshmart_web_consumer_lag",
@@ -164,6 +169,7 @@ func (s *Server) routes(r chi.Router) {
 	r.Get("/fragments/finance", s.financeFragment)
 	r.Get("/fragments/headline", s.headlineFragment)
 	r.Get("/api/live", s.liveJSON)
+	s.loyaltyRoutes(r)
 	r.Get("/ws", s.websocket)
 	sub, _ := fs.Sub(staticFS, "static")
 	r.Handle("/static/*", http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(sub))))
@@ -226,6 +232,8 @@ type page struct {
 	Headline *Headline
 	// Finance is the finance page.
 	Finance *financeView
+	// Loyalty is the loyalty page.
+	Loyalty *LoyaltyView
 }
 
 type stockFragment struct {

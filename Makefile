@@ -37,6 +37,10 @@ bench-etl: ## analytics ETL: 10M staged lines into the star schema vs a raw COPY
 bench-complaints: ## complaints: 1,000,000 folded/s, third complaint's 202 to its spike alert at 100/s (ARGS="-complaints 100000")
 	@$(GO) run ./services/bench/complaints $(ARGS)
 
+.PHONY: bench-loyalty
+bench-loyalty: ## loyalty: pos-sales events folded/s into the ledger, consumer lag at the simulator's -rate 100 (ARGS="-events 50000")
+	@$(GO) run ./services/bench/loyalty $(ARGS)
+
 lint: ## gofmt, go mod tidy, each module on its own (GOWORK=off), go vet, staticcheck (pinned in go.mod)
 	@bash scripts/lint.sh
 

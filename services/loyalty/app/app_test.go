@@ -411,11 +411,9 @@ func TestRestartAndRebuild(t *testing.T) {
 	pool := pgtest.Pool(t, e.dsn)
 	var evs []events.Event
 	want := map[string]int64{}
-	var ids []string
 	for i := range 400 {
 		card := fmt.Sprintf("CARD-%02d", i%20)
 		id := uuid.NewString()
-		ids = append(ids, id)
 		l := line{"PRD-0106", int64(1 + i%5), 199 + int64(i)}
 		evs = append(evs, sale(id, fmt.Sprintf("S00%d", 1+i%6), card, t0.Add(-time.Duration(i)*time.Minute), l))
 		want[card] += (l.qty * l.price) / 100

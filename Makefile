@@ -44,6 +44,10 @@ bench-complaints: ## complaints: 1,000,000 folded/s, third complaint's 202 to it
 bench-reorder: ## reorder: events folded/s into Postgres, and the lag at the simulator's -rate 100 (ARGS="-events 50000")
 	@$(GO) run ./services/bench/reorder $(ARGS)
 
+.PHONY: bench-loyalty
+bench-loyalty: ## loyalty: pos-sales events folded/s into the ledger, consumer lag at the simulator's -rate 100 (ARGS="-events 50000")
+	@$(GO) run ./services/bench/loyalty $(ARGS)
+
 lint: ## gofmt, go mod tidy, each module on its own (GOWORK=off), go vet, staticcheck (pinned in go.mod)
 	@bash scripts/lint.sh
 

@@ -21,6 +21,7 @@ func TestDefaultTopics(t *testing.T) {
 		"store-alerts":        {12, "7776000000"},
 		"daily-sales-report":  {1, "-1"},
 		"purchasing":          {12, "-1"},
+		"loyalty":             {12, "-1"},
 	}
 	if len(defs) != len(want) {
 		t.Fatalf("%d topics, want %d", len(defs), len(want))

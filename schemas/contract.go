@@ -24,6 +24,7 @@ const (
 	TypeReportDailySales            = "report.daily_sales"
 	TypePOCancelled                 = "po.cancelled"
 	TypeInvoiceReceived             = "invoice.received"
+	TypeLoyaltyRedeemed             = "loyalty.redeemed"
 )
 
 // Topics. Their partition counts and retention are defined once, in broker/topics.json (the
@@ -38,12 +39,13 @@ const (
 	TopicDailySalesReport   = "daily-sales-report"
 	TopicStoreAlerts        = "store-alerts"
 	TopicPurchasing         = "purchasing"
+	TopicLoyalty            = "loyalty"
 )
 
 // Topics returns every topic name above.
 func Topics() []string {
 	return []string{TopicPOSSales, TopicInventoryUpdates, TopicCustomerComplaints, TopicVendorDeliveries,
-		TopicDisplayUpdates, TopicDailySalesReport, TopicStoreAlerts, TopicPurchasing}
+		TopicDisplayUpdates, TopicDailySalesReport, TopicStoreAlerts, TopicPurchasing, TopicLoyalty}
 }
 
 // Payloads maps every event type to a new, empty value of its payload type (a pointer), for
@@ -71,5 +73,6 @@ func Payloads() map[string]func() any {
 		TypeReportDailySales:            func() any { return new(DailySalesReport) },
 		TypePOCancelled:                 func() any { return new(POCancelled) },
 		TypeInvoiceReceived:             func() any { return new(InvoiceReceived) },
+		TypeLoyaltyRedeemed:             func() any { return new(LoyaltyRedeemed) },
 	}
 }

@@ -21,6 +21,7 @@ func TestTypesCompile(t *testing.T) {
 		"complaint.filed", "report.daily_sales", "alert.complaint_spike_updated",
 		"alert.complaint_spike_resolved", "alert.complaint_chain_spike",
 		"po.cancelled", "invoice.received",
+		"loyalty.redeemed",
 	} {
 		if !Known(want) {
 			t.Errorf("no schema for %s (have %v)", want, types)

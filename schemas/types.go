@@ -480,3 +480,17 @@ type InvoiceReceived struct {
 	// ReceivedAt is when the invoice was recorded.
 	ReceivedAt time.Time `json:"received_at"`
 }
+
+// LoyaltyRedeemed is the payload of loyalty.redeemed (topic loyalty, key loyalty_id).
+type LoyaltyRedeemed struct {
+	// RedemptionID is the redemption's UUID, chosen by the caller; retries carry the same id.
+	RedemptionID string `json:"redemption_id"`
+	// LoyaltyID is the member's card.
+	LoyaltyID string `json:"loyalty_id"`
+	// Points is the number of points taken off, at least 1.
+	Points int64 `json:"points"`
+	// BalanceAfter is the member's balance after the redemption.
+	BalanceAfter int64 `json:"balance_after"`
+	// RedeemedAt is when the points were redeemed.
+	RedeemedAt time.Time `json:"redeemed_at"`
+}

@@ -59,7 +59,7 @@ func TestContract(t *testing.T) {
 	consts := []string{TypeSaleCompleted, TypeSaleVoided, TypeDeliveryReceived, TypeStockCounted,
 		TypeStockAdjusted, TypeStockLevel, TypeAlertLowStock, TypeAlertRestocked, TypeAlertComplaintSpike, TypeAlertComplaintSpikeUpdated, TypeAlertComplaintSpikeResolved, TypeAlertComplaintChainSpike,
 		TypeAlertDeliveryMismatch, TypeStockBadge, TypePriceChanged, TypePromoStarted, TypePromoEnded,
-		TypeComplaintFiled, TypeReportDailySales, TypePOCancelled, TypeInvoiceReceived}
+		TypeComplaintFiled, TypeReportDailySales, TypePOCancelled, TypeInvoiceReceived, TypeLoyaltyRedeemed}
 	payloads := Payloads()
 	if len(consts) != len(Types()) || len(payloads) != len(Types()) {
 		t.Fatalf("%d type constants, %d payload types, %d schema files", len(consts), len(payloads), len(Types()))

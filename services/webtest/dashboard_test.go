@@ -329,7 +329,7 @@ func TestDashboard(t *testing.T) {
 	// Every health target the system page lists (the broker and each service) is started by
 	// startPlatform, so every one must be up.
 	waitJS(t, ctx, "every service healthy", `(() => { const k = [...document.querySelectorAll('.health .kpi')];
-		return k.length >= 7 && k.every(e => e.classList.contains('ok')); })()`)
+		return k.length >= 8 && k.every(e => e.classList.contains('ok')); })()`)
 	screenshot(t, ctx, "system")
 
 	// While the server was down the browser may log its failed reconnection attempts; those

@@ -24,6 +24,7 @@ var binaries = map[string]string{
 	"analytics":        "./services/cmd/analytics",
 	"reorder":          "./services/cmd/reorder",
 	"pricing":          "./services/cmd/pricing",
+	"loyalty":          "./services/cmd/loyalty",
 	"web":              "./web/cmd/web",
 }
 
@@ -202,6 +203,7 @@ type platform struct {
 	Broker, BrokerHTTP, POS, Inventory, Complaints, Analytics, Web string // addresses (Broker) and base URLs
 	Reorder                                                        string // the reorder service's base URL
 	Pricing                                                        string // the pricing service's (and signs hub's) base URL
+	Loyalty                                                        string // the loyalty service's base URL
 	DSN                                                            string // their Postgres database
 	MailDir                                                        string // where reorder spools vendor emails
 
@@ -209,7 +211,7 @@ type platform struct {
 }
 
 // startPlatform starts our broker, the POS, inventory, complaints (with a spike window of
-// spikeWindow), analytics, reorder (orders grouped for 2 s) and pricing services and the dashboard, each as its own process on free
+// spikeWindow), analytics, reorder (orders grouped for 2 s), pricing and loyalty services and the dashboard, each as its own process on free
 // ports, against the Postgres database dsn.
 func startPlatform(t *testing.T, dsn string) platform {
 	t.Helper()
@@ -222,11 +224,11 @@ func startPlatform(t *testing.T, dsn string) platform {
 
 	p := platform{Broker: brokerAddr, BrokerHTTP: "http://" + brokerHTTP,
 		POS: "http://" + freeAddr(t), Inventory: "http://" + freeAddr(t), Complaints: "http://" + freeAddr(t),
-		Analytics: "http://" + freeAddr(t), Web: "http://" + freeAddr(t), Reorder: "http://" + freeAddr(t), Pricing: "http://" + freeAddr(t), DSN: dsn,
+		Analytics: "http://" + freeAddr(t), Web: "http://" + freeAddr(t), Reorder: "http://" + freeAddr(t), Pricing: "http://" + freeAddr(t), Loyalty: "http://" + freeAddr(t), DSN: dsn,
 		MailDir: filepath.Join(dir, "mail")}
 	common := []string{"KAFKA_BROKERS=" + p.Broker, "DATABASE_URL=" + dsn, "LOG_LEVEL=info",
 		"POS_URL=" + p.POS, "INVENTORY_URL=" + p.Inventory, "COMPLAINTS_URL=" + p.Complaints, "ANALYTICS_URL=" + p.Analytics,
-		"BROKER_HTTP_URL=" + p.BrokerHTTP, "REORDER_URL=" + p.Reorder, "PRICING_URL=" + p.Pricing}
+		"BROKER_HTTP_URL=" + p.BrokerHTTP, "REORDER_URL=" + p.Reorder, "PRICING_URL=" + p.Pricing, "LOYALTY_URL=" + p.Loyalty}
 	pos := start(t, "pos", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.POS, "http://")))
 	inv := start(t, "inventory", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Inventory, "http://")))
 	comp := start(t, "complaints", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Complaints, "http://"),
@@ -236,6 +238,7 @@ func startPlatform(t *testing.T, dsn string) platform {
 	ro := start(t, "reorder", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Reorder, "http://"),
 		"REORDER_GROUP_WINDOW=2s", "REORDER_SPOOL_DIR="+p.MailDir))
 	pri := start(t, "pricing", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Pricing, "http://")))
+	loy := start(t, "loyalty", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Loyalty, "http://")))
 	web := start(t, "web", append(common, "HTTP_ADDR="+strings.TrimPrefix(p.Web, "http://")))
 	waitHTTP(t, pos, p.POS+"/healthz")
 	waitHTTP(t, inv, p.Inventory+"/readyz")
@@ -243,6 +246,7 @@ func startPlatform(t *testing.T, dsn string) platform {
 	waitHTTP(t, ana, p.Analytics+"/readyz")
 	waitHTTP(t, ro, p.Reorder+"/readyz")
 	waitHTTP(t, pri, p.Pricing+"/readyz")
+	waitHTTP(t, loy, p.Loyalty+"/readyz")
 	waitHTTP(t, web, p.Web+"/readyz")
 	p.brokerProc, p.webProc = b, web
 	return p

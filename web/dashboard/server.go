@@ -36,7 +36,7 @@ var staticFS embed.FS
 // on 127.0.0.1:8080 unless HTTP_ADDR says otherwise. Besides the kit's variables it reads
 // INVENTORY_URL (http://127.0.0.1:8082), COMPLAINTS_URL (http://127.0.0.1:8083), ANALYTICS_URL
 // (http://127.0.0.1:8085), PRICING_URL (http://127.0.0.1:8084; the signs panel and the sign
-// page's websocket), REORDER_URL
+// page's websocket), LOYALTY_URL (http://127.0.0.1:8086, the loyalty page), REORDER_URL
 // (http://127.0.0.1:8087, the purchasing page), POS_URL (http://127.0.0.1:8081) and BROKER_HTTP_URL
 // (http://127.0.0.1:9644), for stock, alerts, complaints, the daily reports and ETL runs, and
 // the health of the system page.
@@ -48,6 +48,7 @@ type config struct {
 	ComplaintsURL string
 	AnalyticsURL  string
 	PricingURL    string
+	LoyaltyURL    string
 	POSURL        string
 	BrokerHTTP    string
 	// SampleEvery is how often topic end offsets are sampled for messages per second.
@@ -67,6 +68,7 @@ type Server struct {
 	ana     *analyticsClient
 	reports *ReportFeed
 	pricing *pricingClient
+	loy     *loyaltyClient
 	sys     *system
 	buy     *reorderClient
 	cons    *consumer
@@ -85,6 +87,7 @@ func New(svc *kit.Service) (*Server, error) {
 		ComplaintsURL: svc.Env.String("COMPLAINTS_URL", DefaultComplaintsURL),
 		AnalyticsURL:  svc.Env.String("ANALYTICS_URL", DefaultAnalyticsURL),
 		PricingURL:    svc.Env.String("PRICING_URL", DefaultPricingURL),
+		LoyaltyURL:    svc.Env.String("LOYALTY_URL", DefaultLoyaltyURL),
 		POSURL:        svc.Env.String("POS_URL", kit.DefaultPOSURL),
 		BrokerHTTP:    svc.Env.String("BROKER_HTTP_URL", kit.DefaultBrokerHTTPURL),
 	}
@@ -120,6 +123,7 @@ func New(svc *kit.Service) (*Server, error) {
 		reports: NewReportFeed(),
 		pricing: &pricingClient{base: cfg.PricingURL, client: &http.Client{Timeout: 5 * time.Second}},
 		buy:     newReorderClient(svc.Env.String("REORDER_URL", DefaultReorderURL)),
+		loy:     &loyaltyClient{base: cfg.LoyaltyURL, client: &http.Client{Timeout: 5 * time.Second}},
 		admCl:   admCl, adm: kadm.NewClient(admCl), reg: reg,
 	}
 	s.sys = &system{adm: s.adm, client: &http.Client{Timeout: 2 * time.Second}, targets: []Health{
@@ -130,6 +134,7 @@ func New(svc *kit.Service) (*Server, error) {
 		{Name: "analytics", URL: cfg.AnalyticsURL},
 		{Name: "pricing", URL: cfg.PricingURL},
 		{Name: "reorder", URL: svc.Env.String("REORDER_URL", DefaultReorderURL)},
+		{Name: "loyalty", URL: cfg.LoyaltyURL},
 	}, runs: s.etlRuns}
 	s.cons = &consumer{brokers: svc.Brokers, live: live, hub: s.hub, log: s.log, rows: s.stockRow, alert: s.alertRow, feed: feed, reports: s.reports,
 		clientOpts: svc.KafkaOpts, lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "freshmart_web_consumer_lag",
@@ -177,6 +182,7 @@ func (s *Server) routes(r chi.Router) {
 	r.Get("/fragments/headline", s.headlineFragment)
 	r.Get("/fragments/price-accuracy", s.priceAccuracyFragment)
 	r.Get("/api/live", s.liveJSON)
+	s.loyaltyRoutes(r)
 	r.Get("/ws", s.websocket)
 	sub, _ := fs.Sub(staticFS, "static")
 	r.Handle("/static/*", http.StripPrefix("/static/", cacheFor(time.Hour, http.FileServerFS(sub))))
@@ -243,6 +249,8 @@ type page struct {
 	PriceAccuracy *PriceAccuracy
 	// Signs is a store's shelf signs panel.
 	Signs *SignsPanel
+	// Loyalty is the loyalty page.
+	Loyalty *LoyaltyView
 }
 
 type stockFragment struct {

@@ -554,8 +554,8 @@ func (g *Generator) productIndex(sku string) int {
 // OnHand returns the generator's model of a store's stock of a SKU, and whether both are known.
 func (g *Generator) OnHand(storeID, sku string) (int, bool) {
 	g.applyRestocks()
-	p := sort.Search(len(g.products), func(i int) bool { return g.products[i].SKU >= sku })
-	if p == len(g.products) || g.products[p].SKU != sku {
+	p := g.productIndex(sku)
+	if p < 0 {
 		return 0, false
 	}
 	for _, st := range g.stores {
@@ -599,8 +599,8 @@ func (a *arrivals) Pop() any {
 // reports whether the store and SKU are known.
 func (g *Generator) SetOnHand(storeID, sku string, onHand int) bool {
 	g.applyRestocks()
-	p := sort.Search(len(g.products), func(i int) bool { return g.products[i].SKU >= sku })
-	if p == len(g.products) || g.products[p].SKU != sku {
+	p := g.productIndex(sku)
+	if p < 0 {
 		return false
 	}
 	for _, st := range g.stores {

@@ -175,7 +175,9 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 }
 
 // OpenDB opens a pool on dsn and applies the platform migrations on one of its connections
-// (concurrent callers wait on the migrations' advisory lock).
+// (concurrent callers wait on the migrations' advisory lock). When a migration fails it
+// returns that error: the connection goes back to the pool before the pool is closed, since
+// pgxpool's Close waits for every acquired connection to be released.
 func OpenDB(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {
@@ -186,8 +188,9 @@ func OpenDB(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	defer conn.Release()
-	if err := migrations.Apply(ctx, conn.Conn()); err != nil {
+	err = migrations.Apply(ctx, conn.Conn())
+	conn.Release()
+	if err != nil {
 		pool.Close()
 		return nil, err
 	}

@@ -2,10 +2,13 @@
 // and for its customers' complaints.
 //
 // It has two halves. Generator is pure: from the stores, the products, a seed and a start time it
-// produces a time-ordered stream of sales, warehouse counts and deliveries, at the rates a store of
-// the chain reports (about 50 sales a minute, 20 warehouse counts a minute and 5 deliveries an hour
-// per store, more sales at lunch and after work in the store's own time zone). The same inputs
-// always produce the same stream: ids come from the seeded generator, times from a simulated clock.
+// produces a time-ordered stream of sales, warehouse counts and (without Config.Purchasing)
+// deliveries, at the rates a store of the chain reports (about 50 sales a minute, 20 warehouse
+// counts a minute and 5 deliveries an hour per store, more sales at lunch and after work in the
+// store's own time zone). The same inputs always produce the same stream: ids come from the
+// seeded generator, times from a simulated clock. (With Config.Purchasing the shelves also
+// depend on when the vendors' deliveries are handed to Restock, which comes from outside, so
+// a repeatable seeded run turns purchasing off.)
 //
 // With Config.Complaints the stream also has customer complaints: about 3 a minute for the chain
 // (0.5 per store) about random stores, SKUs or none, and now and then a bad batch, 4 to 6
@@ -28,7 +31,14 @@
 // stale too, as at a real lane.
 //
 // Generator keeps its own model of each store's shelves. Sales take from it, so a lane never sells
-// what the model says is gone. Each delivery comes from the vendor whose products are shortest and
+// what the model says is gone. With Config.Purchasing (the command's default) the chain buys
+// through its purchasing: the stream has no deliveries, the reorder service orders from the
+// low-stock alerts, Purchasing delivers those orders through the POS dock API, and its
+// OnDelivered hook hands each delivery to Generator.Restock, which queues the units under a
+// mutex for the generator to add to its shelves before its next event (the generator runs on
+// the Runner's goroutine, Purchasing on its own). Without it the generator's own scheduled
+// trucks restock (about 5 deliveries per store an hour, naming no purchase order): each comes
+// from the vendor whose products are shortest and
 // brings each of them up to half as much again as shoppers asked for since its last delivery
 // (sold or not; rounded up to the vendor's packs, and at least to the opening stock); when nothing
 // is short the scheduled truck brings a pack of each product of the next vendor in turn.

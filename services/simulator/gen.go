@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -49,8 +50,15 @@ type Config struct {
 	SalesPerMinute float64
 	// CountsPerMinute is the warehouse counts per store per minute at Rate 1 (default 20).
 	CountsPerMinute float64
-	// DeliveriesPerHour is the deliveries per store per hour at Rate 1 (default 5).
+	// DeliveriesPerHour is the deliveries per store per hour at Rate 1 (default 5); unused
+	// with Purchasing.
 	DeliveriesPerHour float64
+	// Purchasing says the chain buys through its purchasing: the reorder service orders from
+	// low-stock alerts and the vendors (Purchasing) deliver those orders. The stream then has no
+	// deliveries of its own (a delivery with an invented PO number would be a mismatch), and
+	// the shelves refill only from what is handed to Restock. Without it the generator's
+	// scheduled trucks restock the shelves, their deliveries naming no purchase order.
+	Purchasing bool
 	// Complaints makes the stream include customer complaints (see complaints.go); without it
 	// the stream has none.
 	Complaints bool
@@ -115,7 +123,8 @@ func departmentWeight(dept string) float64 {
 	return 6
 }
 
-// Generator produces the event stream of a Config. It is not safe for concurrent use.
+// Generator produces the event stream of a Config. It is not safe for concurrent use, except
+// Restock, which any goroutine may call at any time.
 type Generator struct {
 	cfg      Config
 	rng      *rand.Rand
@@ -127,6 +136,15 @@ type Generator struct {
 	lambda   [3]float64    // arrivals per second per store: candidate sales (at the curve's max), counts, deliveries
 	comp     *complaintGen // nil without complaints
 	voids    *voidGen      // nil without voids
+
+	restockMu sync.Mutex
+	restocks  []restock // handed to Restock, applied before the next event
+}
+
+// restock is one delivery handed to Restock.
+type restock struct {
+	storeID string
+	lines   []schemas.QtyLine
 }
 
 type deptPick struct {
@@ -247,6 +265,9 @@ func New(cfg Config) (*Generator, error) {
 	}
 	for si := range g.stores {
 		for k := KindSale; k <= KindDelivery; k++ {
+			if k == KindDelivery && cfg.Purchasing {
+				continue
+			}
 			g.queue = append(g.queue, arrival{at: g.after(0, k), store: si, kind: k})
 		}
 	}
@@ -268,6 +289,7 @@ func (g *Generator) after(from time.Duration, k Kind) time.Duration {
 
 // Next returns the next event of the stream. The stream never ends.
 func (g *Generator) Next() Event {
+	g.applyRestocks()
 	for {
 		// Complaints and voids come from random sources of their own, so they leave the rest
 		// of the stream as it is without them; at the same time the store events go first,
@@ -459,7 +481,6 @@ func (g *Generator) delivery(st *storeState, at time.Time) *Event {
 		DeliveryID: g.id(),
 		StoreID:    st.store.ID,
 		VendorID:   v.id,
-		PONumber:   fmt.Sprintf("PO-%08d", g.rng.IntN(100000000)),
 		ReceivedAt: stamp(at),
 	}
 	for _, p := range v.products {
@@ -479,10 +500,62 @@ func (g *Generator) delivery(st *storeState, at time.Time) *Event {
 	return &Event{At: at, Kind: KindDelivery, StoreID: st.store.ID, Delivery: d}
 }
 
-// OnHand returns the generator's model of a store's stock of a SKU, and whether both are known.
-func (g *Generator) OnHand(storeID, sku string) (int, bool) {
+// Restock adds a delivery's units to the model's shelves of a store (with Config.Purchasing,
+// the deliveries of the purchase orders, the only way the shelves refill). It is safe to call
+// from any goroutine while another runs the generator: the units are queued under a mutex and
+// applied before the generator's next event (or the next OnHand or SetOnHand), so the stream
+// itself stays on one goroutine. Unknown stores and SKUs are ignored.
+func (g *Generator) Restock(storeID string, lines []schemas.QtyLine) {
+	if len(lines) == 0 {
+		return
+	}
+	r := restock{storeID: storeID, lines: append([]schemas.QtyLine(nil), lines...)}
+	g.restockMu.Lock()
+	g.restocks = append(g.restocks, r)
+	g.restockMu.Unlock()
+}
+
+// applyRestocks applies the deliveries handed to Restock since the last call.
+func (g *Generator) applyRestocks() {
+	g.restockMu.Lock()
+	rs := g.restocks
+	g.restocks = nil
+	g.restockMu.Unlock()
+	for _, r := range rs {
+		var st *storeState
+		for _, s := range g.stores {
+			if s.store.ID == r.storeID {
+				st = s
+			}
+		}
+		if st == nil {
+			continue
+		}
+		for _, l := range r.lines {
+			p := g.productIndex(l.SKU)
+			if p < 0 || l.Qty <= 0 {
+				continue
+			}
+			st.onHand[p] += int(l.Qty)
+			st.wanted[p] = 0
+		}
+	}
+}
+
+// productIndex returns the index of sku in g.products, or -1.
+func (g *Generator) productIndex(sku string) int {
 	p := sort.Search(len(g.products), func(i int) bool { return g.products[i].SKU >= sku })
 	if p == len(g.products) || g.products[p].SKU != sku {
+		return -1
+	}
+	return p
+}
+
+// OnHand returns the generator's model of a store's stock of a SKU, and whether both are known.
+func (g *Generator) OnHand(storeID, sku string) (int, bool) {
+	g.applyRestocks()
+	p := g.productIndex(sku)
+	if p < 0 {
 		return 0, false
 	}
 	for _, st := range g.stores {
@@ -525,8 +598,9 @@ func (a *arrivals) Pop() any {
 // before a run, so that a restarted simulator carries on from the stores' real shelves. It
 // reports whether the store and SKU are known.
 func (g *Generator) SetOnHand(storeID, sku string, onHand int) bool {
-	p := sort.Search(len(g.products), func(i int) bool { return g.products[i].SKU >= sku })
-	if p == len(g.products) || g.products[p].SKU != sku {
+	g.applyRestocks()
+	p := g.productIndex(sku)
+	if p < 0 {
 		return false
 	}
 	for _, st := range g.stores {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/freshmart/platform/schemas"
 )
 
 // Purchasing answers the purchase orders the reorder service actually sent, as the vendors
@@ -57,6 +59,10 @@ type Purchasing struct {
 	Now func() time.Time
 	// Logger receives progress and failures (default slog.Default()).
 	Logger *slog.Logger
+	// OnDelivered, when set, is called (from Run's goroutine) with each delivery the POS
+	// accepted: its store and the units delivered per SKU. The command hands it to the
+	// generator's Restock, so the simulated shelves refill from the purchase orders.
+	OnDelivered func(storeID string, lines []schemas.QtyLine)
 
 	stats purchasingCounters
 }
@@ -275,12 +281,17 @@ func (p *Purchasing) do(ctx context.Context, j *vendorJob) error {
 			"store_id": o.StoreID, "vendor_id": o.VendorID, "po_number": o.PONumber,
 			"received_at": p.Now().UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano)}
 		var lines []map[string]any
+		var units []schemas.QtyLine
 		for i, l := range o.Lines {
 			lines = append(lines, map[string]any{"sku": l.SKU, "qty": j.plan.Delivered[i]})
+			units = append(units, schemas.QtyLine{SKU: l.SKU, Qty: j.plan.Delivered[i]})
 		}
 		body["lines"] = lines
 		if err := p.post(ctx, strings.TrimRight(p.POSURL, "/")+"/v1/deliveries", body); err != nil {
 			return err
+		}
+		if p.OnDelivered != nil {
+			p.OnDelivered(o.StoreID, units)
 		}
 		p.stats.deliveries.Add(1)
 		if j.plan.Short {

@@ -20,6 +20,7 @@ import (
 	"github.com/freshmart/platform/internal/kit/kittest"
 	"github.com/freshmart/platform/internal/pgtest"
 	"github.com/freshmart/platform/schemas"
+	"github.com/freshmart/platform/services/catalog"
 	posapp "github.com/freshmart/platform/services/pos/app"
 	reorderapp "github.com/freshmart/platform/services/reorder/app"
 )
@@ -56,7 +57,10 @@ func TestPlanMistakes(t *testing.T) {
 // TestPurchasingAgainstRealServices: orders the real reorder service made from low-stock
 // alerts are delivered through the real POS dock API and invoiced; the reorder service
 // receives them and approves the exact invoices and holds the others. Before the reorder
-// service is up, Purchasing keeps going and counts the failed polls.
+// service is up, Purchasing keeps going and counts the failed polls. The lanes of a generator
+// with Config.Purchasing run against the same POS first: they send no delivery of their own,
+// so every delivery the reorder service saw names a real order (none unknown_po), and the
+// units delivered are added to the generator's shelves through OnDelivered and Restock.
 func TestPurchasingAgainstRealServices(t *testing.T) {
 	b := brokertest.Start(t)
 	vars := func() map[string]string {
@@ -71,9 +75,18 @@ func TestPurchasingAgainstRealServices(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	cat := catalog.MustLoad()
+	simStores, simProducts, err := FromCatalog(cat, []string{"S001", "S002", "S003"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := New(Config{Stores: simStores, Products: simProducts, Seed: 7, Start: time.Now().UTC(), Rate: 5, Purchasing: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	p := &Purchasing{POSURL: kittest.URL(pos), ReorderURL: "http://" + addr, Poll: 50 * time.Millisecond,
+	p := &Purchasing{OnDelivered: gen.Restock, POSURL: kittest.URL(pos), ReorderURL: "http://" + addr, Poll: 50 * time.Millisecond,
 		DeliverAfter: 10 * time.Millisecond, InvoiceAfter: 10 * time.Millisecond, ShortShare: 0.3, OverShare: 0.2, PriceShare: 0.3, Seed: 7,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	wg.Go(func() { p.Run(ctx) })
@@ -91,6 +104,24 @@ func TestPurchasingAgainstRealServices(t *testing.T) {
 		_, err := reorderapp.New(s, reorderapp.Config{SpoolDir: t.TempDir(), Window: time.Second})
 		return err
 	})
+	// A few seconds of the chain's lanes, to the end, before any order is made.
+	runner := &Runner{BaseURL: kittest.URL(pos), ReportEvery: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	rs, err := runner.Run(ctx, gen, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.Sales.Accepted == 0 || rs.Deliveries.Sent != 0 {
+		t.Fatalf("the lanes with purchasing: %+v", rs)
+	}
+	shelf := func(store, sku string) int {
+		n, ok := gen.OnHand(store, sku)
+		if !ok {
+			t.Fatalf("%s/%s unknown to the generator", store, sku)
+		}
+		return n
+	}
+	type key struct{ store, sku string }
+	before := map[key]int{}
 	prod, err := events.NewProducer(events.ProducerConfig{Brokers: []string{b.Addr}, Source: "freshmart/test"})
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +131,7 @@ func TestPurchasingAgainstRealServices(t *testing.T) {
 	stores := []string{"S001", "S002", "S003"}
 	for _, st := range stores {
 		for _, sku := range skus {
+			before[key{st, sku}] = shelf(st, sku)
 			a := schemas.StockAlert{AlertID: uuid.NewString(), StoreID: st, SKU: sku, OnHand: 1, Threshold: 10, At: time.Now().UTC()}
 			if _, _, err := prod.Produce(ctx, events.Out{Topic: schemas.TopicStoreAlerts, Key: st, Type: schemas.TypeAlertLowStock, ID: a.AlertID, Payload: a}); err != nil {
 				t.Fatal(err)
@@ -163,5 +195,43 @@ func TestPurchasingAgainstRealServices(t *testing.T) {
 	if held["short_delivery"]+held["over_delivery"]+held["price_mismatch"] != len(invs)-approved ||
 		int64(held["short_delivery"]) != st.Short || int64(held["over_delivery"]) != st.Over {
 		t.Fatalf("held %v for purchasing %+v", held, st)
+	}
+	// Every delivery the reorder service has seen is one of its orders', and each added its
+	// units to the generator's shelves.
+	var dl struct {
+		Deliveries []struct {
+			StoreID  string            `json:"store_id"`
+			PONumber string            `json:"po_number"`
+			Reason   string            `json:"reason"`
+			Lines    []schemas.QtyLine `json:"lines"`
+		} `json:"deliveries"`
+	}
+	resp, err := http.Get(kittest.URL(reorder) + "/v1/deliveries?limit=1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&dl); err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(dl.Deliveries)) != st.Deliveries {
+		t.Fatalf("the reorder service saw %d deliveries, purchasing made %d", len(dl.Deliveries), st.Deliveries)
+	}
+	want := map[key]int{}
+	for k, n := range before {
+		want[k] = n
+	}
+	for _, d := range dl.Deliveries {
+		if d.PONumber == "" || d.Reason == "unknown_po" {
+			t.Fatalf("a delivery of no known order: %+v", d)
+		}
+		for _, l := range d.Lines {
+			want[key{d.StoreID, l.SKU}] += int(l.Qty)
+		}
+	}
+	for k, n := range want {
+		if got := shelf(k.store, k.sku); got != n {
+			t.Errorf("%s/%s: the generator's shelf has %d, want %d (before the orders) + what was delivered = %d", k.store, k.sku, got, before[k], n)
+		}
 	}
 }

@@ -23,7 +23,8 @@
 //
 // By default it first takes each store's stock from the inventory service (INVENTORY_URL,
 // default http://127.0.0.1:8082), so a restart carries on from the real shelves; -sync-stock=false
-// starts from the catalog's initial stock (what a repeatable seeded run wants).
+// starts from the catalog's initial stock (what a repeatable seeded run wants, with
+// -purchasing=false).
 //
 // Sales are charged the prices in force (promotions included) of the pricing service
 // (PRICING_URL, default http://127.0.0.1:8084), read for every store every 3 seconds; when it
@@ -36,7 +37,12 @@
 // through the POS dock API -deliver-after later (2 minutes: the vendor's lead days, compressed),
 // now and then short or over, and invoiced to the reorder service 30 s after that, now and then
 // at a changed price (package simulator, Purchasing). A reorder service that does not answer
-// holds up nothing: the simulator says so and carries on. -purchasing=false turns it off.
+// holds up nothing: the simulator says so and carries on. With purchasing on (the default) these
+// are the only deliveries: the lanes' stream sends none of its own (a delivery naming no real
+// order would be a mismatch alert), and the units each delivery brings are added to the
+// simulated shelves, so the stores restock from their purchase orders (low stock -> alert ->
+// order -> delivery). -purchasing=false turns it off, and then the simulated scheduled trucks
+// restock the shelves instead (about 5 deliveries per store an hour, naming no purchase order).
 //
 // With -probe it also watches the dashboard's live websocket and reports, at exit, how long
 // accepted sales took from the POS's 202 to their appearance on the dashboard (p50, p99, max).
@@ -125,7 +131,7 @@ func run() error {
 		*voids = false
 	}
 	gen, err := simulator.New(simulator.Config{Stores: ss, Products: ps, Seed: *seed, Start: t0, Rate: *rate,
-		Complaints: *fileComplaints, Voids: *voids})
+		Complaints: *fileComplaints, Voids: *voids, Purchasing: *purchasing})
 	if err != nil {
 		return err
 	}
@@ -194,7 +200,7 @@ func run() error {
 	defer stopBuyer()
 	if *purchasing {
 		buyer = &simulator.Purchasing{POSURL: pos, ReorderURL: kit.OS.String("REORDER_URL", defaultReorderURL), DeliverAfter: *deliverAfter,
-			Seed: *seed, Logger: log, Now: func() time.Time { return t0.Add(time.Since(wallStart)) }}
+			Seed: *seed, Logger: log, OnDelivered: gen.Restock, Now: func() time.Time { return t0.Add(time.Since(wallStart)) }}
 		go func() { buyer.Run(buyerCtx); close(buyerDone) }()
 	} else {
 		close(buyerDone)

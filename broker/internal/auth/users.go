@@ -134,7 +134,7 @@ func (c Credential) checkPassword(m Mechanism, password string) bool {
 }
 
 type usersDoc struct {
-	Version int                                  `json:"version"`
+	Version int                                 `json:"version"`
 	Users   map[string]map[Mechanism]Credential `json:"users"`
 }
 

@@ -20,6 +20,7 @@
 //	--listen-sasl         BROKER_LISTEN_SASL         SASL_PLAINTEXT listener ("" : none)
 //	--listen-ssl          BROKER_LISTEN_SSL          SSL listener ("" : none)
 //	--listen-sasl-ssl     BROKER_LISTEN_SASL_SSL     SASL_SSL listener ("" : none)
+//	--advertised-sasl-addr, --advertised-ssl-addr, --advertised-sasl-ssl-addr  BROKER_ADVERTISED_{SASL,SSL,SASL_SSL}_ADDR  host:port told to that listener's clients
 //	--tls-cert, --tls-key BROKER_TLS_CERT, BROKER_TLS_KEY  PEM certificate chain and key of the TLS listeners (reloaded on SIGHUP)
 //	--tls-client-ca       BROKER_TLS_CLIENT_CA       PEM CAs for client certificates ("" : none asked for)
 //	--tls-client-auth     BROKER_TLS_CLIENT_AUTH     optional | required, with --tls-client-ca (optional)
@@ -64,6 +65,7 @@ type config struct {
 	retentionCheck                                       time.Duration
 
 	listenSASL, listenSSL, listenSASLSSL string
+	advSASL, advSSL, advSASLSSL          string
 	tlsCert, tlsKey, tlsClientCA         string
 	tlsClientAuth, superUsers            string
 	allowEveryoneIfNoACL                 bool
@@ -147,6 +149,9 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 		{&c.listenSASL, "listen-sasl", "BROKER_LISTEN_SASL", "SASL_PLAINTEXT listen address; empty: none"},
 		{&c.listenSSL, "listen-ssl", "BROKER_LISTEN_SSL", "SSL listen address; empty: none"},
 		{&c.listenSASLSSL, "listen-sasl-ssl", "BROKER_LISTEN_SASL_SSL", "SASL_SSL listen address; empty: none"},
+		{&c.advSASL, "advertised-sasl-addr", "BROKER_ADVERTISED_SASL_ADDR", "host:port told to clients of the SASL_PLAINTEXT listener; default its bound address"},
+		{&c.advSSL, "advertised-ssl-addr", "BROKER_ADVERTISED_SSL_ADDR", "host:port told to clients of the SSL listener; default its bound address"},
+		{&c.advSASLSSL, "advertised-sasl-ssl-addr", "BROKER_ADVERTISED_SASL_SSL_ADDR", "host:port told to clients of the SASL_SSL listener; default its bound address"},
 		{&c.tlsCert, "tls-cert", "BROKER_TLS_CERT", "PEM certificate chain of the TLS listeners (reloaded on SIGHUP)"},
 		{&c.tlsKey, "tls-key", "BROKER_TLS_KEY", "PEM private key of the TLS listeners (reloaded on SIGHUP)"},
 		{&c.tlsClientCA, "tls-client-ca", "BROKER_TLS_CLIENT_CA", "PEM CAs that client certificates are verified against; empty: none asked for"},

@@ -38,11 +38,11 @@ func securityConfig(cfg config) (*server.Security, *server.TLSFiles, []server.Li
 	}
 	var listeners []server.ListenerConfig
 	for _, l := range []struct {
-		addr string
-		p    server.Protocol
-	}{{cfg.listenSASL, server.SaslPlaintext}, {cfg.listenSSL, server.SSL}, {cfg.listenSASLSSL, server.SaslSSL}} {
+		addr, adv string
+		p         server.Protocol
+	}{{cfg.listenSASL, cfg.advSASL, server.SaslPlaintext}, {cfg.listenSSL, cfg.advSSL, server.SSL}, {cfg.listenSASLSSL, cfg.advSASLSSL, server.SaslSSL}} {
 		if l.addr != "" {
-			listeners = append(listeners, server.ListenerConfig{Addr: l.addr, Protocol: l.p})
+			listeners = append(listeners, server.ListenerConfig{Addr: l.addr, AdvertisedAddr: l.adv, Protocol: l.p})
 		}
 	}
 	if cfg.tlsCert == "" {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -321,5 +320,3 @@ func (c *conn) writeRawToken(t rawToken) bool {
 	c.s.metrics.bytesOut.Add(float64(len(buf)))
 	return true
 }
-
-var errNoSession = errors.New("no security configured")

@@ -275,11 +275,17 @@ func ruleMetadata(q *authzReq, r *Request) (kmsg.Response, func(kmsg.Response)) 
 		}
 		req.Topics = allowed
 		if req.Topics == nil {
-			req.Topics = []kmsg.MetadataRequestTopic{} // not "all topics"
+			req.Topics = []kmsg.MetadataRequestTopic{} // v1+: no topics, not all
 		}
 	}
+	// v0 reads an empty list as "all topics": when every named topic was
+	// denied, the handler's topics are dropped.
+	none := !all && r.Version == 0 && len(req.Topics) == 0
 	return nil, func(resp kmsg.Response) {
 		mr := resp.(*kmsg.MetadataResponse)
+		if none {
+			mr.Topics = nil
+		}
 		mr.Topics = slices.DeleteFunc(mr.Topics, func(t kmsg.MetadataResponseTopic) bool {
 			if t.Topic == nil || q.topic(opDescribe, *t.Topic) {
 				return false

@@ -56,6 +56,7 @@ type Broker struct {
 	bin     string
 	dataDir string
 	logPath string
+	extra   []string // StartArgs flags
 	mu      sync.Mutex
 	cmd     *exec.Cmd
 	done    chan struct{}
@@ -71,7 +72,11 @@ var (
 // broker lists the FreshMart topics, or an error holding the broker's log if that does not
 // happen within a minute. The caller stops the broker with Stop (or Kill); the broker is also
 // killed when the calling process dies.
-func Start(kind, dir string) (*Broker, error) {
+func Start(kind, dir string) (*Broker, error) { return StartArgs(kind, dir) }
+
+// StartArgs is Start with further command-line flags for the broker (FreshMart only), e.g. the
+// secured listeners (--listen-sasl-ssl 127.0.0.1:0 --tls-cert ...); Restart keeps them.
+func StartArgs(kind, dir string, extra ...string) (*Broker, error) {
 	if kind == "" {
 		kind = FreshMart
 	}
@@ -86,7 +91,10 @@ func Start(kind, dir string) (*Broker, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("broker dir: %w", err)
 	}
-	b := &Broker{kind: kind, bin: bin, dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "broker.log")}
+	if len(extra) > 0 && kind != FreshMart {
+		return nil, fmt.Errorf("extra flags are for the %s broker only", FreshMart)
+	}
+	b := &Broker{kind: kind, bin: bin, dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "broker.log"), extra: extra}
 	if err := b.start("127.0.0.1:0"); err != nil {
 		return nil, err
 	}
@@ -157,7 +165,7 @@ func (b *Broker) start(listen string) error {
 		}
 		// The topic definitions the broker ships with, not a copy.
 		topics := filepath.Join(root, "broker", "topics.json")
-		args = []string{"--listen", listen, "--http", "", "--data-dir", b.dataDir, "--topics", topics, "--log-level", "info"}
+		args = append([]string{"--listen", listen, "--http", "", "--data-dir", b.dataDir, "--topics", topics, "--log-level", "info"}, b.extra...)
 	}
 	logf, err := os.OpenFile(b.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -235,6 +243,18 @@ func (b *Broker) waitReady() error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// Listener returns the address of the broker's listener with the given security protocol
+// ("SASL_SSL", "SASL_PLAINTEXT", "SSL") from its log, or "" if it has none.
+func (b *Broker) Listener(protocol string) string {
+	addr := ""
+	for _, line := range strings.Split(b.Log(), "\n") {
+		if strings.Contains(line, "msg=listener ") && field(line, "protocol") == protocol {
+			addr = field(line, "addr")
+		}
+	}
+	return addr
 }
 
 // field extracts key=value from a slog text line.

@@ -31,6 +31,11 @@
 // The environment (every variable optional unless said):
 //
 //	KAFKA_BROKERS    comma-separated seed brokers                 127.0.0.1:9092
+//	KAFKA_TLS        true: connect with TLS                       false
+//	KAFKA_TLS_CA     PEM file of the CAs trusted for the brokers  the system roots
+//	KAFKA_SASL_MECHANISM  PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512   none
+//	KAFKA_SASL_USERNAME   SASL user (with a mechanism)
+//	KAFKA_SASL_PASSWORD   SASL password (with a mechanism)
 //	DATABASE_URL     Postgres connection string                   (required with Options.Database)
 //	HTTP_ADDR        the service's listen address                 Options.Addr (pos 127.0.0.1:8081 ...)
 //	LOG_LEVEL        debug | info | warn | error                  info

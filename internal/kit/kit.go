@@ -88,6 +88,7 @@ type Service struct {
 	Health *httpx.Health
 
 	opts     Options
+	kafkaSec []kgo.Opt // Env.KafkaSecurity
 	instance string
 	mu       sync.Mutex
 	tasks    []task
@@ -131,8 +132,13 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	kafkaSec, err := env.KafkaSecurity()
+	if err != nil {
+		return nil, fmt.Errorf("kit: %s: %w", opts.Name, err)
+	}
 	host, _ := os.Hostname()
 	s := &Service{
+		kafkaSec: kafkaSec,
 		Name:     opts.Name,
 		Env:      env,
 		Source:   "freshmart/" + opts.Name,
@@ -204,11 +210,11 @@ func (s *Service) ClientID(role string) string {
 	return s.Name + "-" + role + "-" + s.instance
 }
 
-// KafkaOpts returns the franz-go options every client of the service takes: its client id and
-// its metrics (freshmart_kafka_*{client=role}) on the service's registry. Use one role per
-// concurrently open client.
+// KafkaOpts returns the franz-go options every client of the service takes: its client id,
+// its metrics (freshmart_kafka_*{client=role}) on the service's registry, and the cluster's
+// TLS and SASL settings (Env.KafkaSecurity). Use one role per concurrently open client.
 func (s *Service) KafkaOpts(role string) []kgo.Opt {
-	return []kgo.Opt{kgo.ClientID(s.ClientID(role)), events.KafkaMetrics(role, s.Registry)}
+	return append([]kgo.Opt{kgo.ClientID(s.ClientID(role)), events.KafkaMetrics(role, s.Registry)}, s.kafkaSec...)
 }
 
 // Consumer builds the service's exactly-once consumer from cfg, filling in what the kit

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/freshmart/platform/broker"
+	"github.com/freshmart/platform/internal/kit"
 )
 
 // EnsureTopics creates the FreshMart topics (broker.DefaultTopics: names, partition counts,
@@ -23,7 +24,11 @@ func EnsureTopics(ctx context.Context, brokers string, out *Output) error {
 	if err != nil {
 		return fmt.Errorf("topic definitions: %w", err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	sec, err := kit.OS.KafkaSecurity()
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(append(sec, kgo.SeedBrokers(strings.Split(brokers, ",")...))...)
 	if err != nil {
 		return fmt.Errorf("kafka client for %s: %w", brokers, err)
 	}

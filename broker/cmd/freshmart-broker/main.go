@@ -17,6 +17,19 @@
 //	--group-min-session-timeout      BROKER_GROUP_MIN_SESSION_TIMEOUT      smallest session timeout a consumer may ask for (6s)
 //	--offsets-retention              BROKER_OFFSETS_RETENTION              keep an empty group's offsets this long (168h)
 //	--retention-check-interval       BROKER_RETENTION_CHECK_INTERVAL       how often segments past retention are deleted (30s)
+//	--listen-sasl         BROKER_LISTEN_SASL         SASL_PLAINTEXT listener ("" : none)
+//	--listen-ssl          BROKER_LISTEN_SSL          SSL listener ("" : none)
+//	--listen-sasl-ssl     BROKER_LISTEN_SASL_SSL     SASL_SSL listener ("" : none)
+//	--advertised-sasl-addr, --advertised-ssl-addr, --advertised-sasl-ssl-addr  BROKER_ADVERTISED_{SASL,SSL,SASL_SSL}_ADDR  host:port told to that listener's clients
+//	--tls-cert, --tls-key BROKER_TLS_CERT, BROKER_TLS_KEY  PEM certificate chain and key of the TLS listeners (reloaded on SIGHUP)
+//	--tls-client-ca       BROKER_TLS_CLIENT_CA       PEM CAs for client certificates ("" : none asked for)
+//	--tls-client-auth     BROKER_TLS_CLIENT_AUTH     optional | required, with --tls-client-ca (optional)
+//	--super-users         BROKER_SUPER_USERS         principals allowed everything, comma-separated (User:admin,...)
+//	--allow-everyone-if-no-acl  BROKER_ALLOW_EVERYONE_IF_NO_ACL  allow a request on a resource no ACL names (true)
+//	--sasl-max-reauth     BROKER_SASL_MAX_REAUTH     SASL session lifetime before re-authentication (0: none)
+//
+// Subcommands: `freshmart-broker users add|remove|list` manage the SASL
+// users in --data-dir, offline or while the broker runs (see users.go).
 //
 // Once clients can connect it logs one line with msg=listening and the
 // bound Kafka address (addr=host:port). SIGINT or SIGTERM stops accepting,
@@ -56,9 +69,20 @@ type config struct {
 	maxConnsPerIP         int
 	connsMaxIdle          time.Duration
 	compactionCheck       time.Duration
+
+	// Listeners and security (server/authz.go, internal/auth).
+	listenSASL, listenSSL, listenSASLSSL string
+	advSASL, advSSL, advSASLSSL          string
+	tlsCert, tlsKey, tlsClientCA         string
+	tlsClientAuth, superUsers            string
+	allowEveryoneIfNoACL                 bool
+	saslMaxReauth                        time.Duration
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "users" {
+		os.Exit(usersMain(os.Args[2:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+	}
 	cfg, err := parseFlags(os.Args[1:], os.Getenv)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
@@ -138,6 +162,35 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	}
 	fs.Int64Var(&c.maxQueuedRequestBytes, "queued-max-request-bytes", queuedDef, "bytes of requests read and not yet handled across all connections; past it the broker stops reading (env BROKER_QUEUED_MAX_REQUEST_BYTES)")
 	fs.IntVar(&c.maxConnsPerIP, "max-connections-per-ip", perIPDef, "open connections allowed from one client address (env BROKER_MAX_CONNECTIONS_PER_IP)")
+	for _, f := range []struct {
+		p                *string
+		flag, env, usage string
+	}{
+		{&c.listenSASL, "listen-sasl", "BROKER_LISTEN_SASL", "SASL_PLAINTEXT listen address; empty: none"},
+		{&c.listenSSL, "listen-ssl", "BROKER_LISTEN_SSL", "SSL listen address; empty: none"},
+		{&c.listenSASLSSL, "listen-sasl-ssl", "BROKER_LISTEN_SASL_SSL", "SASL_SSL listen address; empty: none"},
+		{&c.advSASL, "advertised-sasl-addr", "BROKER_ADVERTISED_SASL_ADDR", "host:port told to clients of the SASL_PLAINTEXT listener; default its bound address"},
+		{&c.advSSL, "advertised-ssl-addr", "BROKER_ADVERTISED_SSL_ADDR", "host:port told to clients of the SSL listener; default its bound address"},
+		{&c.advSASLSSL, "advertised-sasl-ssl-addr", "BROKER_ADVERTISED_SASL_SSL_ADDR", "host:port told to clients of the SASL_SSL listener; default its bound address"},
+		{&c.tlsCert, "tls-cert", "BROKER_TLS_CERT", "PEM certificate chain of the TLS listeners (reloaded on SIGHUP)"},
+		{&c.tlsKey, "tls-key", "BROKER_TLS_KEY", "PEM private key of the TLS listeners (reloaded on SIGHUP)"},
+		{&c.tlsClientCA, "tls-client-ca", "BROKER_TLS_CLIENT_CA", "PEM CAs that client certificates are verified against; empty: none asked for"},
+		{&c.tlsClientAuth, "tls-client-auth", "BROKER_TLS_CLIENT_AUTH", "optional | required: whether a client certificate must be sent (with --tls-client-ca)"},
+		{&c.superUsers, "super-users", "BROKER_SUPER_USERS", "comma-separated principals allowed everything, e.g. User:admin"},
+	} {
+		def := getenv(f.env)
+		if f.flag == "tls-client-auth" && def == "" {
+			def = "optional"
+		}
+		fs.StringVar(f.p, f.flag, def, f.usage+" (env "+f.env+")")
+	}
+	allowDef := true
+	if v := getenv("BROKER_ALLOW_EVERYONE_IF_NO_ACL"); v != "" {
+		if allowDef, err = strconv.ParseBool(v); err != nil {
+			return c, fmt.Errorf("BROKER_ALLOW_EVERYONE_IF_NO_ACL=%q: %w", v, err)
+		}
+	}
+	fs.BoolVar(&c.allowEveryoneIfNoACL, "allow-everyone-if-no-acl", allowDef, "allow requests on resources no ACL matches (env BROKER_ALLOW_EVERYONE_IF_NO_ACL)")
 	for _, d := range []struct {
 		p          *time.Duration
 		flag, env  string
@@ -149,6 +202,7 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 		{&c.retentionCheck, "retention-check-interval", "BROKER_RETENTION_CHECK_INTERVAL", "30s", "how often topic retention deletes old segments"},
 		{&c.connsMaxIdle, "connections-max-idle", "BROKER_CONNECTIONS_MAX_IDLE", "10m", "close connections without a request for this long"},
 		{&c.compactionCheck, "compaction-check-interval", "BROKER_COMPACTION_CHECK_INTERVAL", "15s", "how often the log cleaner looks for compacted partitions to clean"},
+		{&c.saslMaxReauth, "sasl-max-reauth", "BROKER_SASL_MAX_REAUTH", "0s", "SASL session lifetime after which clients must re-authenticate; 0: none"},
 	} {
 		def, err := time.ParseDuration(env(d.env, d.def))
 		if err != nil {
@@ -176,6 +230,18 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	}
 	if c.maxConnsPerIP <= 0 || c.connsMaxIdle <= 0 || c.compactionCheck <= 0 {
 		return c, errors.New("--max-connections-per-ip, --connections-max-idle and --compaction-check-interval must be > 0")
+	}
+	if (c.listenSSL != "" || c.listenSASLSSL != "") && (c.tlsCert == "" || c.tlsKey == "") {
+		return c, errors.New("--listen-ssl and --listen-sasl-ssl need --tls-cert and --tls-key")
+	}
+	if c.tlsClientAuth != "optional" && c.tlsClientAuth != "required" {
+		return c, fmt.Errorf("--tls-client-auth %q: want optional or required", c.tlsClientAuth)
+	}
+	if c.tlsClientAuth == "required" && c.tlsClientCA == "" {
+		return c, errors.New("--tls-client-auth required needs --tls-client-ca")
+	}
+	if c.saslMaxReauth < 0 {
+		return c, fmt.Errorf("--sasl-max-reauth %v: want >= 0", c.saslMaxReauth)
 	}
 	if c.retentionCheck <= 0 {
 		return c, fmt.Errorf("--retention-check-interval %v: want > 0", c.retentionCheck)

@@ -45,6 +45,19 @@ func TestParseFlags(t *testing.T) {
 		{name: "bad frame size", args: []string{"--max-frame-bytes", "-1"}, wantErr: true},
 		{name: "stray argument", args: []string{"serve"}, wantErr: true},
 		{name: "empty data dir", args: []string{"--data-dir", ""}, wantErr: true},
+		{name: "security defaults", check: func(c config) bool {
+			return c.allowEveryoneIfNoACL && c.listenSASL == "" && c.listenSSL == "" && c.listenSASLSSL == "" && c.tlsClientAuth == "optional" && c.saslMaxReauth == 0
+		}},
+		{name: "security flags", args: []string{"--listen-sasl-ssl", "127.0.0.1:0", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--super-users", "User:admin", "--allow-everyone-if-no-acl=false", "--sasl-max-reauth", "1h"},
+			check: func(c config) bool {
+				return c.listenSASLSSL == "127.0.0.1:0" && c.tlsCert == "c.pem" && c.superUsers == "User:admin" && !c.allowEveryoneIfNoACL && c.saslMaxReauth == time.Hour
+			}},
+		{name: "security env", env: map[string]string{"BROKER_LISTEN_SASL": "127.0.0.1:0", "BROKER_ALLOW_EVERYONE_IF_NO_ACL": "false"},
+			check: func(c config) bool { return c.listenSASL == "127.0.0.1:0" && !c.allowEveryoneIfNoACL }},
+		{name: "ssl without cert", args: []string{"--listen-ssl", "127.0.0.1:0"}, wantErr: true},
+		{name: "required client cert without CA", args: []string{"--tls-client-auth", "required"}, wantErr: true},
+		{name: "bad client auth", args: []string{"--tls-client-auth", "sometimes"}, wantErr: true},
+		{name: "bad allow-everyone env", env: map[string]string{"BROKER_ALLOW_EVERYONE_IF_NO_ACL": "perhaps"}, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -193,5 +206,31 @@ func TestRunServesAndRestarts(t *testing.T) {
 	id2, _ := os.ReadFile(filepath.Join(dir, "cluster.id"))
 	if string(id1) != string(id2) || len(bytes.TrimSpace(id1)) == 0 {
 		t.Fatalf("cluster id changed across restart: %q -> %q", id1, id2)
+	}
+}
+
+func TestUsersCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		stdin string
+		code  int
+	}{
+		{"no subcommand", nil, "", 2},
+		{"unknown", []string{"rename"}, "", 2},
+		{"add without name", []string{"add", "--data-dir", dir}, "pw\n", 2},
+		{"add empty password", []string{"add", "--data-dir", dir, "u"}, "\n", 2},
+		{"add few iterations", []string{"add", "--data-dir", dir, "--iterations", "10", "u"}, "pw\n", 2},
+		{"add", []string{"add", "--data-dir", dir, "u"}, "pw\n", 0},
+		{"remove missing", []string{"remove", "--data-dir", dir, "nobody"}, "", 2},
+		{"remove", []string{"remove", "--data-dir", dir, "u"}, "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := usersMain(tc.args, strings.NewReader(tc.stdin), &out, &errb, func(string) string { return "" }); code != tc.code {
+				t.Fatalf("exit %d, want %d (stderr %q)", code, tc.code, errb.String())
+			}
+		})
 	}
 }

@@ -11,9 +11,11 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/freshmart/platform/broker/internal/group"
@@ -66,6 +68,13 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return fmt.Errorf("open consumer groups: %w", err)
 	}
 
+	sec, tlsFiles, listeners, err := securityConfig(cfg)
+	if err != nil {
+		groups.Close()
+		closeStore()
+		return err
+	}
+
 	metrics := server.NewMetrics()
 	metrics.Registry.MustRegister(groups.Collector())
 	srv, err := server.New(server.Config{
@@ -82,6 +91,8 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		ClusterID:             clusterID,
 		Metrics:               metrics,
 		Logger:                log,
+		Listeners:             listeners,
+		Security:              sec,
 	})
 	if err != nil {
 		groups.Close()
@@ -111,8 +122,25 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 	log.Info("listening", "addr", srv.Addr().String(), "advertised", net.JoinHostPort(host, fmt.Sprint(port)),
 		"data_dir", cfg.dataDir, "durability", mode.String(), "cluster_id", clusterID)
 
+	for _, l := range listeners {
+		log.Info("listener", "protocol", string(l.Protocol), "addr", srv.ListenerAddr(l.Protocol).String())
+	}
+	hup := make(chan os.Signal, 1)
+	if tlsFiles != nil {
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+	}
+
 	var runErr error
+wait:
 	select {
+	case <-hup:
+		if err := tlsFiles.Load(); err != nil {
+			log.Error("tls reload failed; keeping the previous certificate", "err", err)
+		} else {
+			log.Info("tls certificate reloaded", "cert", cfg.tlsCert)
+		}
+		goto wait
 	case <-ctx.Done():
 		log.Info("signal received, shutting down")
 	case err := <-serveErr:

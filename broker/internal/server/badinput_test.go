@@ -83,9 +83,9 @@ func TestErrorAnswers(t *testing.T) {
 		}
 	})
 	t.Run("unserved api key", func(t *testing.T) {
-		req := kmsg.NewPtrDescribeACLsRequest()
+		req := kmsg.NewPtrDescribeClientQuotasRequest()
 		req.Version = 1
-		resp := request[*kmsg.DescribeACLsResponse](c, req)
+		resp := request[*kmsg.DescribeClientQuotasResponse](c, req)
 		if resp.ErrorCode != kerr.UnsupportedVersion.Code {
 			t.Fatalf("error %d, want UNSUPPORTED_VERSION", resp.ErrorCode)
 		}

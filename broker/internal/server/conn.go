@@ -47,6 +47,7 @@ type conn struct {
 	cancel context.CancelFunc
 	stop   atomic.Bool
 	act    activity // idle reaper bookkeeping (limits.go)
+	sec    *session // SASL state and principal (authz.go); nil without Config.Security
 }
 
 // pending is one request whose response is (or will be) ready when done closes.
@@ -208,11 +209,17 @@ func skipTags(rd *kbin.Reader) {
 // response to queue. An error closes the connection.
 func (c *conn) handle(frame []byte) (*pending, error) {
 	start := time.Now()
+	if c.sec.rawToken() {
+		return c.sec.handleRawToken(frame, start) // SaslHandshake v0: bare SASL tokens follow
+	}
 	r, served, err := decodeRequest(frame)
 	if err != nil {
 		return nil, err
 	}
 	r.Remote = c.nc.RemoteAddr()
+	if err := c.sec.gate(r); err != nil {
+		return nil, err // unauthenticated on a SASL listener, or the session expired
+	}
 	p := &pending{key: r.Key, version: r.Version, corr: r.Corr, start: start, done: closedCh, outcome: "ok"}
 	if !served {
 		resp, ok := unsupportedVersionResponse(r.Key, r.Version)
@@ -223,7 +230,7 @@ func (c *conn) handle(frame []byte) (*pending, error) {
 		p.resp, p.outcome = resp, "unsupported_version"
 		return p, nil
 	}
-	reply, err := handlers[r.Key].fn(c.s, r)
+	reply, err := c.sec.run(c.s, r) // the handler, behind the authorizer
 	if err != nil {
 		if reply.Done != nil {
 			reply.Done()
@@ -296,6 +303,9 @@ func (c *conn) writeLoop() {
 
 // write encodes and writes one response; false means the connection is dead.
 func (c *conn) write(p *pending) bool {
+	if tok, ok := p.resp.(rawToken); ok {
+		return c.writeRawToken(tok)
+	}
 	if fr, ok := p.resp.(*kmsg.FetchResponse); ok {
 		return c.writeFetch(p, fr)
 	}

@@ -85,6 +85,13 @@ type Config struct {
 	ConnectionsMaxIdle time.Duration
 	// Clock is the time of the idle reaper; default time.Now.
 	Clock func() time.Time
+	// Listeners are further addresses to accept on, each with its security
+	// protocol (Addr is always PLAINTEXT). Clients connected to one are
+	// told its own address in Metadata, FindCoordinator and DescribeCluster.
+	Listeners []ListenerConfig
+	// Security holds the users, the authorizer and the TLS files; nil means
+	// none (PLAINTEXT only, every request allowed, as before).
+	Security *Security
 }
 
 // GroupCoordinator is the consumer-group layer the group API handlers
@@ -104,6 +111,7 @@ type Server struct {
 	ln      net.Listener
 	advHost string
 	advPort int32
+	extra   []*listener // Config.Listeners, bound
 
 	// stopping is closed by Shutdown: long polls return early, reads stop.
 	stopping chan struct{}
@@ -174,6 +182,10 @@ func New(cfg Config) (*Server, error) {
 	if s.cfg.ClusterID == "" {
 		s.cfg.ClusterID = DefaultClusterID
 	}
+	if err := s.listenExtra(); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	s.metrics.watchStore(cfg.Store)
 	s.limits = newLimits(s)
 	tick := time.NewTicker(min(max(cfg.ConnectionsMaxIdle/10, 10*time.Millisecond), 30*time.Second))
@@ -212,11 +224,34 @@ func (s *Server) Stopping() <-chan struct{} { return s.stopping }
 // Serve accepts connections until Shutdown; it returns nil after Shutdown
 // and the accept error otherwise.
 func (s *Server) Serve() error {
-	s.acceptWG.Add(1)
+	errs := make(chan error, len(s.extra))
+	for _, l := range s.extra {
+		s.acceptWG.Add(1)
+		go func() { errs <- s.serveListener(l) }()
+	}
+	if err := s.serveListener(nil); err != nil {
+		return err
+	}
+	for range s.extra {
+		if err := <-errs; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// serveListener accepts on l (nil: the PLAINTEXT Config.Addr listener).
+func (s *Server) serveListener(l *listener) error {
+	ln := s.ln
+	if l != nil {
+		ln = l.ln
+	} else {
+		s.acceptWG.Add(1)
+	}
 	defer s.acceptWG.Done()
 	var delay time.Duration
 	for {
-		nc, err := s.ln.Accept()
+		nc, err := ln.Accept()
 		if err != nil {
 			select {
 			case <-s.stopping:
@@ -238,6 +273,7 @@ func (s *Server) Serve() error {
 			continue
 		}
 		c := newConn(s, nc)
+		c.sec = s.newSession(c, l)
 		s.mu.Lock()
 		select {
 		case <-s.stopping:
@@ -275,6 +311,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 		s.ln.Close()
+		for _, l := range s.extra {
+			l.ln.Close()
+		}
 	})
 	done := make(chan struct{})
 	go func() {
@@ -312,6 +351,8 @@ type Request struct {
 	Body kmsg.Request
 	// Remote is the client's address.
 	Remote net.Addr
+
+	sess *session // the connection's security state (authz.go); nil without Config.Security
 }
 
 // Reply is what a handler answers.

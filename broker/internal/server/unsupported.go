@@ -4,8 +4,7 @@ package server
 // error named here (or, where a response cannot carry an error, a closed
 // connection, as Kafka does).
 //
-//   - API keys not registered by a file of this package (ACLs, SASL,
-//     quotas, delegation tokens, reassignments, log dirs, elections,
+//   - API keys not registered by a file of this package (quotas, delegation tokens, reassignments, log dirs, elections,
 //     features, telemetry, share groups, KRaft-internal APIs): never
 //     advertised in ApiVersions; a request whose response has a top-level
 //     error code gets UNSUPPORTED_VERSION, any other closes the connection.
@@ -27,8 +26,11 @@ package server
 //     preferred replicas are not offered (preferred read replica -1).
 //   - Dynamic broker configs: AlterConfigs and IncrementalAlterConfigs on
 //     the broker resource get INVALID_REQUEST (broker settings are flags).
-//   - Authentication and TLS: plaintext only; run the broker on a trusted
-//     network (the default listener is 127.0.0.1).
+//   - Security (authz.go): SASL GSSAPI and OAUTHBEARER, delegation tokens
+//     (SCRAM's tokenauth extension is refused), SCRAM channel binding, and
+//     principal mapping rules (an SSL principal is User:<subject CN>) are
+//     not offered. ACLs on DELEGATION_TOKEN and USER resources are stored
+//     but no request checks them.
 //   - Throttling and quotas: ThrottleMillis is always 0.
 //   - Request timeouts: acks=all produces wait for the fsync however long
 //     it takes; CreateTopics/DeleteTopics act synchronously.

@@ -18,6 +18,7 @@ package brokerproc
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -298,7 +299,46 @@ func (b *Broker) pause(sig syscall.Signal) error {
 	if err := cmd.Process.Signal(sig); err != nil {
 		return fmt.Errorf("signal %v: %w", sig, err)
 	}
+	if sig == syscall.SIGSTOP {
+		return waitStopped(cmd.Process.Pid, 10*time.Second)
+	}
 	return nil
+}
+
+// waitStopped waits until the kernel reports every thread of pid as stopped: kill(2) returns
+// before a busy process on a loaded machine has actually stopped, and a test that freezes the
+// broker must not see it answer one more request.
+func waitStopped(pid int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		stopped, err := allThreadsStopped(pid)
+		if err != nil || stopped {
+			return nil // no procfs: nothing to wait on
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("broker (pid %d) not stopped %v after SIGSTOP", pid, limit)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func allThreadsStopped(pid int) (bool, error) {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return false, err
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			continue // the thread exited
+		}
+		// The state follows the parenthesised command name: "tid (comm) T ...".
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || (b[i+2] != 'T' && b[i+2] != 't') {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 func (b *Broker) signal(sig syscall.Signal) error {

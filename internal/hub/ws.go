@@ -88,7 +88,7 @@ func (e *end) Error() string { return fmt.Sprintf("hub: serve ended: %v", e.err)
 //     error wrapping ErrPingTimeout.
 //   - OnMessage fails: see ServeOptions.OnMessage.
 //
-// A writer goroutine writes opts.First and then the queue, a timer pings, and a
+// Serve's goroutine writes opts.First and then the queue, a timer pings, and a
 // reader goroutine reads the peer's messages, which also processes its pongs and close frame.
 func (c *Client) Serve(ctx context.Context, conn *websocket.Conn, opts ServeOptions) error {
 	opts.defaults()
@@ -97,28 +97,37 @@ func (c *Client) Serve(ctx context.Context, conn *websocket.Conn, opts ServeOpti
 	// I/O runs on a context that is never cancelled, bounded by timeouts instead: coder/websocket
 	// closes a connection whose Read or Write context ends, which would rule out a clean close.
 	bg := context.WithoutCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { stop(c.write(inner, bg, conn, &opts)) })
+	// Whoever ends Serve first (the writer, the reader, a ping, ctx), the websocket is closed at
+	// once from a goroutine started only then, so a write blocked on a stuck peer is unblocked
+	// and the writer can run on Serve's own goroutine: an open websocket costs two goroutines
+	// (this one and the reader), not three.
+	var ret error
+	closed := make(chan struct{})
+	context.AfterFunc(inner, func() {
+		defer close(closed)
+		c.Close()                                  // publish no more to it while the websocket closes
+		e := &end{code: websocket.StatusGoingAway} // ctx ended
+		var ended *end
+		if errors.As(context.Cause(inner), &ended) {
+			e = ended
+		}
+		if e.code != 0 {
+			_ = conn.Close(e.code, e.reason)
+		} else {
+			_ = conn.CloseNow()
+		}
+		ret = e.err
+	})
 	if opts.PingInterval > 0 {
 		t := keepalive(inner, bg, conn, &opts, func(e error) { stop(e) })
 		defer t.Stop()
 	}
+	var wg sync.WaitGroup
 	wg.Go(func() { stop(read(inner, bg, conn, opts.OnMessage)) })
-	<-inner.Done()
-	c.Close() // publish no more to it while the websocket closes
-
-	e := &end{code: websocket.StatusGoingAway} // ctx ended
-	var ended *end
-	if errors.As(context.Cause(inner), &ended) {
-		e = ended
-	}
-	if e.code != 0 {
-		_ = conn.Close(e.code, e.reason)
-	} else {
-		_ = conn.CloseNow()
-	}
+	stop(c.write(inner, bg, conn, &opts))
+	<-closed
 	wg.Wait()
-	return e.err
+	return ret
 }
 
 func (c *Client) write(ctx, bg context.Context, conn *websocket.Conn, o *ServeOptions) error {

@@ -213,8 +213,12 @@ func (a *App) fold(recs []*kgo.Record) {
 	a.writer.add(changed, positions)
 }
 
-// writeDelay is how long the writer waits after a fold before storing it.
-const writeDelay = 50 * time.Millisecond
+// writeDelay is how long the writer waits after a fold before storing it. The hub and Postgres
+// share the machine's CPUs: a burst's upsert running while its frames fan out to thousands of
+// signs delays those frames (see services/bench/signs), and a longer wait also gathers more of a burst into one transaction. The
+// view is rebuilt from the topic after a crash (the positions are stored with the rows), so
+// storing later loses nothing.
+const writeDelay = 500 * time.Millisecond
 
 type row struct {
 	store, sku string

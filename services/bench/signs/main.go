@@ -14,9 +14,12 @@
 //   - (b) a promotion on every SKU of the catalog at once (230 SKUs, the whole catalog, so a
 //     promo.started per store and SKU: 1,380 events; the brief's 500 SKUs exceed the catalog).
 //
-// The trigger is the events themselves, produced to display-updates with acks=all (the
-// pricing API is not part of this branch): a phase's clock starts when the broker has
-// acknowledged the last of its events, and each sign's time is when it has received every
+// The trigger (-trigger api, the default) is the real pricing service (services/cmd/pricing,
+// started by the bench): (a) is PUT /v1/prices/{sku} without a store, (b) POST /v1/promotions
+// starting now, and a phase's clock starts at the API's answer. With -trigger events the same
+// events are produced to display-updates with acks=all and the clock starts when the broker has
+// acknowledged the last of them (the hub alone, without pricing's transaction and outbox relay).
+// Each sign's time is when it has received every
 // change it shows (for (a) the hot SKU's new price; for (b) the promotion on each of its SKUs).
 // A sign that got its frames before the last acknowledgement counts 0. Reported: p50, p99 and
 // max over the signs, how many got everything, and the hub's CPU seconds and RSS, per 1,000

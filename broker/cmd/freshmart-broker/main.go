@@ -50,6 +50,8 @@ type config struct {
 
 	groupInitialDelay, groupMinSession, offsetsRetention time.Duration
 	retentionCheck                                       time.Duration
+	producerIDExpiry, txnIDExpiry, txnMaxTimeout         time.Duration
+	txnCheck                                             time.Duration
 }
 
 func main() {
@@ -128,6 +130,10 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 		{&c.groupMinSession, "group-min-session-timeout", "BROKER_GROUP_MIN_SESSION_TIMEOUT", "6s", "smallest consumer session timeout accepted"},
 		{&c.offsetsRetention, "offsets-retention", "BROKER_OFFSETS_RETENTION", "168h", "how long an empty group's committed offsets are kept"},
 		{&c.retentionCheck, "retention-check-interval", "BROKER_RETENTION_CHECK_INTERVAL", "30s", "how often topic retention deletes old segments"},
+		{&c.producerIDExpiry, "producer-id-expiration", "BROKER_PRODUCER_ID_EXPIRATION", "24h", "forget an idempotent producer's state this long after its last batch (producer.id.expiration.ms)"},
+		{&c.txnIDExpiry, "transactional-id-expiration", "BROKER_TRANSACTIONAL_ID_EXPIRATION", "168h", "forget a transactional id unused this long (transactional.id.expiration.ms)"},
+		{&c.txnMaxTimeout, "transaction-max-timeout", "BROKER_TRANSACTION_MAX_TIMEOUT", "15m", "largest transaction timeout a producer may ask for (transaction.max.timeout.ms)"},
+		{&c.txnCheck, "transaction-check-interval", "BROKER_TRANSACTION_CHECK_INTERVAL", "1s", "how often transactions past their timeout are aborted"},
 	} {
 		def, err := time.ParseDuration(env(d.env, d.def))
 		if err != nil {
@@ -149,6 +155,9 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	}
 	if c.groupInitialDelay < 0 || c.groupMinSession <= 0 || c.offsetsRetention <= 0 {
 		return c, errors.New("--group-initial-rebalance-delay must be >= 0, --group-min-session-timeout and --offsets-retention > 0")
+	}
+	if c.producerIDExpiry <= 0 || c.txnIDExpiry <= 0 || c.txnMaxTimeout <= 0 || c.txnCheck <= 0 {
+		return c, errors.New("--producer-id-expiration, --transactional-id-expiration, --transaction-max-timeout and --transaction-check-interval must be > 0")
 	}
 	if c.retentionCheck <= 0 {
 		return c, fmt.Errorf("--retention-check-interval %v: want > 0", c.retentionCheck)

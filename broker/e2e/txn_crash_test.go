@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -161,6 +162,16 @@ func TestTxnOffsetCommitVisibleOnlyOnCommit(t *testing.T) {
 	stage(cl, 42)
 	if got := committedOffset(b); got != -1 {
 		t.Fatalf("offset %d visible before the transaction committed", got)
+	}
+	// A consumer asking for stable offsets is told to retry meanwhile.
+	of := kmsg.NewPtrOffsetFetchRequest()
+	of.Version, of.Group, of.RequireStable = 7, group, true
+	oft := kmsg.NewOffsetFetchRequestTopic()
+	oft.Topic, oft.Partitions = topic, []int32{0}
+	of.Topics = append(of.Topics, oft)
+	ofr, err := of.RequestWith(ctx, cl)
+	if err != nil || len(ofr.Topics) != 1 || ofr.Topics[0].Partitions[0].ErrorCode != kerr.UnstableOffsetCommit.Code {
+		t.Fatalf("require_stable offset fetch with offsets staged: %v %+v, want UNSTABLE_OFFSET_COMMIT", err, ofr)
 	}
 	end(cl, true)
 	if got := committedOffset(b); got != 42 {

@@ -75,3 +75,27 @@ func (c *Coordinator) CommitTxnOffsets(groupID string, offsets []TxnOffset) erro
 	}
 	return c.store.sync(seq)
 }
+
+// SetPendingTxnOffsets installs the check for offsets staged by open
+// transactions (the transaction coordinator opens after the groups, so it
+// is set afterwards); nil means none are pending.
+func (c *Coordinator) SetPendingTxnOffsets(pending func(group, topic string, partition int32) bool) {
+	c.pending.Store(&pending)
+}
+
+// markUnstable sets UNSTABLE_OFFSET_COMMIT on the fetched partitions that
+// an open transaction holds staged offsets for.
+func (c *Coordinator) markUnstable(groupID string, fetched []fetchedTopic) {
+	fn := c.pending.Load()
+	if fn == nil || *fn == nil {
+		return
+	}
+	for i := range fetched {
+		for j := range fetched[i].partitions {
+			fp := &fetched[i].partitions[j]
+			if fp.code == 0 && (*fn)(groupID, fetched[i].topic, fp.partition) {
+				fp.code, fp.offset, fp.leaderEpoch, fp.metadata = kerr.UnstableOffsetCommit.Code, -1, -1, ""
+			}
+		}
+	}
+}

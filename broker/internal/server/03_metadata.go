@@ -47,6 +47,9 @@ func handleMetadata(s *Server, r *Request) (Reply, error) {
 	all := req.Topics == nil || (r.Version == 0 && len(req.Topics) == 0)
 	if all {
 		for _, t := range s.store.Topics() {
+			if _, internal := internalTopic(t.Name); internal {
+				continue // a stored topic by that name is shadowed
+			}
 			resp.Topics = append(resp.Topics, s.metadataTopic(t))
 		}
 		for _, t := range internalTopics {

@@ -22,7 +22,11 @@ import (
 func OpenTxns(st *storage.Store, groups *group.Coordinator, cfg txn.Config) (*txn.Coordinator, error) {
 	cfg.Log = txnLog{st}
 	cfg.Groups = txnGroups{groups}
-	return txn.Open(cfg)
+	c, err := txn.Open(cfg)
+	if err == nil && groups != nil {
+		groups.SetPendingTxnOffsets(c.HasPendingOffsets)
+	}
+	return c, err
 }
 
 type txnLog struct{ st *storage.Store }

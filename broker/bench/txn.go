@@ -26,18 +26,8 @@ func produceTxn(ctx context.Context, t *target, topic string, size, perTxn int, 
 	}
 	defer cl.Close()
 
-	var (
-		acked   atomic.Int64
-		errOnce sync.Once
-		firstEr error
-	)
-	promise := func(_ *kgo.Record, err error) {
-		if err != nil {
-			errOnce.Do(func() { firstEr = err })
-			return
-		}
-		acked.Add(1)
-	}
+	var acked ackCounter
+	promise := acked.promise
 	value := randomValue(size)
 	txn := func(n int) error {
 		if err := cl.BeginTransaction(); err != nil {
@@ -52,7 +42,7 @@ func produceTxn(ctx context.Context, t *target, topic string, size, perTxn int, 
 	if err := txn(perTxn); err != nil {
 		return throughput{}, 0, fmt.Errorf("%s: warm-up transaction: %w", t.name, err)
 	}
-	acked.Store(0)
+	acked.n.Store(0)
 
 	cpu0, err := t.cpuTime()
 	if err != nil {
@@ -73,11 +63,33 @@ func produceTxn(ctx context.Context, t *target, topic string, size, perTxn int, 
 	if err != nil {
 		return throughput{}, 0, err
 	}
-	if firstEr != nil {
-		return throughput{}, 0, fmt.Errorf("%s: produce: %w", t.name, firstEr)
+	if err := acked.firstErr(); err != nil {
+		return throughput{}, 0, fmt.Errorf("%s: produce: %w", t.name, err)
 	}
-	if n := acked.Load(); n != sent {
+	if n := acked.n.Load(); n != sent {
 		return throughput{}, 0, fmt.Errorf("%s: %d records sent, %d acknowledged", t.name, sent, n)
 	}
 	return throughput{records: sent, bytes: sent * int64(size), elapsed: elapsed, cpu: cpu1 - cpu0}, commits, nil
+}
+
+// ackCounter counts acknowledged records and keeps the first failure.
+type ackCounter struct {
+	n    atomic.Int64
+	once sync.Once
+	err  error
+	mu   sync.Mutex
+}
+
+func (a *ackCounter) promise(_ *kgo.Record, err error) {
+	if err != nil {
+		a.once.Do(func() { a.mu.Lock(); a.err = err; a.mu.Unlock() })
+		return
+	}
+	a.n.Add(1)
+}
+
+func (a *ackCounter) firstErr() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -13,19 +12,11 @@ import (
 // skips the test saying what to install (CI installs it: .ci/run).
 func pythonWithConfluent(t *testing.T) string {
 	t.Helper()
-	var tried []string
-	for _, p := range []string{"/usr/bin/python3", "python3"} {
-		path, err := exec.LookPath(p)
-		if err != nil {
-			continue
-		}
-		tried = append(tried, path)
-		if exec.Command(path, "-c", "import confluent_kafka").Run() == nil {
-			return path
-		}
+	path, tried := pythonWith("confluent_kafka")
+	if path == "" {
+		t.Skipf("skipping: no python3 that can import confluent_kafka (tried %v); install the Debian package python3-confluent-kafka", tried)
 	}
-	t.Skipf("skipping: no python3 that can import confluent_kafka (tried %v); install the Debian package python3-confluent-kafka", tried)
-	return ""
+	return path
 }
 
 // TestConfluentKafkaTransactions: librdkafka (through python's

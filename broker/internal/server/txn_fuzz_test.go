@@ -151,19 +151,7 @@ func FuzzTxnDataRequests(f *testing.F) {
 	fuzzHandlers(f, []int16{kmsg.Produce.Int16(), kmsg.Fetch.Int16(), kmsg.ListOffsets.Int16()}, []kmsg.Request{prod, fr, lo})
 }
 
-// longUvarint reports whether b holds a run of three continuation bytes:
-// a uvarint of 2^21 or more, which as a tagged field count costs kmsg that
-// many loop turns (unsupported.go) and trips the fuzzer's hang detector.
-func longUvarint(b []byte) bool {
-	run := 0
-	for _, c := range b {
-		if c&0x80 == 0 {
-			run = 0
-			continue
-		}
-		if run++; run >= 3 {
-			return true
-		}
-	}
-	return false
-}
+// longUvarint reports whether b holds a uvarint of 2^21 or more: as a
+// tagged field count it costs kmsg that many loop turns (unsupported.go)
+// and trips the fuzzer's hang detector on the handlers' slower path.
+func longUvarint(b []byte) bool { return continuationRun(b, 3) }

@@ -11,8 +11,7 @@ import (
 )
 
 // produceTxn is produce through a transactional producer: transactions of
-// perTxn records of size bytes, each committed (EndTransaction flushes and
-// commits), back to back until max records or until d has passed. Every
+// perTxn records of size bytes, each flushed and committed, back to back until max records or until d has passed. Every
 // record must be acknowledged and every commit succeed.
 func produceTxn(ctx context.Context, t *target, topic string, size, perTxn int, max int64, d time.Duration) (throughput, int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, d+2*time.Minute)
@@ -35,6 +34,11 @@ func produceTxn(ctx context.Context, t *target, topic string, size, perTxn int, 
 		}
 		for i := 0; i < n; i++ {
 			cl.Produce(ctx, &kgo.Record{Key: keys[i%len(keys)], Value: value}, promise)
+		}
+		// kgo's EndTransaction does not flush: records still in flight
+		// would arrive after the commit (the broker refuses them).
+		if err := cl.Flush(ctx); err != nil {
+			return err
 		}
 		return cl.EndTransaction(ctx, kgo.TryCommit)
 	}

@@ -34,7 +34,6 @@ func startETLMember(t *testing.T, addr, name, in, out, group string) *etlMember 
 		kgo.ConsumeTopics(in),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(),
 		kgo.SessionTimeout(3*time.Second),
 		kgo.HeartbeatInterval(300*time.Millisecond),
 		kgo.RebalanceTimeout(20*time.Second),

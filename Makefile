@@ -27,6 +27,10 @@ bench: ## every benchmark: platform (POS throughput, sale-to-stock latency), bro
 bench-broker: ## broker vs kfake, side by side
 	@bash scripts/bench-broker.sh
 
+.PHONY: kgo-suite
+kgo-suite: ## franz-go's own integration suite (pkg/kgo) against a fresh broker (RUN='TestTxnEtl|TestConsumeRegex' for some)
+	@bash broker/scripts/kgo-suite.sh $(if $(RUN),'$(RUN)')
+
 bench-dashboard: ## simulator at 100x: sales/s, sale-to-websocket latency, CPU and RSS per process
 	@bash scripts/bench-dashboard.sh
 

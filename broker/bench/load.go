@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -106,18 +105,8 @@ func produceKeys(ctx context.Context, t *target, topic string, keys [][]byte, si
 		return throughput{}, fmt.Errorf("%s: warm-up produce: %w", t.name, err)
 	}
 
-	var (
-		acked   atomic.Int64
-		errOnce sync.Once
-		firstEr error
-	)
-	promise := func(_ *kgo.Record, err error) {
-		if err != nil {
-			errOnce.Do(func() { firstEr = err })
-			return
-		}
-		acked.Add(1)
-	}
+	var acked ackCounter
+	promise := acked.promise
 	value := randomValue(size)
 	cpu0, err := t.cpuTime()
 	if err != nil {
@@ -141,10 +130,10 @@ func produceKeys(ctx context.Context, t *target, topic string, keys [][]byte, si
 	if err != nil {
 		return throughput{}, err
 	}
-	if firstEr != nil {
-		return throughput{}, fmt.Errorf("%s: produce: %w", t.name, firstEr)
+	if err := acked.firstErr(); err != nil {
+		return throughput{}, fmt.Errorf("%s: produce: %w", t.name, err)
 	}
-	if n := acked.Load(); n != sent {
+	if n := acked.n.Load(); n != sent {
 		return throughput{}, fmt.Errorf("%s: %d records sent, %d acknowledged", t.name, sent, n)
 	}
 	return throughput{records: sent, bytes: sent * int64(size), elapsed: elapsed, cpu: cpu1 - cpu0}, nil

@@ -7,6 +7,9 @@
 //
 //   - produce and consume throughput (records/s and MB/s of values) with
 //     100-byte and 1 KiB records;
+//   - transactional produce: 100-byte records in transactions of
+//     -txn-records (default 1,000) records, each committed, through a
+//     transactional franz-go producer (records/s, MB/s, commits/s and CPU);
 //   - end-to-end latency (Produce call to arrival at a tailing consumer),
 //     p50 and p99, at a fixed 5,000 records/s of 100-byte records;
 //   - the broker's CPU time per record in each run (utime+stime from
@@ -49,6 +52,7 @@ type config struct {
 	readme      string
 	groups      string
 	out         string
+	txnRecords  int
 }
 
 func main() {
@@ -64,6 +68,7 @@ func main() {
 	flag.StringVar(&c.readme, "readme", "", `Markdown file whose "## Benchmark" section is replaced by the table`)
 	flag.StringVar(&c.groups, "groups", "", "output of the consumer group benchmark (broker/bench/groups) to put under the table in -readme")
 	flag.StringVar(&c.out, "out", "", "also write the table to this file")
+	flag.IntVar(&c.txnRecords, "txn-records", 1000, "records per transaction of the transactional produce run")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -74,6 +79,9 @@ func main() {
 func run(c config) error {
 	if c.brokerBin == "" && c.kfakeBin == "" {
 		return errors.New("give -broker-bin, -kfake-bin or both")
+	}
+	if c.txnRecords < 1 {
+		return errors.New("-txn-records must be positive")
 	}
 	if c.rounds < 1 || c.rate < 1 || c.produceTime <= 0 || c.latencyTime < time.Second || c.maxRecords < 1 {
 		return errors.New("-rounds, -rate and -max-records must be positive, -produce-time > 0, -latency-time >= 1s")
@@ -150,6 +158,20 @@ func run(c config) error {
 		}
 		if err := compactionRound(ctx, res, order, round, c.produceTime, c.maxRecords); err != nil {
 			return err
+		}
+		txnTopic := fmt.Sprintf("bench-txn-r%d", round)
+		for _, t := range order {
+			if err := t.createTopic(ctx, txnTopic, 6); err != nil {
+				return err
+			}
+			logf("round %d: %s: transactional produce of 100 B records, %d per transaction, for %v", round+1, t.name, c.txnRecords, c.produceTime)
+			p, commits, err := produceTxn(ctx, t, txnTopic, 100, c.txnRecords, c.maxRecords, c.produceTime)
+			if err != nil {
+				return err
+			}
+			phase := fmt.Sprintf("transactional produce 100 B (%s per txn)", thousands(int64(c.txnRecords)))
+			res.addThroughput(t, phase, p)
+			res.add(t, phase+", commits/s", unitRate, float64(commits)/p.elapsed.Seconds())
 		}
 		topic := fmt.Sprintf("bench-latency-r%d", round)
 		for _, t := range order {

@@ -279,19 +279,28 @@ func TestKcat(t *testing.T) {
 // pythonWithKafka finds a python3 that can import kafka-python.
 func pythonWithKafka(t *testing.T) string {
 	t.Helper()
-	var tried []string
+	path, tried := pythonWith("kafka")
+	if path == "" {
+		t.Fatalf("kafka-python is required for this test: no python3 on PATH can import kafka (tried %v; install the Debian package python3-kafka)", tried)
+	}
+	return path
+}
+
+// pythonWith returns the first of Debian's python3 and the one on PATH that
+// can import module ("" if none can), and the interpreters it tried. The
+// python3 on PATH may be another installation without Debian's modules.
+func pythonWith(module string) (path string, tried []string) {
 	for _, p := range []string{"/usr/bin/python3", "python3"} {
 		path, err := exec.LookPath(p)
 		if err != nil {
 			continue
 		}
 		tried = append(tried, path)
-		if exec.Command(path, "-c", "import kafka").Run() == nil {
-			return path
+		if exec.Command(path, "-c", "import "+module).Run() == nil {
+			return path, tried
 		}
 	}
-	t.Fatalf("kafka-python is required for this test: no python3 on PATH can import kafka (tried %v; install the Debian package python3-kafka)", tried)
-	return ""
+	return "", tried
 }
 
 // TestKafkaPython produces and consumes with kafka-python 2.0, plain and

@@ -77,6 +77,10 @@ type config struct {
 	tlsClientAuth, superUsers            string
 	allowEveryoneIfNoACL                 bool
 	saslMaxReauth                        time.Duration
+
+	// Transactions and producer state (internal/txn, storage/producer.go).
+	producerIDExpiry, txnIDExpiry, txnMaxTimeout time.Duration
+	txnCheck                                     time.Duration
 }
 
 func main() {
@@ -203,6 +207,10 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 		{&c.connsMaxIdle, "connections-max-idle", "BROKER_CONNECTIONS_MAX_IDLE", "10m", "close connections without a request for this long"},
 		{&c.compactionCheck, "compaction-check-interval", "BROKER_COMPACTION_CHECK_INTERVAL", "15s", "how often the log cleaner looks for compacted partitions to clean"},
 		{&c.saslMaxReauth, "sasl-max-reauth", "BROKER_SASL_MAX_REAUTH", "0s", "SASL session lifetime after which clients must re-authenticate; 0: none"},
+		{&c.producerIDExpiry, "producer-id-expiration", "BROKER_PRODUCER_ID_EXPIRATION", "24h", "forget an idempotent producer's state this long after its last batch (producer.id.expiration.ms)"},
+		{&c.txnIDExpiry, "transactional-id-expiration", "BROKER_TRANSACTIONAL_ID_EXPIRATION", "168h", "forget a transactional id unused this long (transactional.id.expiration.ms)"},
+		{&c.txnMaxTimeout, "transaction-max-timeout", "BROKER_TRANSACTION_MAX_TIMEOUT", "15m", "largest transaction timeout a producer may ask for (transaction.max.timeout.ms)"},
+		{&c.txnCheck, "transaction-check-interval", "BROKER_TRANSACTION_CHECK_INTERVAL", "1s", "how often transactions past their timeout are aborted"},
 	} {
 		def, err := time.ParseDuration(env(d.env, d.def))
 		if err != nil {
@@ -242,6 +250,9 @@ func parseFlags(args []string, getenv func(string) string) (config, error) {
 	}
 	if c.saslMaxReauth < 0 {
 		return c, fmt.Errorf("--sasl-max-reauth %v: want >= 0", c.saslMaxReauth)
+	}
+	if c.producerIDExpiry <= 0 || c.txnIDExpiry <= 0 || c.txnMaxTimeout <= 0 || c.txnCheck <= 0 {
+		return c, errors.New("--producer-id-expiration, --transactional-id-expiration, --transaction-max-timeout and --transaction-check-interval must be > 0")
 	}
 	if c.retentionCheck <= 0 {
 		return c, fmt.Errorf("--retention-check-interval %v: want > 0", c.retentionCheck)

@@ -21,6 +21,7 @@ import (
 	"github.com/freshmart/platform/broker/internal/group"
 	"github.com/freshmart/platform/broker/internal/server"
 	"github.com/freshmart/platform/broker/internal/storage"
+	"github.com/freshmart/platform/broker/internal/txn"
 )
 
 // run wires the store, the Kafka server and the HTTP endpoints, and blocks
@@ -31,7 +32,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return fmt.Errorf("--durability: %w", err)
 	}
 	store, err := storage.Open(storage.Options{Dir: cfg.dataDir, Sync: mode, RetentionCheckInterval: cfg.retentionCheck,
-		CompactionCheckInterval: cfg.compactionCheck, Logger: log})
+		CompactionCheckInterval: cfg.compactionCheck, ProducerIDExpiration: cfg.producerIDExpiry, Logger: log})
 	if err != nil {
 		return fmt.Errorf("open data dir %s: %w", cfg.dataDir, err)
 	}
@@ -75,10 +76,25 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 
+	txns, err := server.OpenTxns(store, groups, txn.Config{
+		Dir:           filepath.Join(cfg.dataDir, "transactions"),
+		NoSync:        mode != storage.SyncEveryAck,
+		Logger:        log,
+		MaxTimeout:    cfg.txnMaxTimeout,
+		CheckInterval: cfg.txnCheck,
+		IDExpiration:  cfg.txnIDExpiry,
+	})
+	if err != nil {
+		groups.Close()
+		closeStore()
+		return fmt.Errorf("open transactions: %w", err)
+	}
+
 	metrics := server.NewMetrics()
 	metrics.Registry.MustRegister(groups.Collector())
 	srv, err := server.New(server.Config{
 		Groups:           groups,
+		Txns:             txns,
 		Addr:             cfg.listen,
 		AdvertisedAddr:   cfg.advertised,
 		Store:            store,
@@ -95,6 +111,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		Security:              sec,
 	})
 	if err != nil {
+		txns.Close()
 		groups.Close()
 		closeStore()
 		return err

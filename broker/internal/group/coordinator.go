@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -123,6 +124,9 @@ type Coordinator struct {
 
 	stop chan struct{}
 	done chan struct{}
+
+	// pending reports offsets staged by open transactions (txn.go).
+	pending atomic.Pointer[func(group, topic string, partition int32) bool]
 }
 
 // ErrClosed is returned by Close when the coordinator is already closed; group

@@ -60,6 +60,17 @@
 // and on Close. A crash between the rename and emptying the log replays the
 // log over the snapshot, which is harmless.
 //
+// # Transactions
+//
+// Offsets committed by a transaction (TxnOffsetCommit) are staged by the
+// transaction coordinator (package txn), in its own durable state, and
+// reach this package only when the transaction commits (CommitTxnOffsets:
+// ordinary offset records, fsynced); an aborted transaction's offsets never
+// do. While staged, OffsetFetch with require_stable answers
+// UNSTABLE_OFFSET_COMMIT for those partitions (SetPendingTxnOffsets), and
+// TxnOffsetCommit v3+ checks the member and generation here
+// (CheckTxnCommitter) as OffsetCommit does.
+//
 // # Retention
 //
 // Every Config.RetentionCheckInterval the coordinator drops offsets of

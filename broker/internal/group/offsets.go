@@ -166,8 +166,9 @@ type fetchedTopic struct {
 // OffsetFetch handles an OffsetFetch request (v0-v9): the committed offsets
 // of the given partitions (-1 when none), or with topics null (v2+) every
 // committed offset of the group whose partition still exists; v8+ asks for
-// several groups at once. RequireStable (v7+) needs no waiting here: there are
-// no pending transactional commits.
+// several groups at once. RequireStable (v7+): a partition with offsets staged
+// by an open transaction (TxnOffsetCommit) gets UNSTABLE_OFFSET_COMMIT, which
+// clients retry, instead of the offset the transaction may replace.
 func (c *Coordinator) OffsetFetch(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetchResponse {
 	resp := req.ResponseKind().(*kmsg.OffsetFetchResponse)
 	if req.Version >= 8 {
@@ -180,6 +181,9 @@ func (c *Coordinator) OffsetFetch(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetc
 				}
 			}
 			fetched, code := c.fetchOffsets(rg.Group, topics)
+			if req.RequireStable {
+				c.markUnstable(rg.Group, fetched)
+			}
 			out := kmsg.NewOffsetFetchResponseGroup()
 			out.Group = rg.Group
 			out.ErrorCode = code
@@ -207,6 +211,9 @@ func (c *Coordinator) OffsetFetch(req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetc
 		}
 	}
 	fetched, code := c.fetchOffsets(req.Group, topics)
+	if req.Version >= 7 && req.RequireStable {
+		c.markUnstable(req.Group, fetched)
+	}
 	resp.ErrorCode = code
 	for _, ft := range fetched {
 		ot := kmsg.NewOffsetFetchResponseTopic()

@@ -31,9 +31,18 @@ import (
 //   - Idempotent producers: a retried batch is answered with its original
 //     offsets without being appended again; a sequence gap gets
 //     OUT_OF_ORDER_SEQUENCE_NUMBER, an old epoch INVALID_PRODUCER_EPOCH.
-//   - Transactions are not supported: a transactional id or a
-//     transactional batch gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED, a
-//     control batch INVALID_RECORD.
+//   - Transactions: a transactional batch needs the request's
+//     transactional id, whose transaction (txn package) must be Ongoing
+//     with the partition added and the batch's producer id and epoch:
+//     else INVALID_PRODUCER_EPOCH for an older epoch (a fenced zombie),
+//     INVALID_PRODUCER_ID_MAPPING for another producer id and
+//     INVALID_TXN_STATE otherwise; the check and the append happen under
+//     the coordinator's read lock, so no marker can come between them.
+//     Without a coordinator a transactional id or batch gets
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED. Control batches from clients
+//     get INVALID_RECORD (only the coordinator writes markers).
+//   - Internal topics (__consumer_offsets, __transaction_state) get
+//     INVALID_TOPIC_EXCEPTION.
 //   - Unknown topics and partitions get UNKNOWN_TOPIC_OR_PARTITION (Produce
 //     never auto-creates; Metadata does when enabled).
 //   - Per-partition errors; a failing partition never fails its siblings.
@@ -132,15 +141,31 @@ func (s *Server) produceOne(req *kmsg.ProduceRequest, topic string, rp kmsg.Prod
 	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
 		return kerr.InvalidRequiredAcks.Code, nil, none
 	}
-	if req.TransactionID != nil {
+	if req.TransactionID != nil && s.cfg.Txns == nil {
 		return kerr.TransactionalIDAuthorizationFailed.Code, nil, none
+	}
+	if _, ok := internalTopic(topic); ok {
+		return kerr.InvalidTopicException.Code, nil, none
 	}
 	part, err := s.store.Partition(topic, rp.Partition)
 	if err != nil {
 		return errorCode(err), nil, none
 	}
-	if code := checkBatches(rp.Records); code != 0 {
+	code, transactional := checkBatches(rp.Records)
+	if code != 0 {
 		return code, nil, none
+	}
+	if transactional {
+		if req.TransactionID == nil || s.cfg.Txns == nil {
+			return kerr.TransactionalIDAuthorizationFailed.Code, nil, none
+		}
+		pid := int64(binary.BigEndian.Uint64(rp.Records[43:]))
+		epoch := int16(binary.BigEndian.Uint16(rp.Records[51:]))
+		release, terr := s.cfg.Txns.InTxn(*req.TransactionID, pid, epoch, topic, rp.Partition)
+		if terr != nil {
+			return terr.Code, nil, none
+		}
+		defer release()
 	}
 	res, err := part.AppendDeferred(rp.Records)
 	if err != nil {
@@ -154,37 +179,53 @@ func (s *Server) produceOne(req *kmsg.ProduceRequest, topic string, rp kmsg.Prod
 }
 
 // checkBatches looks at each batch header for what the store does not
-// judge: the message format (magic) and transactional or control batches.
+// judge: the message format (magic), control batches and whether the
+// batches are transactional (all or none; with one producer id and epoch).
 // Lengths and CRCs are the store's to check.
-func checkBatches(b []byte) int16 {
+func checkBatches(b []byte) (code int16, transactional bool) {
 	if len(b) == 0 {
+		return kerr.CorruptMessage.Code, false
+	}
+	if len(b) >= batchHeaderLen {
+		transactional = binary.BigEndian.Uint16(b[batchAttrOffset:])&attrTransaction != 0
+	}
+	first := b
+	for len(b) > 0 {
+		if code := checkBatch(b, first, transactional); code != 0 {
+			return code, false
+		}
+		b = b[int64(int32(binary.BigEndian.Uint32(b[8:12])))+12:]
+	}
+	return 0, transactional
+}
+
+// checkBatch checks the batch at the start of b (the request's first batch
+// is first); a non-zero code means b must not be walked further.
+func checkBatch(b, first []byte, transactional bool) int16 {
+	if len(b) <= batchMagicOffset {
 		return kerr.CorruptMessage.Code
 	}
-	for len(b) > 0 {
-		if len(b) <= batchMagicOffset {
-			return kerr.CorruptMessage.Code
+	if b[batchMagicOffset] != 2 {
+		if b[batchMagicOffset] < 2 {
+			return kerr.UnsupportedForMessageFormat.Code
 		}
-		if b[batchMagicOffset] != 2 {
-			if b[batchMagicOffset] < 2 {
-				return kerr.UnsupportedForMessageFormat.Code
-			}
-			return kerr.CorruptMessage.Code
-		}
-		if len(b) < batchHeaderLen {
-			return kerr.CorruptMessage.Code
-		}
-		attrs := binary.BigEndian.Uint16(b[batchAttrOffset:])
-		switch {
-		case attrs&attrControl != 0:
-			return kerr.InvalidRecord.Code
-		case attrs&attrTransaction != 0:
-			return kerr.TransactionalIDAuthorizationFailed.Code
-		}
-		n := int64(int32(binary.BigEndian.Uint32(b[8:12]))) + 12
-		if n < batchHeaderLen || n > int64(len(b)) {
-			return kerr.CorruptMessage.Code
-		}
-		b = b[n:]
+		return kerr.CorruptMessage.Code
+	}
+	if len(b) < batchHeaderLen {
+		return kerr.CorruptMessage.Code
+	}
+	attrs := binary.BigEndian.Uint16(b[batchAttrOffset:])
+	switch {
+	case attrs&attrControl != 0:
+		return kerr.InvalidRecord.Code
+	case (attrs&attrTransaction != 0) != transactional:
+		return kerr.InvalidRecord.Code
+	case transactional && string(b[43:53]) != string(first[43:53]):
+		return kerr.InvalidRecord.Code // another producer id or epoch
+	}
+	n := int64(int32(binary.BigEndian.Uint32(b[8:12]))) + 12
+	if n < batchHeaderLen || n > int64(len(b)) {
+		return kerr.CorruptMessage.Code
 	}
 	return 0
 }

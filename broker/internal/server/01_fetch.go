@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"math"
 	"reflect"
@@ -27,12 +28,18 @@ import (
 //     batch even if larger (so a consumer never stalls on a big batch), the
 //     rest only what fits.
 //   - OFFSET_OUT_OF_RANGE for an offset below the log start or above the
-//     high watermark; the high watermark, last stable offset (= high
-//     watermark: no transactions) and (v5+) log start offset are always set.
+//     high watermark; the high watermark, last stable offset and (v5+) log
+//     start offset are always set.
 //   - v13+ names topics by id: an unknown id gets UNKNOWN_TOPIC_ID; below
 //     v13 an unknown name gets UNKNOWN_TOPIC_OR_PARTITION.
-//   - Isolation levels read the same data (no transactions, no aborted
-//     transactions). Preferred read replica (v11+) is -1.
+//   - isolation_level 0 (read_uncommitted) reads up to the high watermark.
+//     isolation_level 1 (read_committed, v4+) reads only whole batches below
+//     the last stable offset (the first offset of the oldest open
+//     transaction) and gets the aborted transactions (producer id, first
+//     offset) whose records overlap the returned range, so the client drops
+//     their records; control batches are returned for the client to skip.
+//   - Internal topics (__consumer_offsets, __transaction_state) are empty.
+//   - Preferred read replica (v11+) is -1.
 //   - Fetch sessions (v7+) are declined: the answer's session id is 0 and
 //     every request is a full fetch; a request naming a session gets
 //     FETCH_SESSION_ID_NOT_FOUND.
@@ -50,6 +57,9 @@ type fetchPart struct {
 	max    int32
 	rp     *kmsg.FetchResponseTopicPartition
 	buf    *[]byte // pooled read buffer, nil until the first read with data
+	// committed reads below the last stable offset (read_committed).
+	committed bool
+	internal  bool // an internal topic: always empty, never an error
 }
 
 // alloc is the partition's storage.ReadAlloc buffer source: the part's
@@ -75,6 +85,7 @@ func handleFetch(s *Server, r *Request) (Reply, error) {
 		return Reply{Resp: resp}, nil
 	}
 	var parts []fetchPart
+	committed := r.Version >= 4 && req.IsolationLevel == 1
 	for _, rt := range req.Topics {
 		st := kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
@@ -95,7 +106,19 @@ func handleFetch(s *Server, r *Request) (Reply, error) {
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 			sp.PreferredReadReplica = -1
 			sp.RecordBatches = noRecords
-			fp := fetchPart{offset: rp.FetchOffset, max: rp.PartitionMaxBytes}
+			fp := fetchPart{offset: rp.FetchOffset, max: rp.PartitionMaxBytes, committed: committed}
+			if n, internal := internalTopic(rt.Topic); internal && r.Version < 13 {
+				if rp.Partition < 0 || rp.Partition >= n {
+					sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				} else {
+					sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = 0, 0, 0
+				}
+				st.Partitions = append(st.Partitions, sp)
+				parts = append(parts, fp)
+				fp.internal = true
+				parts[len(parts)-1] = fp
+				continue
+			}
 			switch {
 			case !ok:
 				sp.ErrorCode = missing
@@ -200,6 +223,9 @@ func (s *Server) fetchOnce(parts []fetchPart, total int32) (waits []<-chan struc
 	remaining := total
 	for i := range parts {
 		fp := &parts[i]
+		if fp.internal && fp.rp.ErrorCode == 0 {
+			continue
+		}
 		if fp.p == nil {
 			failed = true
 			continue
@@ -210,15 +236,25 @@ func (s *Server) fetchOnce(parts []fetchPart, total int32) (waits []<-chan struc
 		limit := min(fp.max, remaining)
 		if limit <= 0 && got > 0 {
 			fp.rp.HighWatermark = fp.p.HighWatermark()
-			fp.rp.LastStableOffset = fp.rp.HighWatermark
+			fp.rp.LastStableOffset = fp.p.LastStableOffset()
 			fp.rp.LogStartOffset = fp.p.LogStartOffset()
 			continue
 		}
-		rr, err := fp.p.ReadAlloc(fp.offset, max(limit, 1), fp.alloc)
+		var (
+			rr  storage.ReadResult
+			lso int64
+			err error
+		)
+		if fp.committed {
+			rr, lso, err = fp.p.ReadCommittedAlloc(fp.offset, max(limit, 1), fp.alloc)
+		} else {
+			rr, err = fp.p.ReadAlloc(fp.offset, max(limit, 1), fp.alloc)
+			lso = -2 // asked for below only when needed
+		}
 		if err != nil {
 			fp.rp.ErrorCode = s.partitionErrorCode(fp.p, err)
 			fp.rp.HighWatermark = fp.p.HighWatermark()
-			fp.rp.LastStableOffset = fp.rp.HighWatermark
+			fp.rp.LastStableOffset = fp.p.LastStableOffset()
 			fp.rp.LogStartOffset = fp.p.LogStartOffset()
 			if !errors.Is(err, storage.ErrOffsetOutOfRange) {
 				s.log.Warn("fetch read failed", "offset", fp.offset, "err", err)
@@ -226,9 +262,13 @@ func (s *Server) fetchOnce(parts []fetchPart, total int32) (waits []<-chan struc
 			failed = true
 			continue
 		}
+		if lso == -2 {
+			lso = fp.p.LastStableOffset()
+		}
 		fp.rp.HighWatermark = rr.HighWatermark
-		fp.rp.LastStableOffset = rr.HighWatermark
+		fp.rp.LastStableOffset = min(lso, rr.HighWatermark)
 		fp.rp.LogStartOffset = rr.LogStartOffset
+		fp.rp.AbortedTransactions = nil
 		n := int32(len(rr.Data))
 		if n == 0 {
 			waits = append(waits, wait)
@@ -237,9 +277,35 @@ func (s *Server) fetchOnce(parts []fetchPart, total int32) (waits []<-chan struc
 		if got > 0 && n > limit {
 			continue // only the first non-empty partition may exceed the limits
 		}
+		if fp.committed {
+			fp.rp.AbortedTransactions = abortedIn(fp.p, rr.Data)
+		}
 		fp.rp.RecordBatches = rr.Data
 		got += n
 		remaining -= n
 	}
 	return waits, got, failed
+}
+
+// abortedIn returns the aborted transactions overlapping the record batches
+// in data (whole batches, as read).
+func abortedIn(p *storage.Partition, data []byte) []kmsg.FetchResponseTopicPartitionAbortedTransaction {
+	from := int64(binary.BigEndian.Uint64(data))
+	to := from
+	for b := data; len(b) >= 61; {
+		base := int64(binary.BigEndian.Uint64(b))
+		n := int(int32(binary.BigEndian.Uint32(b[8:]))) + 12
+		to = base + int64(int32(binary.BigEndian.Uint32(b[23:]))) + 1
+		if n < 61 || n > len(b) {
+			break
+		}
+		b = b[n:]
+	}
+	var out []kmsg.FetchResponseTopicPartitionAbortedTransaction
+	for _, a := range p.AbortedTxns(from, to) {
+		at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+		out = append(out, at)
+	}
+	return out
 }

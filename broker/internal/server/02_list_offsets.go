@@ -16,7 +16,11 @@ import (
 //     none (Kafka's answer).
 //   - v0 answers in OldStyleOffsets (one offset, or none when a timestamp
 //     matches nothing).
-//   - Isolation levels (v2+) read the same offsets (no transactions).
+//   - Isolation level 1 (read_committed, v2+): latest is the last stable
+//     offset, and timestamp lookups and the max timestamp never answer an
+//     offset at or above it; level 0 uses the high watermark.
+//   - Internal topics (__consumer_offsets, __transaction_state) are empty:
+//     offset 0.
 //   - Leader epoch (v4+) is 0; a current leader epoch above 0 gets
 //     UNKNOWN_LEADER_EPOCH. Unknown topics or partitions get
 //     UNKNOWN_TOPIC_OR_PARTITION.
@@ -32,7 +36,7 @@ func handleListOffsets(s *Server, r *Request) (Reply, error) {
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
-			s.listOffset(r.Version, rt.Topic, rp, &sp)
+			s.listOffset(r.Version, req.IsolationLevel == 1 && r.Version >= 2, rt.Topic, rp, &sp)
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
@@ -40,7 +44,18 @@ func handleListOffsets(s *Server, r *Request) (Reply, error) {
 	return Reply{Resp: resp}, nil
 }
 
-func (s *Server) listOffset(version int16, topic string, rp kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) {
+func (s *Server) listOffset(version int16, committed bool, topic string, rp kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) {
+	if n, ok := internalTopic(topic); ok {
+		if rp.Partition < 0 || rp.Partition >= n {
+			sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			return
+		}
+		sp.Offset, sp.Timestamp = 0, -1
+		if version == 0 {
+			sp.OldStyleOffsets = []int64{0}
+		}
+		return
+	}
 	p, err := s.store.Partition(topic, rp.Partition)
 	if err != nil {
 		sp.ErrorCode = errorCode(err)
@@ -56,6 +71,9 @@ func (s *Server) listOffset(version int16, topic string, rp kmsg.ListOffsetsRequ
 		offset = p.LogStartOffset()
 	case -1:
 		offset = p.HighWatermark()
+		if committed {
+			offset = p.LastStableOffset()
+		}
 	case -3:
 		offset, ts = p.MaxTimestamp()
 	default:
@@ -64,6 +82,9 @@ func (s *Server) listOffset(version int16, topic string, rp kmsg.ListOffsetsRequ
 			return
 		}
 		offset, ts = p.OffsetForTime(rp.Timestamp)
+	}
+	if committed && rp.Timestamp != -1 && rp.Timestamp != -2 && rp.Timestamp != -4 && offset >= p.LastStableOffset() {
+		offset, ts = -1, -1
 	}
 	sp.LeaderEpoch = 0
 	if version == 0 {

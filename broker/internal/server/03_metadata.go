@@ -23,6 +23,11 @@ import (
 //     partitions only when the broker runs with auto-creation on and the
 //     request allows it (v4+ AllowAutoTopicCreation; always allowed below
 //     v4); an invalid name then gets INVALID_TOPIC_EXCEPTION.
+//   - Internal topics: __consumer_offsets and __transaction_state are
+//     listed (with all topics, or when named) with is_internal set, as
+//     Kafka lists them, so that clients leave them out of regex and
+//     "all topics" subscriptions; they hold no records here (group offsets
+//     and transaction state live in the broker's own files).
 //   - v2+ cluster id, v1+ controller id, v10+ topic ids. Authorized
 //     operations (v8-10) are not computed (left at "not requested").
 
@@ -42,7 +47,13 @@ func handleMetadata(s *Server, r *Request) (Reply, error) {
 	all := req.Topics == nil || (r.Version == 0 && len(req.Topics) == 0)
 	if all {
 		for _, t := range s.store.Topics() {
+			if _, internal := internalTopic(t.Name); internal {
+				continue // a stored topic by that name is shadowed
+			}
 			resp.Topics = append(resp.Topics, s.metadataTopic(t))
+		}
+		for _, t := range internalTopics {
+			resp.Topics = append(resp.Topics, s.internalMetadataTopic(t.name, t.partitions))
 		}
 		return Reply{Resp: resp}, nil
 	}
@@ -61,6 +72,10 @@ func handleMetadata(s *Server, r *Request) (Reply, error) {
 			continue
 		}
 		name := *rt.Topic
+		if n, internal := internalTopic(name); internal {
+			resp.Topics = append(resp.Topics, s.internalMetadataTopic(name, n))
+			continue
+		}
 		t, ok := s.store.Topic(name)
 		if !ok && allowCreate && s.cfg.AutoCreateTopics {
 			var err error
@@ -98,6 +113,13 @@ func (s *Server) metadataTopic(t storage.TopicInfo) kmsg.MetadataResponseTopic {
 		mp.ISR = []int32{s.cfg.NodeID}
 		mt.Partitions = append(mt.Partitions, mp)
 	}
+	return mt
+}
+
+// internalMetadataTopic describes an internal topic.
+func (s *Server) internalMetadataTopic(name string, partitions int32) kmsg.MetadataResponseTopic {
+	mt := s.metadataTopic(storage.TopicInfo{Name: name, ID: internalTopicID(name), Partitions: partitions})
+	mt.IsInternal = true
 	return mt
 }
 

@@ -11,8 +11,9 @@ import (
 //   - This single broker coordinates every group: key type 0 (group) is
 //     answered with this broker's node id and advertised address, for each
 //     key of the v4+ batch.
-//   - Key type 1 (transaction) gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
-//     transactions are not supported (see unsupported.go). Other key types get
+//   - Key type 1 (transaction): this broker coordinates every
+//     transactional id too; without a transaction coordinator configured
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED. Other key types get
 //     INVALID_REQUEST.
 //   - Without a group coordinator configured: COORDINATOR_NOT_AVAILABLE.
 
@@ -26,7 +27,9 @@ func handleFindCoordinator(s *Server, r *Request) (Reply, error) {
 		var code int16
 		switch {
 		case req.CoordinatorType == 1:
-			code = kerr.TransactionalIDAuthorizationFailed.Code
+			if s.cfg.Txns == nil {
+				code = kerr.TransactionalIDAuthorizationFailed.Code
+			}
 		case req.CoordinatorType != 0:
 			code = kerr.InvalidRequest.Code
 		case s.coordinator() == nil:

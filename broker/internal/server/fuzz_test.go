@@ -72,14 +72,18 @@ func FuzzRequest(f *testing.F) {
 
 // hugeUvarint reports whether b holds a run of four continuation bytes,
 // the start of a uvarint of 2^28 or more.
-func hugeUvarint(b []byte) bool {
+func hugeUvarint(b []byte) bool { return continuationRun(b, 4) }
+
+// continuationRun reports whether b holds n bytes in a row with the
+// uvarint continuation bit set.
+func continuationRun(b []byte, n int) bool {
 	run := 0
 	for _, c := range b {
 		if c&0x80 == 0 {
 			run = 0
 			continue
 		}
-		if run++; run >= 4 {
+		if run++; run >= n {
 			return true
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/freshmart/platform/broker/internal/storage"
+	"github.com/freshmart/platform/broker/internal/txn"
 )
 
 // Defaults used when Config fields are zero.
@@ -67,6 +68,11 @@ type Config struct {
 	// (their handlers answer COORDINATOR_NOT_AVAILABLE or are not advertised,
 	// as each group handler decides).
 	Groups GroupCoordinator
+	// Txns serves the transaction APIs (keys 24-26, 28, 65, 66 and
+	// InitProducerId with a transactional id); nil refuses transactions
+	// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED, COORDINATOR_NOT_AVAILABLE).
+	// Shutdown closes it before the groups.
+	Txns *txn.Coordinator
 	// Metrics receives the wire-level metrics; default a fresh NewMetrics.
 	Metrics *Metrics
 	// Logger receives connection and request errors; default slog.Default().
@@ -332,6 +338,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 		<-done
 		err = fmt.Errorf("server: shutdown: %w", ctx.Err())
+	}
+	if s.cfg.Txns != nil {
+		if cerr := s.cfg.Txns.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("server: close transactions: %w", cerr)
+		}
 	}
 	if s.cfg.Groups != nil {
 		if cerr := s.cfg.Groups.Close(); cerr != nil && err == nil {

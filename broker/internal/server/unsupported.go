@@ -10,11 +10,16 @@ package server
 //     error code gets UNSUPPORTED_VERSION, any other closes the connection.
 //   - Versions outside each file's range: the same. ApiVersions instead
 //     answers a v0 response with UNSUPPORTED_VERSION and the list (KIP-511).
-//   - Transactions: InitProducerId with a transactional id, Produce with a
-//     transactional id or a transactional batch get
-//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED; control batches get
-//     INVALID_RECORD. The transaction APIs (24-28, 61, 65, 66) are not
-//     served. read_committed reads the same data as read_uncommitted.
+//   - Transactions (served by the txn package, see 22, 24-26, 28, 65, 66):
+//     KIP-890 is not, so Produce stops at v11, AddPartitionsToTxn at v3
+//     and EndTxn at v3 (clients add partitions explicitly; the epoch stays
+//     the same across transactions). WriteTxnMarkers (27, broker to
+//     broker) and DescribeProducers (61) are not served. Control batches
+//     sent by clients get INVALID_RECORD. The internal topics
+//     __consumer_offsets and __transaction_state are listed by Metadata
+//     but hold no records (Fetch sees them empty, Produce gets
+//     INVALID_TOPIC_EXCEPTION; CreateTopics and DeleteTopics do not know
+//     them).
 //   - Message formats v0 and v1 (magic 0 and 1): Produce answers
 //     UNSUPPORTED_FOR_MESSAGE_FORMAT; Fetch never down-converts, every
 //     version returns record batches v2.

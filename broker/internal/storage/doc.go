@@ -1,6 +1,7 @@
 // Package storage is the broker's log storage: topics, their partitions'
 // append-only segment files with sparse offset and time indexes, group
-// commit, retention, idempotent producer state and crash recovery.
+// commit, retention, idempotent producer state, transaction markers, the
+// last stable offset and aborted transactions, and crash recovery.
 //
 // # Directory layout
 //
@@ -82,17 +83,52 @@
 // # Producer snapshot (producers.snapshot)
 //
 //	0   4  magic "FMPS"
-//	4   2  version 1
+//	4   2  version 2 (version 1 is still read)
 //	6   8  offset: the snapshot covers every batch below it
 //	14  4  count of producers, then per producer:
-//	       8 producerId, 2 epoch, 1 n (1..5), then n times
+//	       8 producerId, 2 epoch,
+//	       8 lastTimestamp (v2: newest batch max timestamp, ms),
+//	       8 txnFirstOffset (v2: first offset of its open transaction, -1: none),
+//	       1 n (v1: 1..5, v2: 0..5), then n times
 //	       4 firstSequence, 4 lastSequence, 8 baseOffset, 8 lastOffset
+//	       4 count of aborted transactions (v2), then per transaction:
+//	       8 producerId, 8 firstOffset, 8 lastOffset (the abort marker)
 //	end-4  4  CRC-32C of everything before it
 //
 // It is written (temp file and rename) when a segment closes and when the
 // store closes. On open the state is the snapshot plus the batch headers
 // from its offset to the log end; without a usable snapshot it is rebuilt
-// from every batch header in the log.
+// from every batch header in the log. Aborted transactions whose marker is
+// below the log start are left out when it is written.
+//
+// # Transactions
+//
+// Transactional batches (attribute bit 4) are stored like any other. The
+// transaction coordinator (package txn) ends a producer's transaction in a
+// partition with a control batch (bits 4 and 5) holding one record, as
+// Kafka writes it:
+//
+//	batch   producerId, producerEpoch (the coordinator's, which may be
+//	        higher than the producer's: that fences older epochs here),
+//	        baseSequence -1, recordCount 1, uncompressed
+//	record  attributes 0, timestampDelta 0, offsetDelta 0,
+//	        key   (4 bytes): int16 version 0, int16 type (0 abort, 1 commit)
+//	        value (6 bytes): int16 version 0, int32 coordinator epoch 0
+//	        no headers
+//
+// A partition remembers per producer the first offset of its open
+// transaction (from its first transactional batch after a marker) and
+// keeps the aborted transactions index (producer id, first offset, marker
+// offset) in marker order. The last stable offset is the smallest first
+// offset of an open transaction, or the high watermark if that is smaller;
+// read_committed reads return whole batches below it, and the aborted
+// transactions overlapping a read range come from the index. Both are in
+// the producer snapshot and rebuilt from the batches after it on open (a
+// control batch's type is read back from its record), so a transaction
+// open at a crash is open again after it until the coordinator ends it. A
+// producer with an open transaction is never expired; otherwise its state
+// is dropped producer.id.expiration.ms (Options.ProducerIDExpiration)
+// after its newest batch's timestamp, checked with retention.
 //
 // # log-start-offset and meta.json
 //

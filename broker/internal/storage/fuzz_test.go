@@ -47,16 +47,16 @@ func FuzzDecodeSnapshot(f *testing.F) {
 	m := map[int64]*producerState{}
 	h := batchHeader{producerID: 3, producerEpoch: 1, baseSequence: 0, lastOffsetDelta: 4}
 	applyProducerBatch(m, &h, 10)
-	f.Add(encodeSnapshot(m, 15))
-	f.Add(encodeSnapshot(map[int64]*producerState{}, 0))
+	f.Add(encodeSnapshot(m, []AbortedTxn{{ProducerID: 1, FirstOffset: 2, LastOffset: 9}}, 15))
+	f.Add(encodeSnapshot(map[int64]*producerState{}, nil, 0))
 	f.Add([]byte("FMPS"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, off, err := decodeSnapshot(b)
+		m, ab, off, err := decodeSnapshot(b)
 		if err != nil {
 			return
 		}
-		again := encodeSnapshot(m, off)
-		m2, off2, err := decodeSnapshot(again)
+		again := encodeSnapshot(m, ab, off)
+		m2, _, off2, err := decodeSnapshot(again)
 		if err != nil || off2 != off || len(m2) != len(m) {
 			t.Fatalf("round trip: %v", err)
 		}

@@ -38,6 +38,7 @@ type Partition struct {
 	hwm         int64      // high watermark: consumers see offsets below it
 	logStart    int64      // persisted log start (DeleteRecords); the effective one is max(this, segs[0].base)
 	producers   map[int64]*producerState
+	txns        txnIndex   // open and aborted transactions (txnindex.go)
 	pendingSync []*segment // rolled segments not yet fsynced
 	dirDirty    bool       // a file was created in dir since its last fsync
 	queued      bool       // in the store's dirty list
@@ -216,8 +217,8 @@ func (p *Partition) rebuildProducers() error {
 		// A snapshot below the first segment still holds producers whose
 		// batches retention has deleted since; one beyond the log end is
 		// stale (the log was truncated after it was written).
-		if m, off, err := decodeSnapshot(data); err == nil && off <= p.leo {
-			p.producers, from = m, max(off, from)
+		if m, aborted, off, err := decodeSnapshot(data); err == nil && off <= p.leo {
+			p.producers, p.txns.aborted, from = m, aborted, max(off, from)
 		}
 	}
 	for _, seg := range p.segs {
@@ -228,16 +229,24 @@ func (p *Partition) rebuildProducers() error {
 		if from > seg.base {
 			start = seg.lookup(from)
 		}
-		err := seg.forEachHeader(start, seg.size, func(h *batchHeader, _ int64) bool {
+		var txnErr error
+		err := seg.forEachHeader(start, seg.size, func(h *batchHeader, pos int64) bool {
 			if h.idempotent() && h.baseOffset >= from {
 				applyProducerBatch(p.producers, h, h.baseOffset)
 			}
-			return true
+			if h.baseOffset >= from {
+				txnErr = p.replayTxnLocked(seg, h, pos)
+			}
+			return txnErr == nil
 		})
+		if err == nil {
+			err = txnErr
+		}
 		if err != nil {
 			return fmt.Errorf("rebuild producer state: %w", err)
 		}
 	}
+	p.restoreOpenTxnsLocked()
 	return nil
 }
 
@@ -326,6 +335,11 @@ func (p *Partition) append(batches []byte, kick bool) (AppendResult, error) {
 	for i := range hs {
 		h := &hs[i]
 		if !h.idempotent() {
+			if h.control() && h.producerID >= 0 {
+				if st := p.producers[h.producerID]; st != nil && h.producerEpoch < st.epoch {
+					return AppendResult{}, fmt.Errorf("partition %s: %w: marker of producer %d epoch %d, current %d", p, ErrInvalidProducerEpoch, h.producerID, h.producerEpoch, st.epoch)
+				}
+			}
 			continue
 		}
 		if c, ok := inAppend[h.producerID]; ok {
@@ -419,6 +433,7 @@ func (p *Partition) append(batches []byte, kick bool) (AppendResult, error) {
 		if h.idempotent() {
 			applyProducerBatch(p.producers, h, h.baseOffset)
 		}
+		p.trackTxnLocked(h, h.baseOffset, batches[h.pos:h.pos+h.size])
 	}
 	seg.unsynced = true
 	p.leo = next
@@ -445,7 +460,7 @@ func (p *Partition) rollLocked() (*segment, error) {
 	if err := old.writeIndexes(); err != nil {
 		p.store.log.Warn("cannot write segment indexes; they will be rebuilt on open", "partition", p.String(), "error", err)
 	}
-	if err := writeSnapshot(p.dir, p.producers, p.leo); err != nil {
+	if err := writeSnapshot(p.dir, p.producers, p.abortedForSnapshotLocked(), p.leo); err != nil {
 		p.store.log.Warn("cannot write producer snapshot; it will be rebuilt on open", "partition", p.String(), "error", err)
 	}
 	seg, err := createSegment(p.dir, p.leo)
@@ -973,7 +988,7 @@ func (p *Partition) close() error {
 			err = errors.Join(err, e)
 		}
 	}
-	if e := writeSnapshot(p.dir, p.producers, p.leo); e != nil {
+	if e := writeSnapshot(p.dir, p.producers, p.abortedForSnapshotLocked(), p.leo); e != nil {
 		err = errors.Join(err, e)
 	}
 	if e := fsyncDir(p.dir); e != nil {

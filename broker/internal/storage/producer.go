@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 )
 
 // producerWindow is how many recent batches per producer are remembered for
@@ -24,8 +25,14 @@ type producerBatch struct {
 // producerState is what a partition remembers about one idempotent producer.
 type producerState struct {
 	epoch  int16
-	n      int // used entries of recent, oldest first
+	n      int // used entries of recent, oldest first (0 after a marker of a new epoch)
 	recent [producerWindow]producerBatch
+	// lastTs is the largest batch max timestamp (ms) seen from the
+	// producer, for producer.id.expiration.ms.
+	lastTs int64
+	// txnFirst is the first offset of the producer's open transaction in
+	// this partition, or -1 (see txnindex.go).
+	txnFirst int64
 }
 
 func (s *producerState) last() *producerBatch { return &s.recent[s.n-1] }
@@ -51,6 +58,9 @@ const (
 // unknown) is new, a duplicate of a remembered batch (dup is set), or an
 // error.
 func checkSequence(st *producerState, h *batchHeader) (seqCheck, producerBatch, error) {
+	if st != nil && h.producerEpoch < st.epoch {
+		return 0, producerBatch{}, fmt.Errorf("%w: producer %d epoch %d, current %d", ErrInvalidProducerEpoch, h.producerID, h.producerEpoch, st.epoch)
+	}
 	if st == nil || st.n == 0 {
 		if h.baseSequence != 0 {
 			return 0, producerBatch{}, fmt.Errorf("%w: producer %d has no state here and sent sequence %d", ErrUnknownProducerID, h.producerID, h.baseSequence)
@@ -87,11 +97,17 @@ func checkSequence(st *producerState, h *batchHeader) (seqCheck, producerBatch, 
 func applyProducerBatch(m map[int64]*producerState, h *batchHeader, base int64) {
 	st := m[h.producerID]
 	if st == nil {
-		st = &producerState{epoch: h.producerEpoch}
+		st = &producerState{epoch: h.producerEpoch, txnFirst: -1}
 		m[h.producerID] = st
 	}
 	if h.producerEpoch != st.epoch {
-		*st = producerState{epoch: h.producerEpoch}
+		*st = producerState{epoch: h.producerEpoch, txnFirst: st.txnFirst, lastTs: st.lastTs}
+	}
+	st.lastTs = max(st.lastTs, h.maxTimestamp)
+	if h.attributes&attrControl != 0 {
+		// A transaction marker carries no sequence: it only moves the epoch
+		// (a coordinator's fencing bump), keeping the window otherwise.
+		return
 	}
 	st.push(producerBatch{
 		firstSeq:   h.baseSequence,
@@ -101,26 +117,31 @@ func applyProducerBatch(m map[int64]*producerState, h *batchHeader, base int64) 
 	})
 }
 
-// Producer snapshot file ("producers.snapshot" in a partition directory):
+// Producer snapshot file ("producers.snapshot" in a partition directory),
+// version 2 (version 1, without lastTs, txnFirst and the aborted list, is
+// still read):
 //
 //	magic    "FMPS" (4 bytes)
-//	version  uint16 = 1
+//	version  uint16 = 2
 //	offset   int64: the snapshot covers every batch below this offset
 //	count    uint32: number of producers
 //	count times:
-//	  producerID int64, epoch int16, n uint8 (1..5),
+//	  producerID int64, epoch int16, lastTs int64, txnFirst int64 (-1: none),
+//	  n uint8 (0..5),
 //	  n times: firstSeq int32, lastSeq int32, baseOffset int64, lastOffset int64
+//	aborted  uint32: number of aborted transactions, then each:
+//	  producerID int64, firstOffset int64, lastOffset int64 (the marker)
 //	crc      uint32: CRC-32C of everything before it
 //
 // All integers big endian. A missing, torn or stale snapshot is ignored and
 // the state rebuilt from the log's batch headers.
 const snapshotName = "producers.snapshot"
 
-func encodeSnapshot(m map[int64]*producerState, offset int64) []byte {
+func encodeSnapshot(m map[int64]*producerState, aborted []AbortedTxn, offset int64) []byte {
 	be := binary.BigEndian
-	b := make([]byte, 0, 18+len(m)*(11+producerWindow*24)+4)
+	b := make([]byte, 0, 22+len(m)*(27+producerWindow*24)+len(aborted)*24+4)
 	b = append(b, "FMPS"...)
-	b = be.AppendUint16(b, 1)
+	b = be.AppendUint16(b, 2)
 	b = be.AppendUint64(b, uint64(offset))
 	b = be.AppendUint32(b, uint32(len(m)))
 	ids := make([]int64, 0, len(m))
@@ -132,6 +153,8 @@ func encodeSnapshot(m map[int64]*producerState, offset int64) []byte {
 		st := m[id]
 		b = be.AppendUint64(b, uint64(id))
 		b = be.AppendUint16(b, uint16(st.epoch))
+		b = be.AppendUint64(b, uint64(st.lastTs))
+		b = be.AppendUint64(b, uint64(st.txnFirst))
 		b = append(b, byte(st.n))
 		for i := 0; i < st.n; i++ {
 			r := st.recent[i]
@@ -141,36 +164,55 @@ func encodeSnapshot(m map[int64]*producerState, offset int64) []byte {
 			b = be.AppendUint64(b, uint64(r.lastOffset))
 		}
 	}
+	b = be.AppendUint32(b, uint32(len(aborted)))
+	for _, a := range aborted {
+		b = be.AppendUint64(b, uint64(a.ProducerID))
+		b = be.AppendUint64(b, uint64(a.FirstOffset))
+		b = be.AppendUint64(b, uint64(a.LastOffset))
+	}
 	return be.AppendUint32(b, crc32.Checksum(b, crcTable))
 }
 
 var errBadSnapshot = errors.New("bad producer snapshot")
 
-func decodeSnapshot(b []byte) (map[int64]*producerState, int64, error) {
+func decodeSnapshot(b []byte) (map[int64]*producerState, []AbortedTxn, int64, error) {
 	be := binary.BigEndian
-	if len(b) < 22 || string(b[:4]) != "FMPS" || be.Uint16(b[4:]) != 1 {
-		return nil, 0, errBadSnapshot
+	if len(b) < 22 || string(b[:4]) != "FMPS" {
+		return nil, nil, 0, errBadSnapshot
+	}
+	version := be.Uint16(b[4:])
+	if version != 1 && version != 2 {
+		return nil, nil, 0, errBadSnapshot
 	}
 	body, sum := b[:len(b)-4], be.Uint32(b[len(b)-4:])
 	if crc32.Checksum(body, crcTable) != sum {
-		return nil, 0, errBadSnapshot
+		return nil, nil, 0, errBadSnapshot
 	}
 	offset := int64(be.Uint64(b[6:]))
 	count := be.Uint32(b[14:])
 	p := body[18:]
-	if uint64(count)*35 > uint64(len(p)) {
-		return nil, 0, errBadSnapshot
+	fixed, minN := 11, 1
+	if version == 2 {
+		fixed, minN = 27, 0
+	}
+	if uint64(count)*uint64(fixed) > uint64(len(p)) {
+		return nil, nil, 0, errBadSnapshot
 	}
 	m := make(map[int64]*producerState, count)
 	for i := uint32(0); i < count; i++ {
-		if len(p) < 11 {
-			return nil, 0, errBadSnapshot
+		if len(p) < fixed {
+			return nil, nil, 0, errBadSnapshot
 		}
 		id := int64(be.Uint64(p))
-		st := &producerState{epoch: int16(be.Uint16(p[8:])), n: int(p[10])}
-		p = p[11:]
-		if st.n < 1 || st.n > producerWindow || len(p) < st.n*24 {
-			return nil, 0, errBadSnapshot
+		st := &producerState{epoch: int16(be.Uint16(p[8:])), txnFirst: -1}
+		if version == 2 {
+			st.lastTs = int64(be.Uint64(p[10:]))
+			st.txnFirst = int64(be.Uint64(p[18:]))
+		}
+		st.n = int(p[fixed-1])
+		p = p[fixed:]
+		if st.n < minN || st.n > producerWindow || len(p) < st.n*24 {
+			return nil, nil, 0, errBadSnapshot
 		}
 		for j := 0; j < st.n; j++ {
 			st.recent[j] = producerBatch{
@@ -181,19 +223,38 @@ func decodeSnapshot(b []byte) (map[int64]*producerState, int64, error) {
 			}
 			p = p[24:]
 		}
+		if version == 1 {
+			st.lastTs = time.Now().UnixMilli() // unknown: the expiry clock starts now
+		}
 		m[id] = st
 	}
-	if len(p) != 0 {
-		return nil, 0, errBadSnapshot
+	var aborted []AbortedTxn
+	if version == 2 {
+		if len(p) < 4 {
+			return nil, nil, 0, errBadSnapshot
+		}
+		na := be.Uint32(p)
+		p = p[4:]
+		if uint64(na)*24 != uint64(len(p)) {
+			return nil, nil, 0, errBadSnapshot
+		}
+		aborted = make([]AbortedTxn, na)
+		for i := range aborted {
+			aborted[i] = AbortedTxn{ProducerID: int64(be.Uint64(p)), FirstOffset: int64(be.Uint64(p[8:])), LastOffset: int64(be.Uint64(p[16:]))}
+			p = p[24:]
+		}
 	}
-	return m, offset, nil
+	if len(p) != 0 {
+		return nil, nil, 0, errBadSnapshot
+	}
+	return m, aborted, offset, nil
 }
 
 // writeSnapshot writes the producer table atomically (temp file, rename). It
 // is a cache: it is not fsynced, since a lost snapshot is rebuilt by a scan.
-func writeSnapshot(dir string, m map[int64]*producerState, offset int64) error {
+func writeSnapshot(dir string, m map[int64]*producerState, aborted []AbortedTxn, offset int64) error {
 	tmp := filepath.Join(dir, snapshotName+".tmp")
-	if err := os.WriteFile(tmp, encodeSnapshot(m, offset), 0o644); err != nil {
+	if err := os.WriteFile(tmp, encodeSnapshot(m, aborted, offset), 0o644); err != nil {
 		return fmt.Errorf("write producer snapshot: %w", err)
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, snapshotName)); err != nil {

@@ -75,6 +75,11 @@ type Options struct {
 	SyncInterval time.Duration
 	// RetentionCheckInterval is how often retention runs; default 30s.
 	RetentionCheckInterval time.Duration
+	// ProducerIDExpiration is how long an idempotent producer's state is
+	// kept after its newest batch's timestamp while it has no open
+	// transaction (Kafka's producer.id.expiration.ms); default 24h. Checked
+	// with retention.
+	ProducerIDExpiration time.Duration
 	// Defaults are broker-wide topic config defaults overriding the built-in
 	// ones (keys as in Kafka, e.g. "retention.ms").
 	Defaults map[string]string
@@ -241,6 +246,9 @@ func Open(opts Options) (*Store, error) {
 	}
 	if opts.RetentionCheckInterval <= 0 {
 		opts.RetentionCheckInterval = 30 * time.Second
+	}
+	if opts.ProducerIDExpiration <= 0 {
+		opts.ProducerIDExpiration = 24 * time.Hour
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -492,6 +500,7 @@ func (s *Store) retention() {
 			for _, p := range s.allPartitions() {
 				p.applyRetention(now)
 			}
+			s.ExpireProducers(now)
 			s.retentionRuns.Add(1)
 		}
 	}

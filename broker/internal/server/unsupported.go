@@ -39,7 +39,3 @@ package server
 //   - Throttling and quotas: ThrottleMillis is always 0.
 //   - Request timeouts: acks=all produces wait for the fsync however long
 //     it takes; CreateTopics/DeleteTopics act synchronously.
-//   - Log compaction neither drops aborted transactional data nor stops at
-//     open transactions yet: its hooks (storage/compact.go, HOOK(txn)) wait
-//     for the transaction state. Produce refuses transactional data until
-//     then, so there is none to mishandle.

@@ -59,9 +59,6 @@ const (
 // pass, never data.
 const cleanerCheckpointName = "cleaner-offset"
 
-// compactAttrTransactional is record batch attribute bit 4.
-const compactAttrTransactional = 0x10
-
 // mapEntryOverhead approximates what a key map entry costs beside the key.
 const mapEntryOverhead = 48
 
@@ -102,20 +99,30 @@ type abortedTxn struct {
 // compactionFirstUnstableLocked returns the first offset of the oldest
 // transaction still open on the partition, or -1 if none; the cleaner does
 // not clean from the segment holding it on, because an open transaction's
-// records may still be aborted.
-//
-// HOOK(txn): return the partition's first unstable offset (the last stable
-// offset while a transaction is open). Until then no transactional data
-// can be appended (Produce refuses it), so -1 is exact.
-func (p *Partition) compactionFirstUnstableLocked() int64 { return -1 }
+// records may still be aborted. The caller holds p.mu.
+func (p *Partition) compactionFirstUnstableLocked() int64 {
+	first := int64(-1)
+	for _, o := range p.txns.open {
+		if first < 0 || o < first {
+			first = o
+		}
+	}
+	return first
+}
 
 // compactionAbortedTxns returns the aborted transactions whose data lies in
-// [from, to). The cleaner keeps their records out of the key map (an
-// aborted write never supersedes a committed one) and removes them.
-//
-// HOOK(txn): answer from the aborted-transaction index. Until then no
-// transactional data exists, so nil is exact.
-func (p *Partition) compactionAbortedTxns(from, to int64) []abortedTxn { return nil }
+// [from, to), from the partition's aborted-transaction index (txnindex.go).
+// The cleaner keeps their records out of the key map (an aborted write never
+// supersedes a committed one) and removes them; the abort marker goes like
+// any marker once no record of its transaction is left before it.
+func (p *Partition) compactionAbortedTxns(from, to int64) []abortedTxn {
+	idx := p.AbortedTxns(from, to)
+	out := make([]abortedTxn, 0, len(idx))
+	for _, a := range idx {
+		out = append(out, abortedTxn{producerID: a.ProducerID, first: a.FirstOffset, last: a.LastOffset})
+	}
+	return out
+}
 
 func newCleaner(s *Store) *cleaner {
 	return &cleaner{s: s, state: make(map[*Partition]*cleanState)}
@@ -347,7 +354,7 @@ func eachBatch(s *segment, fn func(b []byte, h *batchHeader) error) error {
 }
 
 func isAborted(aborted []abortedTxn, h *batchHeader) bool {
-	if h.attributes&compactAttrTransactional == 0 || h.attributes&attrControl != 0 {
+	if h.attributes&attrTransactional == 0 || h.attributes&attrControl != 0 {
 		return false
 	}
 	for _, a := range aborted {
@@ -584,7 +591,7 @@ func (c *cleaner) cleanSegment(p *Partition, s *segment, latest map[string]int64
 				}
 				out = nb
 			}
-			if len(keep) > 0 && h.attributes&compactAttrTransactional != 0 {
+			if len(keep) > 0 && h.attributes&attrTransactional != 0 {
 				txnData[h.producerID] = true
 			}
 			pending = tombstones

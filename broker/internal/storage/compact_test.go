@@ -46,10 +46,10 @@ func buildKV(o batchOpts, recs []kv) []byte {
 	}
 	attrs := int16(o.codec)
 	if o.txn {
-		attrs |= compactAttrTransactional
+		attrs |= attrTransactional
 	}
 	if o.control {
-		attrs |= attrControl | compactAttrTransactional
+		attrs |= attrControl | attrTransactional
 	}
 	if o.codec != 0 {
 		var err error
@@ -703,4 +703,55 @@ func execSelf(env ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), env...)
 	return cmd
+}
+
+// TestCompactAbortedAndOpenTransactions: an aborted transactional write never
+// supersedes the committed value of its key and is removed with its marker
+// in the end, and nothing from an open transaction's first offset on is
+// cleaned until it is decided.
+func TestCompactAbortedAndOpenTransactions(t *testing.T) {
+	clk := &manualClock{}
+	clk.ms.Store(1_700_000_000_000)
+	s := openCompactStore(t, t.TempDir(), clk)
+	p := mustPartition(t, s, "c", map[string]string{"cleanup.policy": "compact", "segment.bytes": "150", "delete.retention.ms": "1000"})
+	ts := clk.ms.Load()
+	appendSync(t, p, buildKV(batchOpts{ts: ts}, []kv{{[]byte("a"), []byte("a-committed")}}))
+	// Producer 9 writes a newer a and b in a transaction, then aborts it.
+	appendSync(t, p, buildKV(batchOpts{ts: ts, pid: 9, seq: 0, txn: true}, []kv{{[]byte("a"), []byte("a-aborted")}}))
+	appendSync(t, p, buildKV(batchOpts{ts: ts, pid: 9, seq: 1, txn: true}, []kv{{[]byte("b"), []byte("b-aborted")}}))
+	if _, err := p.WriteMarker(9, 0, false); err != nil {
+		t.Fatal(err)
+	}
+	// Producer 10 opens a transaction over c and leaves it open.
+	appendSync(t, p, buildKV(batchOpts{ts: ts, pid: 10, seq: 0, txn: true}, []kv{{[]byte("c"), []byte("c-open")}}))
+	openAt := p.LastStableOffset()
+	for i := 0; i < 4; i++ {
+		appendSync(t, p, buildKV(batchOpts{ts: ts}, []kv{{[]byte("c"), []byte(fmt.Sprintf("c%d", i))}}))
+	}
+	value := func(recs []got, key string) []string {
+		var out []string
+		for _, r := range recs {
+			if r.key == key {
+				out = append(out, string(r.value))
+			}
+		}
+		return out
+	}
+	compact(t, s)
+	clk.advance(2 * time.Second)
+	compact(t, s)
+	recs := readRecords(t, p)
+	if got := value(recs, "a"); len(got) != 1 || got[0] != "a-committed" {
+		t.Fatalf("a after compaction: %v, want only the committed value", got)
+	}
+	if got := value(recs, "b"); len(got) != 0 {
+		t.Fatalf("b after compaction: %v, want the aborted write removed", got)
+	}
+	// The open transaction's record and everything after it stay.
+	if got := value(recs, "c"); len(got) != 5 || got[0] != "c-open" {
+		t.Fatalf("c after compaction: %v, want the open transaction's record and all 4 later ones", got)
+	}
+	if p.LastStableOffset() != openAt {
+		t.Fatalf("last stable offset moved from %d to %d", openAt, p.LastStableOffset())
+	}
 }

@@ -214,8 +214,9 @@
 //
 //   - records whose key has a later record in the map;
 //   - tombstones (null values) whose batch delete horizon has passed;
-//   - records of aborted transactions (once the transaction state is
-//     wired in: HOOK(txn) in compact.go);
+//   - records of aborted transactions (from the aborted-transaction index,
+//     txnindex.go); nothing from the first offset of a transaction still
+//     open is cleaned;
 //   - control batches (transaction markers) with no record of their
 //     transaction left before them and a passed delete horizon.
 //

@@ -14,7 +14,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 
 	"github.com/freshmart/platform/internal/kit"
@@ -22,36 +21,14 @@ import (
 )
 
 func main() {
-	kit.RunCommand("inventory", kit.Commands{"rebuild": func([]string) int { return rebuild() }})
+	kit.RunCommand("inventory", kit.Commands{"rebuild": kit.RebuildCommand("inventory", app.RebuildOptions, rebuild)})
 	kit.Main(app.Options, func(_ context.Context, s *kit.Service) error {
 		_, err := app.New(s)
 		return err
 	})
 }
 
-func rebuild() int {
-	ctx, stop := kit.SignalContext()
-	defer stop()
-	s, err := kit.New(ctx, app.RebuildOptions)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "inventory rebuild:", err)
-		return 2
-	}
-	defer s.Close()
-	rep, err := app.Rebuild(ctx, s, os.Stderr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "inventory rebuild:", err)
-		return 2
-	}
-	fmt.Printf("replayed %d records into schema %s: %d live stock rows, %d rebuilt\n",
-		rep.Records, app.RebuildSchema, rep.LiveRows, rep.RebuiltRows)
-	if rep.Equal() {
-		fmt.Println("rebuilt view equals the live view")
-		return 0
-	}
-	fmt.Printf("rebuilt view differs from the live view in %d store/SKUs:\n", rep.DiffCount)
-	for _, d := range rep.Diffs {
-		fmt.Println("  " + d)
-	}
-	return 1
+// rebuild replays the service's topics into a fresh view and compares it with the live one.
+func rebuild(ctx context.Context, s *kit.Service) (kit.Rebuilt, error) {
+	return app.Rebuild(ctx, s, os.Stderr)
 }

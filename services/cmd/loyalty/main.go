@@ -17,15 +17,13 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 
 	"github.com/freshmart/platform/internal/kit"
 	"github.com/freshmart/platform/services/loyalty/app"
 )
 
 func main() {
-	kit.RunCommand("loyalty", kit.Commands{"rebuild": func([]string) int { return rebuild() }})
+	kit.RunCommand("loyalty", kit.Commands{"rebuild": kit.RebuildCommand("loyalty", app.RebuildOptions, rebuild)})
 	kit.Main(app.Options, func(_ context.Context, s *kit.Service) error {
 		cfg, err := app.ConfigFromEnv(s.Env)
 		if err != nil {
@@ -36,34 +34,11 @@ func main() {
 	})
 }
 
-func rebuild() int {
-	ctx, stop := kit.SignalContext()
-	defer stop()
-	s, err := kit.New(ctx, app.RebuildOptions)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "loyalty rebuild:", err)
-		return 2
-	}
-	defer s.Close()
+// rebuild replays the service's topics into a fresh view and compares it with the live one.
+func rebuild(ctx context.Context, s *kit.Service) (kit.Rebuilt, error) {
 	cfg, err := app.ConfigFromEnv(s.Env)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "loyalty rebuild:", err)
-		return 2
+		return nil, err
 	}
-	rep, err := app.Rebuild(ctx, s, cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "loyalty rebuild:", err)
-		return 2
-	}
-	fmt.Printf("replayed %d pos-sales records and %d redemptions into schema %s (%d redemptions after the snapshot left out): %d live ledger rows and %d members, %d and %d rebuilt\n",
-		rep.Records, rep.Redemptions, app.RebuildSchema, rep.Later, rep.LiveRows, rep.LiveMembers, rep.RebuiltRows, rep.RebuiltMembers)
-	if rep.Equal() {
-		fmt.Println("rebuilt ledger, balances and tiers equal the live ones")
-		return 0
-	}
-	fmt.Printf("rebuilt view differs from the live view in %d places:\n", len(rep.Diffs))
-	for _, d := range rep.Diffs {
-		fmt.Println("  " + d)
-	}
-	return 1
+	return app.Rebuild(ctx, s, cfg)
 }

@@ -23,15 +23,13 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
 
 	"github.com/freshmart/platform/internal/kit"
 	"github.com/freshmart/platform/services/reorder/app"
 )
 
 func main() {
-	kit.RunCommand("reorder", kit.Commands{"rebuild": func([]string) int { return rebuild() }})
+	kit.RunCommand("reorder", kit.Commands{"rebuild": kit.RebuildCommand("reorder", app.RebuildOptions, rebuild)})
 	kit.Main(app.Options, func(_ context.Context, s *kit.Service) error {
 		cfg, err := app.ConfigFromEnv(s.Env)
 		if err != nil {
@@ -42,34 +40,11 @@ func main() {
 	})
 }
 
-func rebuild() int {
-	ctx, stop := kit.SignalContext()
-	defer stop()
-	s, err := kit.New(ctx, app.RebuildOptions)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "reorder rebuild:", err)
-		return 2
-	}
-	defer s.Close()
+// rebuild replays the service's topics into a fresh view and compares it with the live one.
+func rebuild(ctx context.Context, s *kit.Service) (kit.Rebuilt, error) {
 	cfg, err := app.ConfigFromEnv(s.Env)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "reorder rebuild:", err)
-		return 2
+		return nil, err
 	}
-	rep, err := app.Rebuild(ctx, s, cfg)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "reorder rebuild:", err)
-		return 2
-	}
-	fmt.Printf("replayed %d records into schema %s: %d live purchase orders, %d rebuilt\n",
-		rep.Records, app.RebuildSchema, rep.LiveOrders, rep.RebuiltOrders)
-	if rep.Equal() {
-		fmt.Println("rebuilt view equals the live view: orders, lines, deliveries, invoices and emails")
-		return 0
-	}
-	fmt.Printf("rebuilt view differs from the live view in %d places:\n", len(rep.Diffs))
-	for _, d := range rep.Diffs {
-		fmt.Println("  " + d)
-	}
-	return 1
+	return app.Rebuild(ctx, s, cfg)
 }

@@ -35,6 +35,18 @@ type RebuildReport struct {
 // Equal reports whether the rebuilt view equals the live one.
 func (r RebuildReport) Equal() bool { return len(r.Diffs) == 0 }
 
+// Summary says what the rebuild replayed and counted (kit.Rebuilt).
+func (r RebuildReport) Summary() string {
+	return fmt.Sprintf("replayed %d records into schema %s: %d live episodes and %d chain spikes, %d and %d rebuilt",
+		r.Records, RebuildSchema, r.LiveEpisodes, r.LiveChains, r.RebuiltEpisodes, r.RebuiltChains)
+}
+
+// Compared names what the rebuild compared (kit.Rebuilt).
+func (r RebuildReport) Compared() string { return "episodes and chain spikes, alert ids included" }
+
+// Differences lists where the views differ and how many places do (kit.Rebuilt).
+func (r RebuildReport) Differences() ([]string, int) { return r.Diffs, len(r.Diffs) }
+
 // Rebuild replays customer-complaints from the start into fresh tables in RebuildSchema,
 // stopping each partition at the position the live service has consumed, fires the resolution
 // timers that are due, and compares the episodes (alert ids, members, times and status) and

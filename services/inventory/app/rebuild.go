@@ -35,6 +35,18 @@ type RebuildReport struct {
 // Equal reports whether the rebuilt view equals the live one.
 func (r RebuildReport) Equal() bool { return r.DiffCount == 0 }
 
+// Summary says what the rebuild replayed and counted (kit.Rebuilt).
+func (r RebuildReport) Summary() string {
+	return fmt.Sprintf("replayed %d records into schema %s: %d live stock rows, %d rebuilt",
+		r.Records, RebuildSchema, r.LiveRows, r.RebuiltRows)
+}
+
+// Compared names what the rebuild compared (kit.Rebuilt).
+func (r RebuildReport) Compared() string { return "every store/SKU's on-hand and last count" }
+
+// Differences lists where the views differ and how many places do (kit.Rebuilt).
+func (r RebuildReport) Differences() ([]string, int) { return r.Diffs, r.DiffCount }
+
 type stockRow struct {
 	onHand    int64
 	countedAt *time.Time

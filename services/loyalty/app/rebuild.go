@@ -40,6 +40,18 @@ type RebuildReport struct {
 // Equal reports whether the rebuilt ledger, balances and tiers equal the live ones.
 func (r RebuildReport) Equal() bool { return len(r.Diffs) == 0 }
 
+// Summary says what the rebuild replayed and counted (kit.Rebuilt).
+func (r RebuildReport) Summary() string {
+	return fmt.Sprintf("replayed %d pos-sales records and %d redemptions into schema %s (%d redemptions after the snapshot left out): %d live ledger rows and %d members, %d and %d rebuilt",
+		r.Records, r.Redemptions, RebuildSchema, r.Later, r.LiveRows, r.LiveMembers, r.RebuiltRows, r.RebuiltMembers)
+}
+
+// Compared names what the rebuild compared (kit.Rebuilt).
+func (r RebuildReport) Compared() string { return "the ledger, balances and tiers" }
+
+// Differences lists where the views differ and how many places do (kit.Rebuilt).
+func (r RebuildReport) Differences() ([]string, int) { return r.Diffs, len(r.Diffs) }
+
 // Rebuild replays pos-sales (up to the positions the live service has stored) and the loyalty
 // topic into fresh tables in RebuildSchema and compares the ledger rows (by sale, kind and rule,
 // or redemption), the balances and the 12-month points and tiers as of now with a snapshot of

@@ -33,6 +33,18 @@ type RebuildReport struct {
 // Equal reports whether the rebuilt view equals the live one.
 func (r RebuildReport) Equal() bool { return len(r.Diffs) == 0 }
 
+// Summary says what the rebuild replayed and counted (kit.Rebuilt).
+func (r RebuildReport) Summary() string {
+	return fmt.Sprintf("replayed %d records into schema %s: %d live purchase orders, %d rebuilt",
+		r.Records, RebuildSchema, r.LiveOrders, r.RebuiltOrders)
+}
+
+// Compared names what the rebuild compared (kit.Rebuilt).
+func (r RebuildReport) Compared() string { return "orders, lines, deliveries, invoices and emails" }
+
+// Differences lists where the views differ and how many places do (kit.Rebuilt).
+func (r RebuildReport) Differences() ([]string, int) { return r.Diffs, len(r.Diffs) }
+
 // Rebuild replays store-alerts, vendor-deliveries and purchasing from the start into fresh
 // tables in RebuildSchema, each partition up to the position the live service has consumed,
 // seals the orders whose window has passed by now, and compares orders (PO numbers, status,

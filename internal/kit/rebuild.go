@@ -45,7 +45,11 @@ func RebuildCommand(service string, opts Options, rebuild func(ctx context.Conte
 			fmt.Println("rebuilt view equals the live view: " + rep.Compared())
 			return 0
 		}
-		fmt.Printf("rebuilt view differs from the live view in %d places:\n", total)
+		noun := "differences"
+		if total == 1 {
+			noun = "difference"
+		}
+		fmt.Printf("rebuilt view differs from the live view: %d %s:\n", total, noun)
 		for _, d := range shown {
 			fmt.Println("  " + d)
 		}

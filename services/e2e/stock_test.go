@@ -565,7 +565,7 @@ func TestStockStaysExact(t *testing.T) {
 	rebuild = exec.Command(bins.inventory, "rebuild")
 	rebuild.Env = append(rebuild.Environ(), env...)
 	out, err = rebuild.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "differs from the live view in 1 store/SKUs") {
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "differs from the live view: 1 difference:") {
 		t.Fatalf("inventory rebuild after tampering: %v\n%s", err, tail(string(out), 4096))
 	}
 }

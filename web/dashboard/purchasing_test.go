@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,8 +21,11 @@ import (
 func fakeReorder(t *testing.T, asked *[]string) *httptest.Server {
 	t.Helper()
 	opened := time.Date(2026, 12, 1, 15, 0, 0, 0, time.UTC)
+	var mu sync.Mutex // the page asks for its lists concurrently
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
 		*asked = append(*asked, r.URL.Path+"?"+r.URL.RawQuery)
+		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
 		case "/v1/purchase-orders":

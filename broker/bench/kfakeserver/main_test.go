@@ -15,7 +15,7 @@ func TestParseTopics(t *testing.T) {
 		{name: "list", spec: "bench:6, other:1", want: map[string]int32{"bench": 6, "other": 1}},
 		{name: "freshmart", spec: "freshmart", want: map[string]int32{
 			"pos-sales": 12, "inventory-updates": 12, "customer-complaints": 12, "vendor-deliveries": 12,
-			"display-updates": 12, "store-alerts": 12, "daily-sales-report": 1,
+			"display-updates": 12, "store-alerts": 12, "daily-sales-report": 1, "purchasing": 12, "loyalty": 12,
 		}},
 		{name: "no partitions", spec: "bench", wantErr: true},
 		{name: "zero partitions", spec: "bench:0", wantErr: true},

@@ -229,6 +229,81 @@ var prescanSchema = map[string][]prescanField{
 		{"CurrentLeaderEpoch", "int32", 4, 4},
 		{"LeaderEpoch", "int32", 4, 4},
 	},
+	"AddPartitionsToTxnRequest": {
+		{"TransactionalID", "string", 3, 3},
+		{"ProducerID", "int64", 3, 3},
+		{"ProducerEpoch", "int16", 3, 3},
+		{"Topics", "[]AddPartitionsToTxnRequestTopic", 3, 3},
+	},
+	"AddPartitionsToTxnRequestTopic": {
+		{"Topic", "string", 3, 3},
+		{"Partitions", "[]int32", 3, 3},
+	},
+	"AddOffsetsToTxnRequest": {
+		{"TransactionalID", "string", 3, 3},
+		{"ProducerID", "int64", 3, 3},
+		{"ProducerEpoch", "int16", 3, 3},
+		{"Group", "string", 3, 3},
+	},
+	"EndTxnRequest": {
+		{"TransactionalID", "string", 3, 3},
+		{"ProducerID", "int64", 3, 3},
+		{"ProducerEpoch", "int16", 3, 3},
+		{"Commit", "bool", 3, 3},
+	},
+	"TxnOffsetCommitRequest": {
+		{"TransactionalID", "string", 3, 3},
+		{"Group", "string", 3, 3},
+		{"ProducerID", "int64", 3, 3},
+		{"ProducerEpoch", "int16", 3, 3},
+		{"Generation", "int32", 3, 3},
+		{"MemberID", "string", 3, 3},
+		{"InstanceID", "*string", 3, 3},
+		{"Topics", "[]TxnOffsetCommitRequestTopic", 3, 3},
+	},
+	"TxnOffsetCommitRequestTopic": {
+		{"Topic", "string", 3, 3},
+		{"Partitions", "[]TxnOffsetCommitRequestTopicPartition", 3, 3},
+	},
+	"TxnOffsetCommitRequestTopicPartition": {
+		{"Partition", "int32", 3, 3},
+		{"Offset", "int64", 3, 3},
+		{"LeaderEpoch", "int32", 3, 3},
+		{"Metadata", "*string", 3, 3},
+	},
+	"DescribeACLsRequest": {
+		{"ResourceType", "int8", 2, 3},
+		{"ResourceName", "*string", 2, 3},
+		{"ResourcePatternType", "int8", 2, 3},
+		{"Principal", "*string", 2, 3},
+		{"Host", "*string", 2, 3},
+		{"Operation", "int8", 2, 3},
+		{"PermissionType", "int8", 2, 3},
+	},
+	"CreateACLsRequest": {
+		{"Creations", "[]CreateACLsRequestCreation", 2, 3},
+	},
+	"CreateACLsRequestCreation": {
+		{"ResourceType", "int8", 2, 3},
+		{"ResourceName", "string", 2, 3},
+		{"ResourcePatternType", "int8", 2, 3},
+		{"Principal", "string", 2, 3},
+		{"Host", "string", 2, 3},
+		{"Operation", "int8", 2, 3},
+		{"PermissionType", "int8", 2, 3},
+	},
+	"DeleteACLsRequest": {
+		{"Filters", "[]DeleteACLsRequestFilter", 2, 3},
+	},
+	"DeleteACLsRequestFilter": {
+		{"ResourceType", "int8", 2, 3},
+		{"ResourceName", "*string", 2, 3},
+		{"ResourcePatternType", "int8", 2, 3},
+		{"Principal", "*string", 2, 3},
+		{"Host", "*string", 2, 3},
+		{"Operation", "int8", 2, 3},
+		{"PermissionType", "int8", 2, 3},
+	},
 	"DescribeConfigsRequest": {
 		{"Resources", "[]DescribeConfigsRequestResource", 4, 4},
 		{"IncludeSynonyms", "bool", 4, 4},
@@ -251,6 +326,9 @@ var prescanSchema = map[string][]prescanField{
 	"AlterConfigsRequestResourceConfig": {
 		{"Name", "string", 2, 2},
 		{"Value", "*string", 2, 2},
+	},
+	"SASLAuthenticateRequest": {
+		{"SASLAuthBytes", "[]byte", 2, 2},
 	},
 	"CreatePartitionsRequest": {
 		{"Topics", "[]CreatePartitionsRequestTopic", 2, 3},
@@ -282,8 +360,37 @@ var prescanSchema = map[string][]prescanField{
 		{"Op", "int8", 1, 1},
 		{"Value", "*string", 1, 1},
 	},
+	"DescribeUserSCRAMCredentialsRequest": {
+		{"Users", "[]DescribeUserSCRAMCredentialsRequestUser", 0, 0},
+	},
+	"DescribeUserSCRAMCredentialsRequestUser": {
+		{"Name", "string", 0, 0},
+	},
+	"AlterUserSCRAMCredentialsRequest": {
+		{"Deletions", "[]AlterUserSCRAMCredentialsRequestDeletion", 0, 0},
+		{"Upsertions", "[]AlterUserSCRAMCredentialsRequestUpsertion", 0, 0},
+	},
+	"AlterUserSCRAMCredentialsRequestDeletion": {
+		{"Name", "string", 0, 0},
+		{"Mechanism", "int8", 0, 0},
+	},
+	"AlterUserSCRAMCredentialsRequestUpsertion": {
+		{"Name", "string", 0, 0},
+		{"Mechanism", "int8", 0, 0},
+		{"Iterations", "int32", 0, 0},
+		{"Salt", "[]byte", 0, 0},
+		{"SaltedPassword", "[]byte", 0, 0},
+	},
 	"DescribeClusterRequest": {
 		{"IncludeClusterAuthorizedOperations", "bool", 0, 1},
 		{"EndpointType", "int8", 1, 1},
+	},
+	"DescribeTransactionsRequest": {
+		{"TransactionalIDs", "[]string", 0, 0},
+	},
+	"ListTransactionsRequest": {
+		{"StateFilters", "[]string", 0, 1},
+		{"ProducerIDFilters", "[]int64", 0, 1},
+		{"DurationFilterMillis", "int64", 1, 1},
 	},
 }

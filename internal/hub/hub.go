@@ -69,6 +69,11 @@ type ClientConfig struct {
 	QueueSize int
 	// Policy is what the client's full queue does [the hub's].
 	Policy Policy
+	// Pulled makes a client without a queue: a Publish to its topics or a Wake only wakes it,
+	// and Serve writes the frames ServeOptions.Pull makes from the caller's own state (the
+	// latest price of each SKU a shelf sign shows), so a client that fell behind catches up
+	// in one frame and costs no memory per message. QueueSize and Policy do not apply.
+	Pulled bool
 }
 
 // Message is one frame to deliver.
@@ -125,10 +130,14 @@ func (h *Hub) Subscribe(cfg ClientConfig) *Client {
 	if cfg.Policy < Disconnect || cfg.Policy > Drop {
 		cfg.Policy = h.cfg.Policy
 	}
-	c := &Client{hub: h, topics: cfg.Topics, size: cfg.QueueSize, policy: cfg.Policy,
-		wake: make(chan struct{}, 1), done: make(chan struct{})}
-	if c.policy == Coalesce {
-		c.q.keys = map[string]int{}
+	c := &Client{hub: h, topics: cfg.Topics, size: cfg.QueueSize, policy: cfg.Policy, done: make(chan struct{})}
+	if cfg.Pulled {
+		c.pull = &pullState{}
+	} else {
+		c.wake = make(chan struct{}, 1)
+		if c.policy == Coalesce {
+			c.q.keys = map[string]int{}
+		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -165,6 +174,10 @@ func (h *Hub) Publish(m Message) {
 				continue // already queued through another of m's topics
 			}
 			c.seq = h.seq
+			if c.pull != nil {
+				c.pull.wake()
+				continue
+			}
 			if !c.offer(m) {
 				h.remove(c, ErrSlow)
 			}
@@ -172,33 +185,21 @@ func (h *Hub) Publish(m Message) {
 	}
 }
 
-// PublishBatch publishes ms in order, as that many Publish calls would, but under one lock
-// and waking each client once after all of them are queued: a client's writer then finds the
-// whole batch at once (with ServeOptions.Combine, one frame) instead of racing the publisher
-// message by message.
-func (h *Hub) PublishBatch(ms []Message) {
+// Wake wakes every Pulled client subscribed to one of topics, once, so its writer pulls what
+// changed (ServeOptions.Pull); queued clients are not affected. It never waits for a client:
+// a client whose writer is busy pulls again when it is done.
+func (h *Hub) Wake(topics []string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	woken := map[*Client]struct{}{}
-	for _, m := range ms {
-		h.m.published.Inc()
-		h.seq++
-		for _, t := range m.Topics {
-			for c := range h.topics[t] {
-				if c.seq == h.seq {
-					continue
-				}
-				c.seq = h.seq
-				if !c.enqueue(m) {
-					h.remove(c, ErrSlow)
-					continue
-				}
-				woken[c] = struct{}{}
+	h.seq++
+	for _, t := range topics {
+		for c := range h.topics[t] {
+			if c.seq == h.seq || c.pull == nil {
+				continue
 			}
+			c.seq = h.seq
+			c.pull.wake()
 		}
-	}
-	for c := range woken {
-		c.signal()
 	}
 }
 
@@ -238,8 +239,9 @@ type Client struct {
 	policy Policy
 	seq    uint64 // the last Publish that reached it; guarded by hub.mu
 
-	wake chan struct{} // a message was queued (capacity 1)
+	wake chan struct{} // a message was queued (capacity 1); nil for a Pulled client
 	done chan struct{} // closed when the client is removed
+	pull *pullState    // a Pulled client's writer; nil for a queued one
 
 	mu  sync.Mutex
 	q   queue
@@ -256,7 +258,7 @@ func (c *Client) offer(m Message) bool {
 	return true
 }
 
-// signal wakes the client's reader.
+// signal wakes the client's reader. hub.mu is held.
 func (c *Client) signal() {
 	select {
 	case c.wake <- struct{}{}:
@@ -308,37 +310,6 @@ func (c *Client) Next(ctx context.Context) (Message, error) {
 		case <-c.done:
 		case <-ctx.Done():
 			return Message{}, ctx.Err()
-		}
-	}
-}
-
-// NextBatch is Next returning every queued message at once (at least one), oldest first, so a
-// slow reader can write what piled up as one frame (ServeOptions.Combine).
-func (c *Client) NextBatch(ctx context.Context) ([]Message, error) {
-	for {
-		c.mu.Lock()
-		if c.err != nil {
-			err := c.err
-			c.mu.Unlock()
-			return nil, err
-		}
-		var out []Message
-		for {
-			m, ok := c.q.pop()
-			if !ok {
-				break
-			}
-			out = append(out, m)
-		}
-		c.mu.Unlock()
-		if len(out) > 0 {
-			return out, nil
-		}
-		select {
-		case <-c.wake:
-		case <-c.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
 		}
 	}
 }

@@ -41,13 +41,15 @@ type ServeOptions struct {
 	// violation); Serve returns it. [nil: the peer's messages are read and dropped.] The size
 	// of a message is limited by the Conn's read limit (Conn.SetReadLimit; 32 KiB unless set).
 	OnMessage func(ctx context.Context, typ websocket.MessageType, data []byte) error
-	// Combine, when set, turns everything queued when the writer is free into one frame: the
-	// writer takes the whole queue (Client.NextBatch) and writes Combine(its Data, oldest
-	// first), so a client that fell behind catches up in one write (shelf signs merge their
-	// per-SKU updates). An error closes the websocket, with the error's websocket.CloseError
-	// code and reason if it is one (a client too far behind), else with status 1011, and is
-	// returned. [nil: every message is its own frame.]
-	Combine func(data [][]byte) ([]byte, error)
+	// Pull makes the frames of a Pulled client (ClientConfig.Pulled; required for one, not
+	// allowed for a queued one): each time the client is woken (Hub.Wake, or a Publish to one
+	// of its topics) a writer calls Pull until it returns an empty frame, writing each frame it
+	// returns. Pull appends its frame to dst (empty, from a pool of buffers the writer reuses
+	// once the frame is written, so Pull must not keep it) and returns it; calls never overlap,
+	// and Pull runs on whichever goroutine writes (there is none while there is nothing to
+	// write). An error closes the websocket, with the error's websocket.CloseError code and
+	// reason if it is one (a client too far behind), else with status 1011, and is returned.
+	Pull func(dst []byte) ([]byte, error)
 }
 
 func (o *ServeOptions) defaults() {
@@ -86,29 +88,44 @@ func (e *end) Error() string { return fmt.Sprintf("hub: serve ended: %v", e.err)
 //     ErrClosed.
 //   - a ping is not answered within PingTimeout: conn is closed at once; Serve returns an
 //     error wrapping ErrPingTimeout.
-//   - OnMessage fails: see ServeOptions.OnMessage.
+//   - OnMessage or Pull fails: see ServeOptions.OnMessage and ServeOptions.Pull.
 //
-// Serve's goroutine writes opts.First and then the queue, a timer pings, and a
-// reader goroutine reads the peer's messages, which also processes its pongs and close frame.
+// Serve is Go waiting for the end.
 func (c *Client) Serve(ctx context.Context, conn *websocket.Conn, opts ServeOptions) error {
+	res := make(chan error, 1)
+	c.Go(ctx, conn, opts, func(err error) { res <- err })
+	return <-res
+}
+
+// Go is Serve in the background: it returns at once, and done receives what Serve would
+// return, once, when the websocket is closed and nothing runs for it any more. An HTTP
+// handler can return after Go (the websocket was hijacked), so a served websocket costs
+// one goroutine, reading the peer's messages (acknowledgements, pongs, the close frame), and
+// for a queued client a second one writing; a Pulled client's writer runs only while it has
+// something to write, and a timer (no goroutine while idle) pings.
+func (c *Client) Go(ctx context.Context, conn *websocket.Conn, opts ServeOptions, done func(error)) {
 	opts.defaults()
-	inner, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
+	if (c.pull != nil) != (opts.Pull != nil) {
+		c.Close()
+		_ = conn.Close(websocket.StatusInternalError, "")
+		done(errors.New("hub: ServeOptions.Pull serves a Pulled client, and only one"))
+		return
+	}
+	s := &wsSession{c: c, conn: conn, o: opts, first: opts.First, bg: context.WithoutCancel(ctx)}
+	s.o.First = nil // written once, then let go
+	s.inner, s.stop = context.WithCancelCause(ctx)
 	// I/O runs on a context that is never cancelled, bounded by timeouts instead: coder/websocket
 	// closes a connection whose Read or Write context ends, which would rule out a clean close.
-	bg := context.WithoutCancel(ctx)
-	// Whoever ends Serve first (the writer, the reader, a ping, ctx), the websocket is closed at
-	// once from a goroutine started only then, so a write blocked on a stuck peer is unblocked
-	// and the writer can run on Serve's own goroutine: an open websocket costs two goroutines
-	// (this one and the reader), not three.
-	var ret error
+	// Whoever ends the session first (the writer, the reader, a ping, ctx), the websocket is
+	// closed at once from a goroutine started only then, so a write blocked on a stuck peer is
+	// unblocked.
 	closed := make(chan struct{})
-	context.AfterFunc(inner, func() {
+	context.AfterFunc(s.inner, func() {
 		defer close(closed)
 		c.Close()                                  // publish no more to it while the websocket closes
 		e := &end{code: websocket.StatusGoingAway} // ctx ended
 		var ended *end
-		if errors.As(context.Cause(inner), &ended) {
+		if errors.As(context.Cause(s.inner), &ended) {
 			e = ended
 		}
 		if e.code != 0 {
@@ -116,51 +133,109 @@ func (c *Client) Serve(ctx context.Context, conn *websocket.Conn, opts ServeOpti
 		} else {
 			_ = conn.CloseNow()
 		}
-		ret = e.err
+		s.ret = e.err
 	})
-	if opts.PingInterval > 0 {
-		t := keepalive(inner, bg, conn, &opts, func(e error) { stop(e) })
-		defer t.Stop()
+	var ping *time.Timer
+	if s.o.PingInterval > 0 {
+		ping = keepalive(s.inner, s.bg, conn, &s.o, func(e error) { s.stop(e) })
 	}
-	var wg sync.WaitGroup
-	wg.Go(func() { stop(read(inner, bg, conn, opts.OnMessage)) })
-	stop(c.write(inner, bg, conn, &opts))
-	<-closed
-	wg.Wait()
-	return ret
+	var writer chan struct{} // a queued client's writer: closed when it returns
+	if c.pull != nil {
+		c.pull.begin(s.runPull)
+	} else {
+		writer = make(chan struct{})
+		go func() {
+			defer close(writer)
+			s.stop(s.writeQueue())
+		}()
+	}
+	go func() {
+		s.stop(read(s.inner, s.bg, conn, s.o.OnMessage))
+		<-closed
+		if writer != nil {
+			<-writer
+		} else {
+			c.pull.stop()
+		}
+		if ping != nil {
+			ping.Stop()
+		}
+		done(s.ret)
+	}()
 }
 
-func (c *Client) write(ctx, bg context.Context, conn *websocket.Conn, o *ServeOptions) error {
-	for _, b := range o.First {
-		if err := writeFrame(bg, conn, o, b); err != nil {
+// wsSession is one served websocket.
+type wsSession struct {
+	c     *Client
+	conn  *websocket.Conn
+	o     ServeOptions
+	first [][]byte // ServeOptions.First, until written
+	inner context.Context
+	stop  context.CancelCauseFunc
+	bg    context.Context
+	ret   error // what Serve returns; set before the websocket is closed
+}
+
+func (s *wsSession) writeFirst() error {
+	for _, b := range s.first {
+		if err := writeFrame(s.bg, s.conn, &s.o, b); err != nil {
 			return err
 		}
 	}
-	if o.Combine != nil {
-		return c.writeCombined(ctx, bg, conn, o)
+	s.first = nil
+	return nil
+}
+
+func (s *wsSession) writeQueue() error {
+	if err := s.writeFirst(); err != nil {
+		return err
 	}
 	for {
-		m, err := c.Next(ctx)
-		if err := endOf(ctx, err); err != nil || ctx.Err() != nil {
+		m, err := s.c.Next(s.inner)
+		if err := endOf(s.inner, err); err != nil || s.inner.Err() != nil {
 			return err
 		}
-		if err := writeFrame(bg, conn, o, m.Data); err != nil {
+		if err := writeFrame(s.bg, s.conn, &s.o, m.Data); err != nil {
 			return err
 		}
 	}
 }
 
-func (c *Client) writeCombined(ctx, bg context.Context, conn *websocket.Conn, o *ServeOptions) error {
+// runPull is a Pulled client's writer: started by a wake when none runs, it pulls and writes
+// until there is nothing more, then returns.
+func (s *wsSession) runPull() {
 	for {
-		ms, err := c.NextBatch(ctx)
-		if err := endOf(ctx, err); err != nil || ctx.Err() != nil {
-			return err
+		if err := s.pullAll(); err != nil {
+			s.stop(err)
+			s.c.pull.exit()
+			return
 		}
-		data := make([][]byte, len(ms))
-		for i, m := range ms {
-			data[i] = m.Data
+		if !s.c.pull.next() {
+			return
 		}
-		b, err := o.Combine(data)
+	}
+}
+
+// framePool holds the buffers Pull appends frames to.
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooled is the largest buffer put back in framePool (an aisle's snapshot-sized update).
+const maxPooled = 256 << 10
+
+func (s *wsSession) pullAll() error {
+	if err := s.writeFirst(); err != nil {
+		return err
+	}
+	bp := framePool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= maxPooled {
+			*bp = buf[:0]
+			framePool.Put(bp)
+		}
+	}()
+	for s.inner.Err() == nil {
+		f, err := s.o.Pull(buf[:0])
 		if err != nil {
 			e := &end{err: err, code: websocket.StatusInternalError}
 			var ce websocket.CloseError
@@ -169,12 +244,97 @@ func (c *Client) writeCombined(ctx, bg context.Context, conn *websocket.Conn, o 
 			}
 			return e
 		}
-		if err := writeFrame(bg, conn, o, b); err != nil {
+		if len(f) == 0 {
+			return nil
+		}
+		if err := writeFrame(s.bg, s.conn, &s.o, f); err != nil {
 			return err
 		}
+		buf = f
+	}
+	return nil
+}
+
+// pullState starts a Pulled client's writer on demand, so an idle client costs no goroutine.
+type pullState struct {
+	mu      sync.Mutex
+	start   func()        // runs the writer; nil until Go
+	woken   bool          // woken since the writer last began pulling (or before Go)
+	running bool          // a writer runs
+	stopped bool          // the session is ending: start no writer
+	idle    chan struct{} // closed when the writer returns after stop
+}
+
+// wake makes the writer pull: it starts one, or tells the running one to pull again.
+// hub.mu is held.
+func (p *pullState) wake() {
+	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		return
+	}
+	if p.running || p.start == nil {
+		p.woken = true
+		p.mu.Unlock()
+		return
+	}
+	p.running, p.woken = true, false
+	start := p.start
+	p.mu.Unlock()
+	go start()
+}
+
+// begin sets the writer and starts it once (the First frames, and whatever changed since the
+// caller's snapshot).
+func (p *pullState) begin(start func()) {
+	p.mu.Lock()
+	p.start, p.running, p.woken = start, true, false
+	p.mu.Unlock()
+	go start()
+}
+
+// next is the writer's question when it has pulled everything: pull again (woken meanwhile),
+// or return (it is no longer running).
+func (p *pullState) next() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.woken && !p.stopped {
+		p.woken = false
+		return true
+	}
+	p.exitLocked()
+	return false
+}
+
+// exit is the writer returning after an error.
+func (p *pullState) exit() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.exitLocked()
+}
+
+func (p *pullState) exitLocked() {
+	p.running = false
+	if p.idle != nil {
+		close(p.idle)
+		p.idle = nil
 	}
 }
 
+// stop starts no more writers and waits for a running one to return.
+func (p *pullState) stop() {
+	p.mu.Lock()
+	p.stopped = true
+	var idle chan struct{}
+	if p.running {
+		idle = make(chan struct{})
+		p.idle = idle
+	}
+	p.mu.Unlock()
+	if idle != nil {
+		<-idle
+	}
+}
 // endOf is how the writer ends after Next or NextBatch returned err (nil: it goes on).
 func endOf(ctx context.Context, err error) error {
 	switch {

@@ -33,8 +33,9 @@
 //
 // A sign receives JSON text frames: first {"type":"snapshot","version":V,"items":[...]} with
 // every SKU it shows, then {"type":"update","version":V,"items":[...]} with the SKUs that
-// changed (MergeUpdates joins the queued per-SKU updates into one frame). It answers
-// {"type":"ack","version":V} (ParseAck).
+// changed since the sign's previous frame, each in its latest State, at the highest of their
+// versions (Store.AppendUpdates), so a sign that fell behind catches up in one frame. It
+// answers {"type":"ack","version":V} (ParseAck).
 package signs
 
 import (

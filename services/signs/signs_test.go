@@ -88,7 +88,7 @@ func decode(t *testing.T, b []byte) frame {
 	return f
 }
 
-func TestSnapshotSinceAndMerge(t *testing.T) {
+func TestSnapshotSinceAndUpdates(t *testing.T) {
 	cat := catalog.MustLoad()
 	ps := cat.Products()
 	a, b, c := ps[0].SKU, ps[1].SKU, ps[2].SKU
@@ -97,9 +97,10 @@ func TestSnapshotSinceAndMerge(t *testing.T) {
 	if f := decode(t, s.Snapshot(sel)); f.Type != "snapshot" || f.Version != 0 || len(f.Items) != 3 || f.Items[1].SKU != b {
 		t.Fatalf("first snapshot %+v", f)
 	}
-	_, f1, ok := s.Apply(a, Change{Version: 10, Payload: schemas.PriceChanged{PriceCents: 1}})
-	_, f2, ok2 := s.Apply(ps[10].SKU, Change{Version: 11, Payload: schemas.PriceChanged{PriceCents: 2}})
-	_, f3, ok3 := s.Apply(c, Change{Version: 12, Payload: schemas.StockBadge{Badge: BadgeOut}})
+	_, ok := s.Apply(a, Change{Version: 10, Payload: schemas.PriceChanged{PriceCents: 1}})
+	f1 := s.Update(a)
+	_, ok2 := s.Apply(ps[10].SKU, Change{Version: 11, Payload: schemas.PriceChanged{PriceCents: 2}})
+	_, ok3 := s.Apply(c, Change{Version: 12, Payload: schemas.StockBadge{Badge: BadgeOut}})
 	if !ok || !ok2 || !ok3 {
 		t.Fatal("changes not applied")
 	}
@@ -109,19 +110,26 @@ func TestSnapshotSinceAndMerge(t *testing.T) {
 	if f := decode(t, f1); f.Type != "update" || f.Version != 10 || len(f.Items) != 1 || f.Items[0].PriceCents != 1 {
 		t.Fatalf("update %+v", f)
 	}
-	merged, v, err := MergeUpdates([][]byte{f1, f2, f3})
-	if err != nil || v != 12 {
-		t.Fatalf("merge: %v %d", err, v)
+	// A sign sent the snapshot (version 0) catches up with a and c in one frame at c's
+	// version; one sent version 10 gets c alone; one sent 12 gets nothing, and dst is kept.
+	dst := []byte("kept")
+	all, v := s.AppendUpdates(dst, sel, 0)
+	if f := decode(t, all[4:]); v != 12 || string(all[:4]) != "kept" || f.Type != "update" || f.Version != 12 ||
+		len(f.Items) != 2 || f.Items[0].SKU != a || f.Items[1].Badge != BadgeOut {
+		t.Fatalf("updates since 0: %d %s", v, all)
 	}
-	if f := decode(t, merged); f.Version != 12 || len(f.Items) != 3 || f.Items[2].Badge != BadgeOut {
-		t.Fatalf("merged %+v", f)
+	if b, v := s.AppendUpdates(nil, sel, 10); v != 12 || len(decode(t, b).Items) != 1 || decode(t, b).Items[0].SKU != c {
+		t.Fatalf("updates since 10: %d %s", v, b)
+	}
+	if b, v := s.AppendUpdates(dst, sel, 12); v != 12 || string(b) != "kept" {
+		t.Fatalf("updates since 12: %d %q", v, b)
+	}
+	if b, v := s.AppendUpdates(nil, []string{ps[1].SKU, "PRD-NONE"}, 0); v != 0 || len(b) != 0 {
+		t.Fatalf("updates of unchanged and unknown SKUs: %d %q", v, b)
 	}
 	empty, delta := s.Since(sel, 12, 100)
 	if f := decode(t, empty); !delta || f.Type != "update" || f.Version != 12 || len(f.Items) != 0 {
 		t.Fatalf("since now %+v", f)
-	}
-	if m, _, err := MergeUpdates([][]byte{empty, f1}); err != nil || len(decode(t, m).Items) != 1 {
-		t.Fatalf("merge with an empty update: %v %s", err, m)
 	}
 	tests := []struct {
 		name   string
@@ -148,9 +156,6 @@ func TestSnapshotSinceAndMerge(t *testing.T) {
 				t.Fatalf("Since(%d) = %v %+v; want %v %v", tt.since, delta, f, tt.delta, tt.skus)
 			}
 		})
-	}
-	if _, _, err := MergeUpdates([][]byte{s.Snapshot(sel)}); err == nil {
-		t.Fatal("merging a snapshot: no error")
 	}
 }
 

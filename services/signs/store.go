@@ -65,21 +65,63 @@ func (s *Store) State(sku string) (State, bool) {
 }
 
 // Apply folds c into the State of sku. When something a sign shows changed it returns the
-// new State and the update frame carrying the SKU alone (at c.Version), else ok is false.
-// Events for a SKU not in the catalog change nothing.
-func (s *Store) Apply(sku string, c Change) (st State, frame []byte, ok bool) {
+// new State, else ok is false. Events for a SKU not in the catalog change nothing.
+func (s *Store) Apply(sku string, c Change) (st State, ok bool) {
 	e := s.entries[sku]
 	if e == nil {
-		return State{}, nil, false
+		return State{}, false
 	}
 	n, changed := Apply(e.state, c)
 	if !changed {
-		return e.state, nil, false
+		return e.state, false
 	}
 	e.state = n
 	e.item = mustItem(e.product, n)
 	s.version = max(s.version, n.Version)
-	return n, UpdateFrame(n.Version, e.item), true
+	return n, true
+}
+
+// Update returns the update frame carrying sku alone, at its version (nil for a SKU not in
+// the catalog).
+func (s *Store) Update(sku string) []byte {
+	e := s.entries[sku]
+	if e == nil {
+		return nil
+	}
+	return UpdateFrame(e.state.Version, e.item)
+}
+
+// AppendUpdates appends to dst the update frame of a sign showing skus that was sent
+// everything up to version since: the SKUs whose State changed after since, at the highest
+// of their versions, which it returns. With nothing changed it returns dst unchanged and
+// since. It is how a sign catches up, however many changes it missed: with the latest State
+// of each SKU, in one frame.
+func (s *Store) AppendUpdates(dst []byte, skus []string, since int64) ([]byte, int64) {
+	top := since
+	for _, sku := range skus {
+		if e := s.entries[sku]; e != nil {
+			top = max(top, e.state.Version)
+		}
+	}
+	if top == since {
+		return dst, since
+	}
+	dst = append(dst, updatePrefix...)
+	dst = strconv.AppendInt(dst, top, 10)
+	dst = append(dst, itemsPrefix...)
+	first := true
+	for _, sku := range skus {
+		e := s.entries[sku]
+		if e == nil || e.state.Version <= since {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, e.item...)
+	}
+	return append(dst, frameSuffix...), top
 }
 
 // SignVersion is the version a sign showing skus must have acknowledged to be up to date: the
@@ -155,61 +197,6 @@ func UpdateFrame(version int64, item []byte) []byte {
 	b = append(b, itemsPrefix...)
 	b = append(b, item...)
 	return append(b, frameSuffix...)
-}
-
-// MergeUpdates joins update frames made by UpdateFrame or Since (in the order they were
-// queued) into one update frame carrying all their items at the highest of their versions, and
-// returns that version. A frame it does not recognise is an error (the frames are the hub's
-// own, so that is a bug).
-func MergeUpdates(frames [][]byte) ([]byte, int64, error) {
-	if len(frames) == 1 {
-		v, _, err := splitUpdate(frames[0])
-		return frames[0], v, err
-	}
-	var top int64
-	size := len(updatePrefix) + 20 + len(itemsPrefix) + len(frameSuffix)
-	for _, f := range frames {
-		size += len(f)
-	}
-	out := make([]byte, 0, size)
-	out = append(out, updatePrefix...)
-	items := make([]byte, 0, size)
-	for _, f := range frames {
-		v, its, err := splitUpdate(f)
-		if err != nil {
-			return nil, 0, err
-		}
-		top = max(top, v)
-		if len(its) == 0 {
-			continue
-		}
-		if len(items) > 0 {
-			items = append(items, ',')
-		}
-		items = append(items, its...)
-	}
-	out = strconv.AppendInt(out, top, 10)
-	out = append(out, itemsPrefix...)
-	out = append(out, items...)
-	return append(out, frameSuffix...), top, nil
-}
-
-// splitUpdate returns the version and the items (between the brackets) of an update frame.
-func splitUpdate(f []byte) (int64, []byte, error) {
-	s := string(f)
-	if !strings.HasPrefix(s, updatePrefix) || !strings.HasSuffix(s, frameSuffix) {
-		return 0, nil, fmt.Errorf("signs: not an update frame: %.60q", s)
-	}
-	rest := s[len(updatePrefix):]
-	i := strings.Index(rest, itemsPrefix)
-	if i < 0 {
-		return 0, nil, fmt.Errorf("signs: not an update frame: %.60q", s)
-	}
-	v, err := strconv.ParseInt(rest[:i], 10, 64)
-	if err != nil {
-		return 0, nil, fmt.Errorf("signs: update frame version %q: %w", rest[:i], err)
-	}
-	return v, f[len(updatePrefix)+i+len(itemsPrefix) : len(f)-len(frameSuffix)], nil
 }
 
 // FrameVersion returns the version of a snapshot or update frame.

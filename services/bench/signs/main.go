@@ -29,13 +29,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -78,6 +78,7 @@ type options struct {
 	timeout    time.Duration
 	noAck      bool
 	trigger    string
+	profile    string
 }
 
 func run() error {
@@ -88,6 +89,7 @@ func run() error {
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the signs' SKUs")
 	flag.DurationVar(&o.timeout, "timeout", 60*time.Second, "longest wait for a phase's frames")
 	flag.StringVar(&o.trigger, "trigger", "api", "api: the pricing service's PUT /v1/prices and POST /v1/promotions; events: produce the events directly")
+	flag.StringVar(&o.profile, "profile", "", "directory for each hub's pprof profiles: heap and goroutines with every sign connected, CPU of each phase")
 	flag.BoolVar(&o.noAck, "no-ack", false, "our signs do not acknowledge frames (to see what acks cost; not the protocol)")
 	flag.Parse()
 	if o.hot > o.signs {
@@ -237,8 +239,11 @@ type result struct {
 type phase struct {
 	events      int
 	got, want   int
+	frames      int64 // websocket messages received by the signs in the phase
+	first       time.Duration // the first sign served
 	p50, p99, m time.Duration
 	cpu         float64 // hub CPU seconds from the trigger until the last frame
+	benchCPU    float64 // this process's (the signs') CPU seconds, the same span
 }
 
 func measure(ctx context.Context, kind string, idx int, dir, brokers, dsn string, cat *catalog.Catalog, prod *events.Producer,
@@ -249,6 +254,14 @@ func measure(ctx context.Context, kind string, idx int, dir, brokers, dsn string
 		return res, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	prof := profiler{dir: o.profile, kind: kind}
+	if prof.dir != "" {
+		pport, err := freePort()
+		if err != nil {
+			return res, err
+		}
+		prof.addr = fmt.Sprintf("127.0.0.1:%d", pport)
+	}
 	var cmd *exec.Cmd
 	tokens := make([]string, len(p.signs))
 	switch kind {
@@ -264,6 +277,7 @@ func measure(ctx context.Context, kind string, idx int, dir, brokers, dsn string
 	default:
 		return res, fmt.Errorf("unknown hub %q: want ours or centrifuge", kind)
 	}
+	cmd.Env = append(cmd.Env, prof.env()...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return res, err
@@ -308,6 +322,7 @@ func measure(ctx context.Context, kind string, idx int, dir, brokers, dsn string
 	res.connectCPU = cpuSeconds(pid) - cpu0
 	time.Sleep(2 * time.Second) // let the connect burst settle before reading RSS
 	res.rss = rssMB(pid)
+	prof.snapshot("connected")
 
 	// (a) a chain-wide price change of the hot SKU.
 	price := int64(100000 + idx)
@@ -321,7 +336,7 @@ func measure(ctx context.Context, kind string, idx int, dir, brokers, dsn string
 	if api != nil {
 		trigA = func() error { return api.putPrice(p.hot, price) }
 	}
-	res.a, err = runPhase(pid, clients, trigA, len(evA), o.timeout, func(c *client) map[string]bool {
+	res.a, err = runPhase(pid, clients, prof.phase("a"), trigA, len(evA), o.timeout, func(c *client) map[string]bool {
 		if slices.Contains(c.plan.skus, p.hot) {
 			return map[string]bool{p.hot: true}
 		}
@@ -349,7 +364,7 @@ func measure(ctx context.Context, kind string, idx int, dir, brokers, dsn string
 	if api != nil {
 		trigB = func() (err error) { promoID, err = api.postPromotion(cat, title, time.Now().UTC()); return err }
 	}
-	res.b, err = runPhase(pid, clients, trigB, len(evB), o.timeout, func(c *client) map[string]bool {
+	res.b, err = runPhase(pid, clients, prof.phase("b"), trigB, len(evB), o.timeout, func(c *client) map[string]bool {
 		m := map[string]bool{}
 		for _, sku := range c.plan.skus {
 			m[sku] = true
@@ -429,18 +444,14 @@ type item struct {
 	RegularPriceCents int64 `json:"regular_price_cents"`
 }
 
-type signFrame struct {
-	Type    string `json:"type"`
-	Version int64  `json:"version"`
-	Items   []item `json:"items"`
-}
-
 // client is one connected sign.
 type client struct {
 	plan  signPlan
 	conn  *websocket.Conn
 	kind  string
 	noAck bool
+	// frames counts the websocket messages received (reset by each phase).
+	frames atomic.Int64
 
 	mu        sync.Mutex
 	remaining map[string]bool // SKUs still to see in this phase
@@ -449,13 +460,14 @@ type client struct {
 	finished  func()
 }
 
-func (c *client) frame(at time.Time, f *signFrame) {
+// frame records the items of a frame received at at.
+func (c *client) frame(at time.Time, items []item) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.remaining) == 0 || c.match == nil {
 		return
 	}
-	for _, it := range f.Items {
+	for _, it := range items {
 		if c.remaining[it.SKU] && c.match(it) {
 			delete(c.remaining, it.SKU)
 		}
@@ -531,55 +543,137 @@ func connect(ctx context.Context, kind, base string, sp signPlan, token string, 
 	return c, nil
 }
 
+// read reads the sign's frames until the websocket ends, into a buffer of its own, and finds
+// their items with scanItems rather than encoding/json: 10,000 signs decoding every frame
+// with reflection cost this process more CPU than the hub spends serving them, on the same
+// two cores, which would measure the bench rather than the hub. Our signs ack every frame.
 func (c *client) read(ctx context.Context) {
+	var buf []byte
+	var items []item
 	for {
-		_, b, err := c.conn.Read(ctx)
-		if err != nil {
+		var err error
+		if buf, err = readMessage(ctx, c.conn, buf[:0]); err != nil {
 			return
 		}
 		at := time.Now()
+		c.frames.Add(1)
 		if c.kind == "ours" {
-			var f signFrame
-			if json.Unmarshal(b, &f) != nil {
+			v, ok := frameVersion(buf)
+			if !ok {
 				continue
 			}
-			c.frame(at, &f)
+			items = scanItems(buf, items[:0])
+			c.frame(at, items)
 			if c.noAck {
 				continue
 			}
-			_ = c.conn.Write(ctx, websocket.MessageText, append(strconv.AppendInt([]byte(`{"type":"ack","version":`), f.Version, 10), '}'))
+			_ = c.conn.Write(ctx, websocket.MessageText, append(strconv.AppendInt([]byte(`{"type":"ack","version":`), v, 10), '}'))
 			continue
 		}
-		// centrifuge: one or more JSON replies separated by newlines; {} is a ping.
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			line := sc.Bytes()
+		// centrifuge: one or more JSON replies separated by newlines; {} is a ping. A
+		// publication's data (our update frame) is embedded as JSON, so its items are found
+		// the same way.
+		for rest := buf; len(rest) > 0; {
+			line := rest
+			if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+				line, rest = rest[:i], rest[i+1:]
+			} else {
+				rest = nil
+			}
 			if string(line) == "{}" {
 				_ = c.conn.Write(ctx, websocket.MessageText, []byte("{}"))
 				continue
 			}
-			var m struct {
-				Push *struct {
-					Pub *struct {
-						Data json.RawMessage `json:"data"`
-					} `json:"pub"`
-				} `json:"push"`
-			}
-			if json.Unmarshal(line, &m) != nil || m.Push == nil || m.Push.Pub == nil {
-				continue
-			}
-			var f signFrame
-			if json.Unmarshal(m.Push.Pub.Data, &f) == nil {
-				c.frame(at, &f)
+			if bytes.Contains(line, []byte(`"push"`)) {
+				items = scanItems(line, items[:0])
+				c.frame(at, items)
 			}
 		}
 	}
 }
 
+// readMessage reads the next message into dst.
+func readMessage(ctx context.Context, conn *websocket.Conn, dst []byte) ([]byte, error) {
+	_, r, err := conn.Reader(ctx)
+	if err != nil {
+		return dst, err
+	}
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}
+
+// frameVersion is the "version" of one of our frames.
+func frameVersion(b []byte) (int64, bool) {
+	_, rest, ok := bytes.Cut(b, []byte(`"version":`))
+	if !ok {
+		return 0, false
+	}
+	end := bytes.IndexAny(rest, ",}")
+	if end < 0 {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(string(rest[:end]), 10, 64)
+	return v, err == nil
+}
+
+// scanItems appends to out the items of a frame: each starts at {"sku": (the item's first
+// field, as signs.Item marshals) and runs to the next one; the fields the bench checks are
+// read from that span. Names and titles hold no JSON punctuation the scan could trip on
+// (the catalog's and the bench's own).
+func scanItems(b []byte, out []item) []item {
+	start := []byte(`{"sku":"`)
+	for {
+		i := bytes.Index(b, start)
+		if i < 0 {
+			return out
+		}
+		b = b[i+len(start):]
+		span := b
+		if j := bytes.Index(b, start); j >= 0 {
+			span = b[:j]
+		}
+		var it item
+		if k := bytes.IndexByte(span, '"'); k >= 0 {
+			it.SKU = string(span[:k])
+		}
+		it.PriceCents = intField(span, `"price_cents":`)
+		it.RegularPriceCents = intField(span, `"regular_price_cents":`)
+		if _, rest, ok := bytes.Cut(span, []byte(`"promo_title":"`)); ok {
+			if k := bytes.IndexByte(rest, '"'); k >= 0 {
+				it.PromoTitle = string(rest[:k])
+			}
+		}
+		out = append(out, it)
+	}
+}
+
+func intField(span []byte, name string) int64 {
+	_, rest, ok := bytes.Cut(span, []byte(name))
+	if !ok {
+		return 0
+	}
+	end := bytes.IndexAny(rest, ",}")
+	if end < 0 {
+		return 0
+	}
+	v, _ := strconv.ParseInt(string(rest[:end]), 10, 64)
+	return v
+}
+
 // runPhase arms every client with what it must see, runs trigger (whose return is the
 // clock's start) and waits for the signs.
-func runPhase(pid int, clients []*client, trigger func() error, nEvents int, timeout time.Duration,
+func runPhase(pid int, clients []*client, profile func() func(), trigger func() error, nEvents int, timeout time.Duration,
 	want func(*client) map[string]bool, match func(item) bool) (phase, error) {
 	ph := phase{events: nEvents}
 	var pending atomic.Int64
@@ -599,9 +693,12 @@ func runPhase(pid int, clients []*client, trigger func() error, nEvents int, tim
 			}
 		}
 		c.mu.Unlock()
+		c.frames.Store(0)
 	}
 	ph.want = len(waiting)
-	cpu0 := cpuSeconds(pid)
+	profiled := profile()
+	defer profiled()
+	cpu0, self0 := cpuSeconds(pid), cpuSeconds(os.Getpid())
 	if err := trigger(); err != nil {
 		return ph, err
 	}
@@ -611,6 +708,10 @@ func runPhase(pid int, clients []*client, trigger func() error, nEvents int, tim
 	case <-time.After(timeout):
 	}
 	ph.cpu = cpuSeconds(pid) - cpu0
+	ph.benchCPU = cpuSeconds(os.Getpid()) - self0
+	for _, c := range clients {
+		ph.frames += c.frames.Load()
+	}
 	var lat []time.Duration
 	for _, c := range waiting {
 		c.mu.Lock()
@@ -623,6 +724,7 @@ func runPhase(pid int, clients []*client, trigger func() error, nEvents int, tim
 	ph.got = len(lat)
 	if len(lat) > 0 {
 		slices.Sort(lat)
+		ph.first = lat[0]
 		ph.p50 = lat[len(lat)/2]
 		ph.p99 = lat[min(len(lat)-1, len(lat)*99/100)]
 		ph.m = lat[len(lat)-1]
@@ -688,10 +790,16 @@ func report(rs []result, n int) {
 	}{{"(a) price change", func(r result) phase { return r.a }}, {"(b) promo, all SKUs", func(r result) phase { return r.b }}} {
 		row(ph.name+" events", func(r result) string { return strconv.Itoa(ph.get(r).events) })
 		row("  signs served", func(r result) string { p := ph.get(r); return fmt.Sprintf("%d/%d", p.got, p.want) })
+		row("  first", func(r result) string { return ms(ph.get(r).first) })
 		row("  p50", func(r result) string { return ms(ph.get(r).p50) })
 		row("  p99", func(r result) string { return ms(ph.get(r).p99) })
 		row("  max", func(r result) string { return ms(ph.get(r).m) })
+		row("  messages per sign served", func(r result) string {
+			p := ph.get(r)
+			return fmt.Sprintf("%.2f", float64(p.frames)/float64(max(1, p.want)))
+		})
 		row("  hub CPU /1k conns", func(r result) string { return fmt.Sprintf("%.3f s", ph.get(r).cpu/k) })
+		row("  signs' CPU (this process)", func(r result) string { return fmt.Sprintf("%.2f s", ph.get(r).benchCPU) })
 	}
 	fmt.Println("\n(latency: from the trigger's answer (the pricing API's, or the broker's ack of the last event) to a sign holding every change it shows)")
 }

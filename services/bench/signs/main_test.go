@@ -1,9 +1,16 @@
 package main
 
 import (
+	"encoding/json"
 	"os/exec"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/freshmart/platform/schemas"
+	"github.com/freshmart/platform/services/catalog"
+	"github.com/freshmart/platform/services/signs"
 )
 
 // TestCentrifugeOnlyInTheBench checks that github.com/centrifugal/centrifuge, the peer of this
@@ -55,5 +62,35 @@ func TestCentrifugeOnlyInTheBench(t *testing.T) {
 	}
 	if n < 20 || !seen["github.com/freshmart/platform/services/signs/signsapp"] {
 		t.Fatalf("walked %d packages, not the platform's", n)
+	}
+}
+
+// TestScanItems: the bench's scan finds what encoding/json finds in our update frames and in
+// centrifuge's pushes wrapping them.
+func TestScanItems(t *testing.T) {
+	cat := catalog.MustLoad()
+	st := signs.NewStore(cat, "S001")
+	ps := cat.Products()
+	now := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	st.Apply(ps[0].SKU, signs.Change{Version: 5, Payload: schemas.PromoStarted{PromoID: "p1", SKU: ps[0].SKU,
+		Title: "Bench deal 1", PromoPriceCents: 99, RegularPriceCents: 150, StartsAt: now, EndsAt: now.Add(time.Hour)}})
+	st.Apply(ps[1].SKU, signs.Change{Version: 6, Payload: schemas.PriceChanged{SKU: ps[1].SKU, PriceCents: 100001}})
+	frame, v := st.AppendUpdates(nil, []string{ps[0].SKU, ps[1].SKU, ps[2].SKU}, 0)
+	var want struct {
+		Version int64  `json:"version"`
+		Items   []item `json:"items"`
+	}
+	if err := json.Unmarshal(frame, &want); err != nil {
+		t.Fatal(err)
+	}
+	push := append(append([]byte(`{"push":{"channel":"S001/x","pub":{"data":`), frame...), `,"offset":3}}}`...)
+	for name, b := range map[string][]byte{"ours": frame, "centrifuge": push} {
+		got := scanItems(b, nil)
+		if !reflect.DeepEqual(got, want.Items) || len(got) != 2 || got[0].PromoTitle != "Bench deal 1" || got[1].PriceCents != 100001 {
+			t.Fatalf("%s: scanItems = %+v, encoding/json = %+v", name, got, want.Items)
+		}
+	}
+	if got, ok := frameVersion(frame); !ok || got != v || v != 6 {
+		t.Fatalf("frameVersion = %d %v, want %d", got, ok, v)
 	}
 }

@@ -20,13 +20,17 @@
 // token in "Authorization: Bearer" or ?token=, upgrades to a websocket; a missing, unknown or
 // revoked token is 401, a token of another store 403, a bad parameter 400 naming it, all
 // before the upgrade. The first frame is a snapshot, or with ?since=V the changes after V
-// (signs.Store.Since). Every sign subscribes to one hub topic per SKU it shows
-// (internal/hub, policy Coalesce with the queue sized to its SKUs, so a slow sign holds at most
-// one update per SKU: the latest); what is queued when the writer is free goes out as one
-// frame (hub.ServeOptions.Combine with signs.MergeUpdates). A sign is dropped (closed, so it
-// reconnects with since) when it falls too far behind: more than MaxUnacked frames written
-// that it did not acknowledge, or a write that does not finish within WriteTimeout (it stopped
-// reading). It never delays the others: the follower only appends to queues.
+// (signs.Store.Since). Every sign subscribes to one hub topic per SKU it shows, as a Pulled
+// client of internal/hub: a fold wakes the signs showing a SKU that changed, and each sign's
+// writer makes its update from the view (signs.Store.AppendUpdates: every SKU it shows that
+// changed since its last frame, in its latest state), so nothing is queued per sign and a
+// sign that fell behind catches up in one frame. The handler returns once the sign is
+// upgraded: an idle sign costs one goroutine (reading its acknowledgements), and its writer
+// runs only while it has something to write. A sign is dropped (closed, so it reconnects with
+// since) when it falls too far behind: more than MaxUnacked frames written that it did not
+// acknowledge, or a write that does not finish within WriteTimeout (it stopped reading). It
+// never delays the others: the follower only wakes writers. When the service stops every sign
+// is closed with status 1001 (going away).
 //
 // Acknowledgements are kept in memory and written to signs.status every FlushEvery; a
 // connected sign's last_seen_at is refreshed every SeenEvery. GET /v1/signs?store_id= lists
@@ -162,11 +166,12 @@ type App struct {
 	m       *metrics
 	replica string
 
-	// mu guards the stores' views and orders publishing against subscribing: a sign's first
-	// frame and its subscription are taken together, so it misses and repeats no change.
-	mu     sync.Mutex
+	// mu guards the stores' views: the follower folds under the write lock, the signs' writers
+	// make their frames under the read lock.
+	mu     sync.RWMutex
 	stores map[string]*signs.Store
 
+	sessions *sessions
 	writer   *writer
 	signs    *signTable
 	caughtUp atomic.Bool
@@ -183,14 +188,15 @@ func New(s *kit.Service, cfg Config) (*App, error) {
 	if err := cfg.fill(s.Env); err != nil {
 		return nil, err
 	}
-	h, err := hub.New(hub.Config{Name: "signs", Registerer: s.Registry, Policy: hub.Coalesce})
+	h, err := hub.New(hub.Config{Name: "signs", Registerer: s.Registry})
 	if err != nil {
 		return nil, err
 	}
 	var suffix [3]byte
 	_, _ = rand.Read(suffix[:])
 	a := &App{cfg: cfg, log: s.Log, svc: s, hub: h, tokens: NewTokens(s.Pool, cfg.Catalog),
-		replica: s.ClientID("signs") + "-" + hex.EncodeToString(suffix[:]), stores: map[string]*signs.Store{}}
+		replica: s.ClientID("signs") + "-" + hex.EncodeToString(suffix[:]), stores: map[string]*signs.Store{},
+		sessions: newSessions()}
 	for _, st := range cfg.Catalog.Stores() {
 		a.stores[st.StoreID] = signs.NewStore(cfg.Catalog, st.StoreID)
 	}
@@ -214,6 +220,7 @@ func New(s *kit.Service, cfg Config) (*App, error) {
 	s.Go("signs-follower", func(ctx context.Context) error { return a.follow(ctx, positions) })
 	s.Go("signs-writer", a.writer.run)
 	s.Go("signs-acks", a.signs.run)
+	s.Go("signs-sessions", a.sessions.run)
 	return a, nil
 }
 

@@ -14,7 +14,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/freshmart/platform/internal/events"
-	"github.com/freshmart/platform/internal/hub"
 	"github.com/freshmart/platform/schemas"
 	"github.com/freshmart/platform/services/signs"
 )
@@ -168,11 +167,11 @@ func Decode(r *kgo.Record) (string, any, error) {
 	return ev.Type, p, err
 }
 
-// fold applies a polled batch to the stores, publishes every change to the signs showing it
-// and hands the changed rows and positions to the writer.
+// fold applies a polled batch to the stores, wakes the signs showing a SKU that changed (each
+// pulls its update from the view) and hands the changed rows and positions to the writer.
 func (a *App) fold(recs []*kgo.Record) {
 	changed := make([]row, 0, len(recs))
-	msgs := make([]hub.Message, 0, len(recs))
+	topics := make([]string, 0, len(recs))
 	positions := map[int32]int64{}
 	var nChanged, nSame, nSkipped int
 	a.mu.Lock()
@@ -196,17 +195,17 @@ func (a *App) fold(recs []*kgo.Record) {
 			nSkipped++
 			continue
 		}
-		ns, frame, ok := st.Apply(sku, signs.Change{Type: typ, Version: r.Offset + 1, Payload: p})
+		ns, ok := st.Apply(sku, signs.Change{Type: typ, Version: r.Offset + 1, Payload: p})
 		if !ok {
 			nSame++
 			continue
 		}
 		nChanged++
-		msgs = append(msgs, hub.Message{Topics: []string{topicOf(store, sku)}, Key: sku, Data: frame})
+		topics = append(topics, topicOf(store, sku))
 		changed = append(changed, row{store: store, sku: sku, st: ns})
 	}
-	a.hub.PublishBatch(msgs)
 	a.mu.Unlock()
+	a.hub.Wake(topics)
 	a.m.events.WithLabelValues("changed").Add(float64(nChanged))
 	a.m.events.WithLabelValues("unchanged").Add(float64(nSame))
 	a.m.events.WithLabelValues("skipped").Add(float64(nSkipped))

@@ -93,16 +93,27 @@ func (a *App) serveWS(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered
 	}
 	conn.SetReadLimit(readLimit)
-	a.serveSign(r.Context(), conn, store, sign, skus, since)
+	a.serveSign(conn, store, sign, skus, since)
 }
 
-func (a *App) serveSign(ctx context.Context, conn *websocket.Conn, store, sign string, skus []string, since int64) {
+// serveSign serves an upgraded sign in the background (the handler returns, so an idle sign
+// costs the hub one goroutine, reading its acknowledgements): a snapshot (or the changes
+// since), then an update whenever a SKU it shows changes, made from the view itself by
+// hub.ServeOptions.Pull.
+func (a *App) serveSign(conn *websocket.Conn, store, sign string, skus []string, since int64) {
 	topics := make([]string, len(skus))
 	for i, sku := range skus {
 		topics[i] = topicOf(store, sku)
 	}
-	a.mu.Lock()
+	if !a.sessions.add() {
+		_ = conn.Close(websocket.StatusGoingAway, "the hub is stopping; reconnect")
+		return
+	}
+	// Subscribe before taking the first frame: a change folded after it wakes the sign, one
+	// folded before is in it, so the sign misses and repeats nothing.
+	client := a.hub.Subscribe(hub.ClientConfig{Topics: topics, Pulled: true})
 	st := a.stores[store]
+	a.mu.RLock()
 	var first []byte
 	if since >= 0 {
 		first, _ = st.Since(skus, since, a.cfg.SinceWindow)
@@ -110,34 +121,35 @@ func (a *App) serveSign(ctx context.Context, conn *websocket.Conn, store, sign s
 		first = st.Snapshot(skus)
 	}
 	version := st.Version()
-	// One queued update per SKU at most (Coalesce by SKU), so the queue never overflows.
-	client := a.hub.Subscribe(hub.ClientConfig{Topics: topics, QueueSize: len(skus), Policy: hub.Coalesce})
-	a.mu.Unlock()
+	a.mu.RUnlock()
 
+	// sent is the version of the last frame written: the sign has been sent every change of
+	// its SKUs up to it.
 	var sent atomic.Int64
 	sent.Store(version)
 	lag := &unacked{max: a.cfg.MaxUnacked}
 	rec := a.signs.connect(store, sign, skus)
-	defer a.signs.disconnect(rec)
 	a.m.frames.Inc()
 	var badFrame, tooFar atomic.Bool
-	err := client.Serve(ctx, conn, hub.ServeOptions{
+	client.Go(a.sessions.ctx, conn, hub.ServeOptions{
 		First:        [][]byte{first},
 		WriteTimeout: a.cfg.WriteTimeout,
 		PingInterval: a.cfg.PingInterval,
-		Combine: func(data [][]byte) ([]byte, error) {
-			b, v, err := signs.MergeUpdates(data)
-			if err != nil {
-				return nil, err
+		Pull: func(dst []byte) ([]byte, error) {
+			a.mu.RLock()
+			f, v := st.AppendUpdates(dst, skus, sent.Load())
+			a.mu.RUnlock()
+			if len(f) == 0 {
+				return nil, nil
 			}
 			if !lag.sent(v) {
 				tooFar.Store(true)
 				return nil, websocket.CloseError{Code: websocket.StatusTryAgainLater,
 					Reason: fmt.Sprintf("too far behind: %d frames not acknowledged; reconnect with since", a.cfg.MaxUnacked)}
 			}
-			sent.Store(max(sent.Load(), v))
+			sent.Store(v)
 			a.m.frames.Inc()
-			return b, nil
+			return f, nil
 		},
 		OnMessage: func(_ context.Context, typ websocket.MessageType, data []byte) error {
 			if typ != websocket.MessageText {
@@ -153,15 +165,58 @@ func (a *App) serveSign(ctx context.Context, conn *websocket.Conn, store, sign s
 			a.signs.ack(rec, ack.Version, sent.Load())
 			return nil
 		},
+	}, func(err error) {
+		defer a.sessions.done()
+		a.signs.disconnect(rec)
+		switch {
+		case badFrame.Load():
+			a.m.drops.WithLabelValues("bad_frame").Inc()
+			a.log.Info("signs: closed a sign that sent a bad frame", "store_id", store, "sign", sign, "err", err)
+		case tooFar.Load(), isWriteTimeout(err):
+			a.m.drops.WithLabelValues("slow").Inc()
+			a.log.Info("signs: dropped a slow sign", "store_id", store, "sign", sign, "err", err)
+		}
 	})
-	switch {
-	case badFrame.Load():
-		a.m.drops.WithLabelValues("bad_frame").Inc()
-		a.log.Info("signs: closed a sign that sent a bad frame", "store_id", store, "sign", sign, "err", err)
-	case tooFar.Load(), errors.Is(err, hub.ErrSlow), isWriteTimeout(err):
-		a.m.drops.WithLabelValues("slow").Inc()
-		a.log.Info("signs: dropped a slow sign", "store_id", store, "sign", sign, "err", err)
+}
+
+// sessions are the signs' websockets, served in the background: when the service stops they
+// are closed with status 1001 (going away), and the service waits for them.
+type sessions struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	stopping bool
+	wg       sync.WaitGroup
+}
+
+func newSessions() *sessions {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &sessions{ctx: ctx, cancel: cancel}
+}
+
+// add counts a new session, or reports false when the service is stopping.
+func (s *sessions) add() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping {
+		return false
 	}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *sessions) done() { s.wg.Done() }
+
+// run waits for ctx to end, then closes every session and waits for them.
+func (s *sessions) run(ctx context.Context) error {
+	<-ctx.Done()
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+	return nil
 }
 
 // unacked are the versions of the frames written to a sign after the last one it

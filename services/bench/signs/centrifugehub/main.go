@@ -8,7 +8,8 @@
 // and no Postgres: the peer does less than our hub, which only makes the comparison harder
 // for ours.
 //
-// Environment: KAFKA_BROKERS (127.0.0.1:9092), HTTP_ADDR (127.0.0.1:8094).
+// Environment: KAFKA_BROKERS (127.0.0.1:9092), HTTP_ADDR (127.0.0.1:8094), BENCH_PPROF_ADDR
+// (serve net/http/pprof there; the bench's -profile).
 package main
 
 import (
@@ -29,6 +30,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/freshmart/platform/schemas"
+	"github.com/freshmart/platform/services/bench/signs/benchpprof"
 	"github.com/freshmart/platform/services/catalog"
 	"github.com/freshmart/platform/services/signs"
 	"github.com/freshmart/platform/services/signs/signsapp"
@@ -37,6 +39,7 @@ import (
 type chansKey struct{}
 
 func main() {
+	benchpprof.Start()
 	if err := run(); err != nil {
 		log.Fatalf("centrifugehub: %v", err)
 	}
@@ -144,8 +147,8 @@ func follow(ctx context.Context, cat *catalog.Catalog, node *centrifuge.Node, br
 			if st == nil {
 				return
 			}
-			if _, frame, ok := st.Apply(sku, signs.Change{Type: typ, Version: r.Offset + 1, Payload: p}); ok {
-				if _, err := node.Publish(store+"/"+sku, frame); err != nil && !errors.Is(err, context.Canceled) {
+			if _, ok := st.Apply(sku, signs.Change{Type: typ, Version: r.Offset + 1, Payload: p}); ok {
+				if _, err := node.Publish(store+"/"+sku, st.Update(sku)); err != nil && !errors.Is(err, context.Canceled) {
 					log.Printf("centrifugehub: publish: %v", err)
 				}
 			}

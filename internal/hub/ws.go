@@ -335,6 +335,7 @@ func (p *pullState) stop() {
 		<-idle
 	}
 }
+
 // endOf is how the writer ends after Next or NextBatch returned err (nil: it goes on).
 func endOf(ctx context.Context, err error) error {
 	switch {

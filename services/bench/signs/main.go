@@ -239,7 +239,7 @@ type result struct {
 type phase struct {
 	events      int
 	got, want   int
-	frames      int64 // websocket messages received by the signs in the phase
+	frames      int64         // websocket messages received by the signs in the phase
 	first       time.Duration // the first sign served
 	p50, p99, m time.Duration
 	cpu         float64 // hub CPU seconds from the trigger until the last frame

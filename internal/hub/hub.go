@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -97,6 +98,8 @@ type Hub struct {
 	topics map[string]map[*Client]struct{}
 	n      int    // clients subscribed
 	seq    uint64 // Publish calls, to deliver a message on several topics once per client
+
+	writing atomic.Int64 // Pulled clients' writers running
 }
 
 // New returns a Hub with no clients, registering its metrics on cfg.Registerer. It fails only
@@ -132,7 +135,7 @@ func (h *Hub) Subscribe(cfg ClientConfig) *Client {
 	}
 	c := &Client{hub: h, topics: cfg.Topics, size: cfg.QueueSize, policy: cfg.Policy, done: make(chan struct{})}
 	if cfg.Pulled {
-		c.pull = &pullState{}
+		c.pull = &pullState{writing: &h.writing}
 	} else {
 		c.wake = make(chan struct{}, 1)
 		if c.policy == Coalesce {
@@ -153,6 +156,11 @@ func (h *Hub) Subscribe(cfg ClientConfig) *Client {
 	h.m.clients.Inc()
 	return c
 }
+
+// Writing returns how many Pulled clients' writers are running: 0 once a wake's frames are
+// all written (or blocked clients dropped). Background work that shares the machine with the
+// fan-out (storing state) can wait for it, so the frames go out first.
+func (h *Hub) Writing() int { return int(h.writing.Load()) }
 
 // Clients returns how many clients are subscribed.
 func (h *Hub) Clients() int {

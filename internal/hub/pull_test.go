@@ -117,6 +117,9 @@ func TestPulledClientCatchesUp(t *testing.T) {
 	v.set(2)
 	h.Wake([]string{"S001"})
 	waitFor(t, func() bool { v.mu.Lock(); defer v.mu.Unlock(); return v.pulls > 0 }) // at the gate
+	if n := h.Writing(); n != 1 {
+		t.Fatalf("Writing() = %d with one writer at the gate", n)
+	}
 	v.set(3)
 	h.Wake([]string{"S001"})
 	h.Publish(Message{Topics: []string{"S001"}, Data: []byte("ignored: a Pulled client has no queue")})
@@ -186,6 +189,7 @@ func TestPulledClientsCostOneGoroutine(t *testing.T) {
 		}
 	}
 	// Handlers and writers return on their own goroutines; wait for them to be gone.
+	waitFor(t, func() bool { return h.Writing() == 0 })
 	waitFor(t, func() bool { return runtime.NumGoroutine()-before <= n+5 })
 
 	end()
@@ -257,5 +261,42 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 10s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestPulledWriteTimeout: a peer that stops reading blocks its writer only until WriteTimeout,
+// then it is closed and done gets ErrWriteTimeout; Writing drops back to 0.
+func TestPulledWriteTimeout(t *testing.T) {
+	h, _ := newHub(t, Config{})
+	big := strings.Repeat("x", 256<<10)
+	ended := make(chan error, 1)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		c := h.Subscribe(ClientConfig{Topics: []string{"t"}, Pulled: true})
+		c.Go(context.Background(), conn, ServeOptions{WriteTimeout: 300 * time.Millisecond, PingInterval: -1,
+			Pull: func(dst []byte) ([]byte, error) { return append(dst, big...), nil }}, // always more
+			func(err error) { ended <- err })
+	}))
+	defer hs.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(hs.URL, "http"), &websocket.DialOptions{HTTPClient: smallDialer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseNow()
+	select {
+	case err := <-ended:
+		if !errors.Is(err, ErrWriteTimeout) {
+			t.Fatalf("done got %v, want ErrWriteTimeout", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("the stalled peer was not dropped")
+	}
+	if h.Writing() != 0 || h.Clients() != 0 {
+		t.Fatalf("Writing %d, Clients %d after the drop", h.Writing(), h.Clients())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -19,6 +20,10 @@ const (
 
 // ErrPingTimeout is why Serve closed a peer that did not answer a ping in time.
 var ErrPingTimeout = errors.New("hub: peer did not answer a ping")
+
+// ErrWriteTimeout is why Serve closed a peer a frame's write to which outlasted WriteTimeout
+// (it stopped reading).
+var ErrWriteTimeout = errors.New("hub: write timed out")
 
 // ServeOptions configures Client.Serve. Zero values take the defaults in brackets.
 type ServeOptions struct {
@@ -160,6 +165,9 @@ func (c *Client) Go(ctx context.Context, conn *websocket.Conn, opts ServeOptions
 		if ping != nil {
 			ping.Stop()
 		}
+		if s.wt != nil {
+			s.wt.Stop() // the writer has returned
+		}
 		done(s.ret)
 	}()
 }
@@ -173,12 +181,13 @@ type wsSession struct {
 	inner context.Context
 	stop  context.CancelCauseFunc
 	bg    context.Context
-	ret   error // what Serve returns; set before the websocket is closed
+	ret   error       // what Serve returns; set before the websocket is closed
+	wt    *time.Timer // bounds a write (write); touched by the writer only
 }
 
 func (s *wsSession) writeFirst() error {
 	for _, b := range s.first {
-		if err := writeFrame(s.bg, s.conn, &s.o, b); err != nil {
+		if err := s.write(b); err != nil {
 			return err
 		}
 	}
@@ -195,7 +204,7 @@ func (s *wsSession) writeQueue() error {
 		if err := endOf(s.inner, err); err != nil || s.inner.Err() != nil {
 			return err
 		}
-		if err := writeFrame(s.bg, s.conn, &s.o, m.Data); err != nil {
+		if err := s.write(m.Data); err != nil {
 			return err
 		}
 	}
@@ -247,7 +256,7 @@ func (s *wsSession) pullAll() error {
 		if len(f) == 0 {
 			return nil
 		}
-		if err := writeFrame(s.bg, s.conn, &s.o, f); err != nil {
+		if err := s.write(f); err != nil {
 			return err
 		}
 		buf = f
@@ -263,6 +272,7 @@ type pullState struct {
 	running bool          // a writer runs
 	stopped bool          // the session is ending: start no writer
 	idle    chan struct{} // closed when the writer returns after stop
+	writing *atomic.Int64 // the hub's count of running writers
 }
 
 // wake makes the writer pull: it starts one, or tells the running one to pull again.
@@ -279,6 +289,7 @@ func (p *pullState) wake() {
 		return
 	}
 	p.running, p.woken = true, false
+	p.writing.Add(1)
 	start := p.start
 	p.mu.Unlock()
 	go start()
@@ -289,6 +300,7 @@ func (p *pullState) wake() {
 func (p *pullState) begin(start func()) {
 	p.mu.Lock()
 	p.start, p.running, p.woken = start, true, false
+	p.writing.Add(1)
 	p.mu.Unlock()
 	go start()
 }
@@ -315,6 +327,7 @@ func (p *pullState) exit() {
 
 func (p *pullState) exitLocked() {
 	p.running = false
+	p.writing.Add(-1)
 	if p.idle != nil {
 		close(p.idle)
 		p.idle = nil
@@ -349,13 +362,27 @@ func endOf(ctx context.Context, err error) error {
 	return nil
 }
 
-func writeFrame(bg context.Context, conn *websocket.Conn, o *ServeOptions, b []byte) error {
-	ctx, cancel := context.WithTimeout(bg, o.WriteTimeout)
-	defer cancel()
-	if err := conn.Write(ctx, o.MessageType, b); err != nil {
+// write writes one frame within WriteTimeout. The bound is a timer of the session's, made at
+// its first write and reset at each (no allocation per frame), that ends the session when a
+// write outlasts it: closing the websocket unblocks the write.
+func (s *wsSession) write(b []byte) error {
+	if s.wt == nil {
+		s.wt = time.AfterFunc(s.o.WriteTimeout, s.writeTimedOut)
+	} else {
+		s.wt.Reset(s.o.WriteTimeout)
+	}
+	err := s.conn.Write(s.bg, s.o.MessageType, b)
+	if !s.wt.Stop() {
+		return &end{err: fmt.Errorf("hub: write: %w after %v", ErrWriteTimeout, s.o.WriteTimeout)}
+	}
+	if err != nil {
 		return &end{err: fmt.Errorf("hub: write: %w", err)}
 	}
 	return nil
+}
+
+func (s *wsSession) writeTimedOut() {
+	s.stop(&end{err: fmt.Errorf("hub: write: %w after %v", ErrWriteTimeout, s.o.WriteTimeout)})
 }
 
 // keepalive pings the peer every PingInterval from a timer, not a goroutine of its own (a hub

@@ -8,8 +8,11 @@
 //
 //   - -signs websocket clients (default 10,000) connect over loopback, spread over the six
 //     stores, each showing 1 to 12 SKUs; -hot-signs of them (default 2,000) show the hot SKU.
-//     Ours authenticate with a token each (issued before) and ack every frame; the peer's
-//     speak centrifuge's JSON protocol and are subscribed server-side to one channel per SKU.
+//     Ours authenticate with a token each (issued before); the peer's speak centrifuge's JSON
+//     protocol and are subscribed server-side to one channel per SKU. Both acknowledge every
+//     message they receive, as the signs' protocol has them do: ours with the ack frame, the
+//     peer's with the same frame in centrifuge's async message ("send"), which the peer reads
+//     and keeps per client (-no-ack: neither acknowledges).
 //   - (a) one chain-wide price change of the hot SKU: a price.changed per store;
 //   - (b) a promotion on every SKU of the catalog at once (230 SKUs, the whole catalog, so a
 //     promo.started per store and SKU: 1,380 events; the brief's 500 SKUs exceed the catalog).
@@ -90,7 +93,7 @@ func run() error {
 	flag.DurationVar(&o.timeout, "timeout", 60*time.Second, "longest wait for a phase's frames")
 	flag.StringVar(&o.trigger, "trigger", "api", "api: the pricing service's PUT /v1/prices and POST /v1/promotions; events: produce the events directly")
 	flag.StringVar(&o.profile, "profile", "", "directory for each hub's pprof profiles: heap and goroutines with every sign connected, CPU of each phase")
-	flag.BoolVar(&o.noAck, "no-ack", false, "our signs do not acknowledge frames (to see what acks cost; not the protocol)")
+	flag.BoolVar(&o.noAck, "no-ack", false, "the signs do not acknowledge frames (to see what acks cost; not the protocol)")
 	flag.Parse()
 	if o.hot > o.signs {
 		return errors.New("-hot-signs exceeds -signs")
@@ -548,8 +551,8 @@ func connect(ctx context.Context, kind, base string, sp signPlan, token string, 
 // with reflection cost this process more CPU than the hub spends serving them, on the same
 // two cores, which would measure the bench rather than the hub. Our signs ack every frame.
 func (c *client) read(ctx context.Context) {
-	var buf []byte
-	var items []item
+	buf := make([]byte, 0, 8<<10) // a 12-SKU frame is about 3 KB
+	items := make([]item, 0, 16)
 	for {
 		var err error
 		if buf, err = readMessage(ctx, c.conn, buf[:0]); err != nil {
@@ -572,7 +575,9 @@ func (c *client) read(ctx context.Context) {
 		}
 		// centrifuge: one or more JSON replies separated by newlines; {} is a ping. A
 		// publication's data (our update frame) is embedded as JSON, so its items are found
-		// the same way.
+		// the same way. The sign acknowledges the newest version the message showed, once per
+		// message as ours do, with an async message (centrifuge's "send").
+		var top int64 = -1
 		for rest := buf; len(rest) > 0; {
 			line := rest
 			if i := bytes.IndexByte(rest, '\n'); i >= 0 {
@@ -587,7 +592,13 @@ func (c *client) read(ctx context.Context) {
 			if bytes.Contains(line, []byte(`"push"`)) {
 				items = scanItems(line, items[:0])
 				c.frame(at, items)
+				if v, ok := frameVersion(line); ok {
+					top = max(top, v)
+				}
 			}
+		}
+		if top >= 0 && !c.noAck {
+			_ = c.conn.Write(ctx, websocket.MessageText, append(strconv.AppendInt([]byte(`{"send":{"data":{"type":"ack","version":`), top, 10), "}}}"...))
 		}
 	}
 }

@@ -207,7 +207,7 @@ func New(s *kit.Service, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.writer = newWriter(s.Pool, cfg.Topic, a.log)
+	a.writer = newWriter(s.Pool, cfg.Topic, a.log, a.quiet)
 	a.signs = newSignTable(a)
 	s.Router.Get("/v1/signs/ws", a.serveWS)
 	s.Router.Get("/v1/signs", a.listSigns)
@@ -222,6 +222,24 @@ func New(s *kit.Service, cfg Config) (*App, error) {
 	s.Go("signs-acks", a.signs.run)
 	s.Go("signs-sessions", a.sessions.run)
 	return a, nil
+}
+
+// quietMost bounds how long storing waits for the signs' writers (a sign whose write blocks
+// holds its writer for up to WriteTimeout).
+const quietMost = 2 * time.Second
+
+// quiet waits, up to quietMost, until no sign's writer runs: storing the view or the
+// acknowledgements (Postgres on the same machine) while a change fans out to thousands of
+// signs would delay their frames (see services/bench/signs). What waits is only stored later.
+func (a *App) quiet(ctx context.Context) {
+	deadline := time.Now().Add(quietMost)
+	for a.hub.Writing() > 0 && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // Tokens returns the app's token store.

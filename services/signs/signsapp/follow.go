@@ -231,14 +231,16 @@ type writer struct {
 	topic string
 	log   *slog.Logger
 
+	quiet func(context.Context) // waits for the signs' writers (App.quiet)
+
 	mu        sync.Mutex
 	rows      map[[2]string]signs.State
 	positions map[int32]int64
 	wake      chan struct{}
 }
 
-func newWriter(pool *pgxpool.Pool, topic string, log *slog.Logger) *writer {
-	return &writer{pool: pool, topic: topic, log: log, rows: map[[2]string]signs.State{},
+func newWriter(pool *pgxpool.Pool, topic string, log *slog.Logger, quiet func(context.Context)) *writer {
+	return &writer{pool: pool, topic: topic, log: log, quiet: quiet, rows: map[[2]string]signs.State{},
 		positions: map[int32]int64{}, wake: make(chan struct{}, 1)}
 }
 
@@ -275,6 +277,7 @@ func (w *writer) run(ctx context.Context) error {
 			continue
 		case <-time.After(writeDelay):
 		}
+		w.quiet(ctx)
 		if err := w.flush(ctx); err != nil && ctx.Err() == nil {
 			w.log.Warn("signs: store the view; retrying", "err", err)
 			select {

@@ -81,6 +81,7 @@ func (t *signTable) run(ctx context.Context) error {
 			return nil
 		case <-flush.C:
 		}
+		t.a.quiet(ctx)
 		seen := time.Since(lastSeen) >= t.a.cfg.SeenEvery
 		if seen {
 			lastSeen = time.Now()

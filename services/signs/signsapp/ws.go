@@ -247,7 +247,7 @@ func (u *unacked) acked(v int64) {
 }
 
 func isWriteTimeout(err error) bool {
-	return err != nil && errors.Is(err, context.DeadlineExceeded) && strings.Contains(err.Error(), "hub: write")
+	return errors.Is(err, hub.ErrWriteTimeout)
 }
 
 // signVersion is the version a sign showing skus of store must acknowledge to be up to date.

@@ -4,9 +4,10 @@
 // a group, folds them with package signs and publishes each change's update frame (the same
 // bytes our hub sends) to the channel "<store>/<sku>". A client connects to
 // /connection/websocket?store_id=S001&skus=PRD-0001,... and is subscribed server-side to the
-// channels of its SKUs; it speaks centrifuge's JSON protocol. There is no snapshot, no token
-// and no Postgres: the peer does less than our hub, which only makes the comparison harder
-// for ours.
+// channels of its SKUs; it speaks centrifuge's JSON protocol, and acknowledges what it shows
+// with an async message (centrifuge's "send") carrying our ack frame, which the peer parses
+// and keeps per client. There is no snapshot, no token and no Postgres: the peer does less
+// than our hub, which only makes the comparison harder for ours.
 //
 // Environment: KAFKA_BROKERS (127.0.0.1:9092), HTTP_ADDR (127.0.0.1:8094), BENCH_PPROF_ADDR
 // (serve net/http/pprof there; the bench's -profile).
@@ -17,11 +18,13 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -37,6 +40,9 @@ import (
 )
 
 type chansKey struct{}
+
+// acks counts the acknowledgements read, reported when the peer stops.
+var acks atomic.Int64
 
 func main() {
 	benchpprof.Start()
@@ -71,7 +77,18 @@ func run() error {
 		}
 		return centrifuge.ConnectReply{Subscriptions: subs}, nil
 	})
-	node.OnConnect(func(*centrifuge.Client) {})
+	// A sign acknowledges what it shows, as ours do: an async message {"type":"ack","version":V}
+	// (centrifuge's "send"), read and kept per client, as our hub keeps the last version
+	// acknowledged per sign.
+	node.OnConnect(func(c *centrifuge.Client) {
+		var acked atomic.Int64
+		c.OnMessage(func(e centrifuge.MessageEvent) {
+			if ack, err := signs.ParseAck(e.Data, math.MaxInt64); err == nil {
+				acked.Store(max(acked.Load(), ack.Version))
+				acks.Add(1)
+			}
+		})
+	})
 	if err := node.Run(); err != nil {
 		return err
 	}
@@ -101,6 +118,7 @@ func run() error {
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	defer node.Shutdown(context.Background()) //nolint:errcheck
+	defer func() { fmt.Fprintf(os.Stderr, "centrifugehub: %d acknowledgements read\n", acks.Load()) }()
 	return follow(ctx, cat, node, strings.Split(env("KAFKA_BROKERS", "127.0.0.1:9092"), ","))
 }
 

@@ -30,10 +30,21 @@
 //   - Drop: the new message is dropped and the client stays connected with its queue. For
 //     best-effort streams where a gap is harmless.
 //
+// # Pulled clients
+//
+// A client subscribed with ClientConfig.Pulled has no queue: Publish to its topics, or Wake,
+// only wakes it, and its writer calls ServeOptions.Pull until Pull has nothing more, writing
+// each frame. Pull makes the frame from state the caller keeps (a shelf sign: every SKU it
+// shows that changed since its last frame), so a client that fell behind catches up in one
+// frame and costs no memory per message. Its writer runs only while there is something to
+// write (Hub.Writing counts those running), so an idle Pulled client served with Client.Go
+// costs one goroutine, its reader.
+//
 // # Websockets
 //
 // Client.Serve runs one client over one websocket until the context ends, the peer goes away
-// or the client is disconnected: a writer goroutine writes the ServeOptions.First frames (a
+// or the client is disconnected (Client.Go does the same in the background, so an HTTP handler
+// can return after the upgrade): a writer writes the ServeOptions.First frames (a
 // snapshot taken after Subscribe, so no message published in between is missed) and then the
 // queue, each write bounded by WriteTimeout [10s]; a timer (no goroutine while idle) pings every
 // PingInterval [20s] and closes a peer that does not answer within PingTimeout [10s]; a reader

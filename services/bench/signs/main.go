@@ -33,6 +33,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -82,6 +83,7 @@ type options struct {
 	noAck      bool
 	trigger    string
 	profile    string
+	rounds     int
 }
 
 func run() error {
@@ -92,6 +94,7 @@ func run() error {
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the signs' SKUs")
 	flag.DurationVar(&o.timeout, "timeout", 60*time.Second, "longest wait for a phase's frames")
 	flag.StringVar(&o.trigger, "trigger", "api", "api: the pricing service's PUT /v1/prices and POST /v1/promotions; events: produce the events directly")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds of (a) and (b) per hub; the round with the median p99 is reported (with -trigger api each (b) waits for a new minute)")
 	flag.StringVar(&o.profile, "profile", "", "directory for each hub's pprof profiles: heap and goroutines with every sign connected, CPU of each phase")
 	flag.BoolVar(&o.noAck, "no-ack", false, "the signs do not acknowledge frames (to see what acks cost; not the protocol)")
 	flag.Parse()
@@ -236,7 +239,8 @@ type result struct {
 	connect             time.Duration
 	connectCPU, idleRSS float64 // CPU seconds connecting; RSS before connecting (MB)
 	rss                 float64 // RSS with every sign connected (MB)
-	a, b                phase
+	a, b                phase   // the round with the median p99 of each phase
+	as, bs              []phase // every round's
 }
 
 type phase struct {
@@ -326,9 +330,37 @@ func measure(ctx context.Context, kind string, idx int, dir, brokers, dsn string
 	time.Sleep(2 * time.Second) // let the connect burst settle before reading RSS
 	res.rss = rssMB(pid)
 	prof.snapshot("connected")
+	for round := range o.rounds {
+		a, b, err := measureRound(ctx, idx*100+round, pid, clients, cat, prod, api, p, o, prof, round)
+		if err != nil {
+			return res, fmt.Errorf("round %d: %w", round+1, err)
+		}
+		res.as, res.bs = append(res.as, a), append(res.bs, b)
+	}
+	res.a, res.b = medianRound(res.as), medianRound(res.bs)
+	return res, nil
+}
 
+// medianRound is the round whose p99 is the median of the rounds'.
+func medianRound(ps []phase) phase {
+	s := slices.Clone(ps)
+	slices.SortFunc(s, func(x, y phase) int { return cmp.Compare(x.p99, y.p99) })
+	return s[len(s)/2]
+}
+
+// measureRound runs phases (a) and (b) once; seq makes the round's price and title unique.
+func measureRound(ctx context.Context, seq, pid int, clients []*client, cat *catalog.Catalog, prod *events.Producer,
+	api *pricingAPI, p plan, o options, prof profiler, round int) (phase, phase, error) {
+	var err error
+	var ra, rb phase
+	name := func(ph string) string {
+		if round == 0 {
+			return ph
+		}
+		return fmt.Sprintf("%s%d", ph, round+1)
+	}
 	// (a) a chain-wide price change of the hot SKU.
-	price := int64(100000 + idx)
+	price := int64(100000 + seq)
 	var evA []events.Out
 	for _, st := range cat.Stores() {
 		evA = append(evA, events.Out{Topic: schemas.TopicDisplayUpdates, Key: st.StoreID, Type: schemas.TypePriceChanged,
@@ -339,17 +371,17 @@ func measure(ctx context.Context, kind string, idx int, dir, brokers, dsn string
 	if api != nil {
 		trigA = func() error { return api.putPrice(p.hot, price) }
 	}
-	res.a, err = runPhase(pid, clients, prof.phase("a"), trigA, len(evA), o.timeout, func(c *client) map[string]bool {
+	ra, err = runPhase(pid, clients, prof.phase(name("a")), trigA, len(evA), o.timeout, func(c *client) map[string]bool {
 		if slices.Contains(c.plan.skus, p.hot) {
 			return map[string]bool{p.hot: true}
 		}
 		return nil
 	}, func(it item) bool { return it.PriceCents == price || it.RegularPriceCents == price }) // during a promotion the new price is the regular one
 	if err != nil {
-		return res, err
+		return ra, rb, err
 	}
 	// (b) a promotion on every SKU at once, in every store.
-	title := fmt.Sprintf("Bench deal %d", idx)
+	title := fmt.Sprintf("Bench deal %d", seq)
 	if api != nil {
 		api.nextMinute()
 	}
@@ -367,7 +399,7 @@ func measure(ctx context.Context, kind string, idx int, dir, brokers, dsn string
 	if api != nil {
 		trigB = func() (err error) { promoID, err = api.postPromotion(cat, title, time.Now().UTC()); return err }
 	}
-	res.b, err = runPhase(pid, clients, prof.phase("b"), trigB, len(evB), o.timeout, func(c *client) map[string]bool {
+	rb, err = runPhase(pid, clients, prof.phase(name("b")), trigB, len(evB), o.timeout, func(c *client) map[string]bool {
 		m := map[string]bool{}
 		for _, sku := range c.plan.skus {
 			m[sku] = true
@@ -375,9 +407,18 @@ func measure(ctx context.Context, kind string, idx int, dir, brokers, dsn string
 		return m
 	}, func(it item) bool { return it.PromoTitle == title })
 	if err == nil && promoID != "" {
-		err = api.endPromotion(promoID) // the next round's promotion must not overlap it
+		// End it (the next round's promotion must not overlap it) and wait until every sign
+		// shows the end, so the next round's (a) does not race its 1,380 promo.ended events.
+		_, err = runPhase(pid, clients, func() func() { return func() {} }, func() error { return api.endPromotion(promoID) },
+			len(evB), o.timeout, func(c *client) map[string]bool {
+				m := map[string]bool{}
+				for _, sku := range c.plan.skus {
+					m[sku] = true
+				}
+				return m
+			}, func(it item) bool { return it.PromoTitle == "" })
 	}
-	return res, err
+	return ra, rb, err
 }
 
 func freePort() (int, error) {
@@ -798,13 +839,22 @@ func report(rs []result, n int) {
 	for _, ph := range []struct {
 		name string
 		get  func(r result) phase
-	}{{"(a) price change", func(r result) phase { return r.a }}, {"(b) promo, all SKUs", func(r result) phase { return r.b }}} {
+		all  func(r result) []phase
+	}{{"(a) price change", func(r result) phase { return r.a }, func(r result) []phase { return r.as }},
+		{"(b) promo, all SKUs", func(r result) phase { return r.b }, func(r result) []phase { return r.bs }}} {
 		row(ph.name+" events", func(r result) string { return strconv.Itoa(ph.get(r).events) })
 		row("  signs served", func(r result) string { p := ph.get(r); return fmt.Sprintf("%d/%d", p.got, p.want) })
 		row("  first", func(r result) string { return ms(ph.get(r).first) })
 		row("  p50", func(r result) string { return ms(ph.get(r).p50) })
 		row("  p99", func(r result) string { return ms(ph.get(r).p99) })
 		row("  max", func(r result) string { return ms(ph.get(r).m) })
+		row("  p99 of each round", func(r result) string {
+			var out []string
+			for _, p := range ph.all(r) {
+				out = append(out, strconv.FormatInt(p.p99.Milliseconds(), 10))
+			}
+			return strings.Join(out, " / ") + " ms"
+		})
 		row("  messages per sign served", func(r result) string {
 			p := ph.get(r)
 			return fmt.Sprintf("%.2f", float64(p.frames)/float64(max(1, p.want)))
@@ -812,7 +862,8 @@ func report(rs []result, n int) {
 		row("  hub CPU /1k conns", func(r result) string { return fmt.Sprintf("%.3f s", ph.get(r).cpu/k) })
 		row("  signs' CPU (this process)", func(r result) string { return fmt.Sprintf("%.2f s", ph.get(r).benchCPU) })
 	}
-	fmt.Println("\n(latency: from the trigger's answer (the pricing API's, or the broker's ack of the last event) to a sign holding every change it shows)")
+	fmt.Println("\n(each figure of a phase is from its median round, by p99)")
+	fmt.Println("(latency: from the trigger's answer (the pricing API's, or the broker's ack of the last event) to a sign holding every change it shows)")
 }
 
 func envOr(name, def string) string {

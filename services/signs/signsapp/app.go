@@ -32,8 +32,9 @@
 // never delays the others: the follower only wakes writers. When the service stops every sign
 // is closed with status 1001 (going away).
 //
-// Acknowledgements are kept in memory and written to signs.status every FlushEvery; a
-// connected sign's last_seen_at is refreshed every SeenEvery. GET /v1/signs?store_id= lists
+// Acknowledgements are kept in memory and written to signs.status every FlushEvery; the
+// replica's heartbeat (signs.replicas), refreshed every SeenEvery, is when the signs it holds
+// were last seen. GET /v1/signs?store_id= lists
 // the store's signs (every live token) with what they acknowledged and how far behind they
 // are.
 //
@@ -46,7 +47,8 @@
 //	SIGNS_MAX_UNACKED    frames written and not acknowledged; a sign with more is too
 //	                     far behind and dropped                                         200
 //	SIGNS_FLUSH_EVERY    how often acknowledgements are stored                          1s
-//	SIGNS_SEEN_EVERY     how often a connected sign's last_seen_at is refreshed         15s
+//	SIGNS_SEEN_EVERY     how often the replica's heartbeat (its signs' last seen) is
+//	                     refreshed                                                      15s
 //	SIGNS_ALLOWED_ORIGINS  browser origins (host patterns) allowed to open a sign's
 //	                     websocket, comma-separated                    127.0.0.1:*,localhost:*
 package signsapp
@@ -91,7 +93,8 @@ type Config struct {
 	MaxUnacked int
 	// FlushEvery is how often acknowledgements are stored [SIGNS_FLUSH_EVERY, 1s].
 	FlushEvery time.Duration
-	// SeenEvery is how often connected signs' last_seen_at is refreshed [SIGNS_SEEN_EVERY, 15s].
+	// SeenEvery is how often the replica's heartbeat, the last seen time of the signs it holds,
+	// is refreshed [SIGNS_SEEN_EVERY, 15s].
 	SeenEvery time.Duration
 	// PingInterval is how often a sign is pinged [hub.DefaultPingInterval].
 	PingInterval time.Duration

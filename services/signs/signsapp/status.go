@@ -25,8 +25,9 @@ type signRec struct {
 }
 
 // signTable keeps the acknowledgements of the signs connected to this replica in memory and
-// stores them in signs.status every FlushEvery (and connected signs' last_seen_at every
-// SeenEvery), so 10,000 acking signs cost one statement a second, not 10,000.
+// stores them in signs.status every FlushEvery, so 10,000 acking signs cost one statement a
+// second, not 10,000; the replica's heartbeat (signs.replicas, every SeenEvery) stands for the
+// last_seen_at of every sign it holds.
 type signTable struct {
 	a  *App
 	mu sync.Mutex
@@ -71,29 +72,39 @@ func (t *signTable) ack(r *signRec, version, sent int64) {
 func (t *signTable) run(ctx context.Context) error {
 	flush := time.NewTicker(t.a.cfg.FlushEvery)
 	defer flush.Stop()
+	t.heartbeat(ctx)
 	lastSeen := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-			t.flush(fctx, true, true)
+			t.flush(fctx, true)
 			cancel()
 			return nil
 		case <-flush.C:
 		}
 		t.a.quiet(ctx)
-		seen := time.Since(lastSeen) >= t.a.cfg.SeenEvery
-		if seen {
+		if time.Since(lastSeen) >= t.a.cfg.SeenEvery {
 			lastSeen = time.Now()
+			t.heartbeat(ctx)
 		}
-		t.flush(ctx, seen, false)
+		t.flush(ctx, false)
 	}
 }
 
-// flush stores the changed records; with seen, every connected sign's last_seen_at is
-// refreshed too (its connection is alive: the hub pings it); with stopping, every sign this
-// replica holds is stored as disconnected.
-func (t *signTable) flush(ctx context.Context, seen, stopping bool) {
+// heartbeat refreshes this replica's row of signs.replicas: the signs it holds were seen now
+// (their connections are alive: the hub pings them). One row, however many signs.
+func (t *signTable) heartbeat(ctx context.Context) {
+	_, err := t.a.svc.Pool.Exec(ctx, `INSERT INTO signs.replicas (replica, seen_at) VALUES ($1, $2)
+		ON CONFLICT (replica) DO UPDATE SET seen_at = GREATEST(signs.replicas.seen_at, EXCLUDED.seen_at)`, t.a.replica, now())
+	if err != nil && ctx.Err() == nil {
+		t.a.log.Warn("signs: replica heartbeat; retrying at the next", "err", err)
+	}
+}
+
+// flush stores the changed records; with stopping, every sign this replica holds is stored as
+// disconnected.
+func (t *signTable) flush(ctx context.Context, stopping bool) {
 	type out struct {
 		store, sign   string
 		skus          []string
@@ -105,7 +116,7 @@ func (t *signTable) flush(ctx context.Context, seen, stopping bool) {
 	at := now()
 	t.mu.Lock()
 	for k, r := range t.m {
-		if !r.dirty && !(seen && r.conns > 0) && !stopping {
+		if !r.dirty && !stopping {
 			continue
 		}
 		o := out{store: r.store, sign: r.sign, skus: r.skus, acked: r.acked}
@@ -212,9 +223,12 @@ func (a *App) listSigns(w http.ResponseWriter, r *http.Request) {
 
 // Status returns every sign of store with a live token, by name.
 func (a *App) Status(ctx context.Context, store string) ([]SignStatus, error) {
+	// A sign a replica holds was last seen at that replica's latest heartbeat, if later.
 	rows, err := a.svc.Pool.Query(ctx, `SELECT t.sign, COALESCE(s.skus, '{}'), COALESCE(s.last_ack_version, 0), s.last_ack_at,
-			s.last_seen_at, s.replica IS NOT NULL
+			CASE WHEN s.replica IS NOT NULL THEN GREATEST(s.last_seen_at, r.seen_at) ELSE s.last_seen_at END,
+			s.replica IS NOT NULL
 		FROM signs.tokens t LEFT JOIN signs.status s ON s.store_id = t.store_id AND s.sign = t.sign
+			LEFT JOIN signs.replicas r ON r.replica = s.replica
 		WHERE t.store_id = $1 AND t.revoked_at IS NULL ORDER BY t.sign`, store)
 	if err != nil {
 		return nil, fmt.Errorf("signs: status: %w", err)
@@ -233,9 +247,9 @@ func (a *App) Status(ctx context.Context, store string) ([]SignStatus, error) {
 		return nil, fmt.Errorf("signs: status: %w", err)
 	}
 	at := now()
-	// A replica refreshes its signs' last_seen_at every SeenEvery; one that stopped without
-	// saying so (killed) leaves "replica" set, so a sign also counts as disconnected once
-	// three refreshes were missed.
+	// A replica refreshes its heartbeat every SeenEvery; one that stopped without saying so
+	// (killed) leaves "replica" set, so a sign also counts as disconnected once three
+	// heartbeats were missed.
 	alive := 3*a.cfg.SeenEvery + a.cfg.FlushEvery
 	out := make([]SignStatus, 0, len(got))
 	for _, d := range got {

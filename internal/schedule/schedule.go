@@ -28,7 +28,8 @@
 //
 // A slot whose runner died (its connection closed, so its lock is free) stays "running" until a
 // scheduler with the job sweeps it, at start and every SweepInterval: it is then recorded as
-// failed ("abandoned"), not run again. A slot runs at most once; a job that must not miss a day
+// failed ("abandoned"), not run again. The same sweep deletes the rows of slots older than Keep
+// [30 days], keeping each job's latest. A slot runs at most once; a job that must not miss a day
 // makes its Run idempotent and a later slot catches up.
 //
 // # Missed slots
@@ -85,8 +86,12 @@ type Config struct {
 	// Instance names this scheduler in job_runs.instance. Default host name "-" process id.
 	Instance string
 	// SweepInterval is how often, in real time, runs left "running" by a dead instance are
-	// recorded as failed. Default 1m.
+	// recorded as failed and old runs pruned. Default 1m.
 	SweepInterval time.Duration
+	// Keep is how long a run's row is kept after its slot, by the Clock: older rows are
+	// deleted at each sweep, except each job's latest (catching up needs it). Default 30 days
+	// (a once-a-minute job leaves 43,200 rows, not a row a minute forever).
+	Keep time.Duration
 }
 
 // Job is a clock job.
@@ -162,6 +167,9 @@ func New(cfg Config) (*Scheduler, error) {
 	}
 	if cfg.SweepInterval <= 0 {
 		cfg.SweepInterval = time.Minute
+	}
+	if cfg.Keep <= 0 {
+		cfg.Keep = 30 * 24 * time.Hour
 	}
 	return &Scheduler{
 		cfg:     cfg,
@@ -441,8 +449,8 @@ func (s *Scheduler) call(ctx context.Context, j *job, r Run) (err error) {
 	return j.Run(ctx, r)
 }
 
-// sweep records as failed the runs left "running" by an instance that is gone: those whose
-// job's lock nobody holds.
+// sweep records as failed the runs left "running" by an instance that is gone (those whose
+// job's lock nobody holds) and prunes the rows older than Keep.
 func (s *Scheduler) sweep(ctx context.Context, jobs []*job) {
 	if len(jobs) == 0 {
 		return
@@ -454,6 +462,19 @@ func (s *Scheduler) sweep(ctx context.Context, jobs []*job) {
 	if err := s.sweepOnce(ctx, names); err != nil && ctx.Err() == nil {
 		s.cfg.Log.Warn("sweep abandoned runs", "err", err)
 	}
+	if err := s.prune(ctx, names); err != nil && ctx.Err() == nil {
+		s.cfg.Log.Warn("prune old runs", "err", err)
+	}
+}
+
+// prune deletes the finished runs of names whose slot is older than Keep, keeping each job's
+// latest row.
+func (s *Scheduler) prune(ctx context.Context, names []string) error {
+	_, err := s.cfg.Pool.Exec(ctx, `DELETE FROM `+s.runs+` r WHERE r.job = ANY($1) AND r.scheduled_for < $2
+		AND r.status <> 'running'
+		AND r.scheduled_for < (SELECT max(l.scheduled_for) FROM `+s.runs+` l WHERE l.job = r.job)`,
+		names, s.cfg.Clock.Now().Add(-s.cfg.Keep))
+	return err
 }
 
 func (s *Scheduler) sweepOnce(ctx context.Context, names []string) error {

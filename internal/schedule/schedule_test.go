@@ -474,3 +474,40 @@ func TestAddChecks(t *testing.T) {
 		t.Error("bad schema accepted")
 	}
 }
+
+// TestOldRunsPruned: the sweep deletes a job's runs older than Keep by the Clock, but keeps
+// each job's latest row (catching up reads it) and other schedulers' jobs.
+func TestOldRunsPruned(t *testing.T) {
+	pool := pgtest.Pool(t, pgtest.NewMigrated(t))
+	ctx := context.Background()
+	for _, r := range []struct{ job, at string }{
+		{"busy", "2026-09-01T00:00:00Z"}, {"busy", "2026-10-01T00:00:00Z"}, {"busy", "2026-11-20T00:00:00Z"},
+		{"idle", "2026-01-01T00:00:00Z"}, {"someone-else", "2026-09-01T00:00:00Z"},
+	} {
+		if _, err := pool.Exec(ctx, `INSERT INTO platform.job_runs (job, scheduled_for, instance, status, started_at, finished_at)
+			VALUES ($1, $2, 'a', 'ok', $2, $2)`, r.job, utc(r.at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, _ := newScheduler(t, pool, clock.NewManual(utc("2026-11-21T00:30:00Z")), "a")
+	for _, name := range []string{"busy", "idle"} {
+		if err := s.Add(Job{Name: name, Spec: "0 0 1 1 *", Run: func(context.Context, Run) error { return nil }}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start(t, s)
+	slots := func(job string) string {
+		var out []string
+		for _, r := range runsOf(t, pool, job) {
+			out = append(out, r.slot.UTC().Format("2006-01-02"))
+		}
+		return strings.Join(out, " ")
+	}
+	waitFor(t, "busy's old runs pruned", func() bool { return slots("busy") == "2026-11-20" })
+	if got := slots("idle"); got != "2026-01-01" {
+		t.Errorf("idle's runs %q, want its latest kept", got)
+	}
+	if got := slots("someone-else"); got != "2026-09-01" {
+		t.Errorf("another scheduler's job's runs %q, want them untouched", got)
+	}
+}

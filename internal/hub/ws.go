@@ -246,12 +246,7 @@ func (s *wsSession) pullAll() error {
 	for s.inner.Err() == nil {
 		f, err := s.o.Pull(buf[:0])
 		if err != nil {
-			e := &end{err: err, code: websocket.StatusInternalError}
-			var ce websocket.CloseError
-			if errors.As(err, &ce) {
-				e.code, e.reason = ce.Code, ce.Reason
-			}
-			return e
+			return closeEnd(err, websocket.StatusInternalError)
 		}
 		if len(f) == 0 {
 			return nil
@@ -349,6 +344,17 @@ func (p *pullState) stop() {
 	}
 }
 
+// closeEnd ends a session for a caller's error (Pull's, OnMessage's): closing with the error's
+// websocket.CloseError code and reason if it is one, else with code.
+func closeEnd(err error, code websocket.StatusCode) *end {
+	e := &end{err: err, code: code}
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		e.code, e.reason = ce.Code, ce.Reason
+	}
+	return e
+}
+
 // endOf is how the writer ends after Next or NextBatch returned err (nil: it goes on).
 func endOf(ctx context.Context, err error) error {
 	switch {
@@ -373,7 +379,7 @@ func (s *wsSession) write(b []byte) error {
 	}
 	err := s.conn.Write(s.bg, s.o.MessageType, b)
 	if !s.wt.Stop() {
-		return &end{err: fmt.Errorf("hub: write: %w after %v", ErrWriteTimeout, s.o.WriteTimeout)}
+		return s.timedOut()
 	}
 	if err != nil {
 		return &end{err: fmt.Errorf("hub: write: %w", err)}
@@ -381,8 +387,10 @@ func (s *wsSession) write(b []byte) error {
 	return nil
 }
 
-func (s *wsSession) writeTimedOut() {
-	s.stop(&end{err: fmt.Errorf("hub: write: %w after %v", ErrWriteTimeout, s.o.WriteTimeout)})
+func (s *wsSession) writeTimedOut() { s.stop(s.timedOut()) }
+
+func (s *wsSession) timedOut() *end {
+	return &end{err: fmt.Errorf("hub: write: %w after %v", ErrWriteTimeout, s.o.WriteTimeout)}
 }
 
 // keepalive pings the peer every PingInterval from a timer, not a goroutine of its own (a hub
@@ -428,12 +436,7 @@ func read(ctx, bg context.Context, conn *websocket.Conn,
 			continue
 		}
 		if err := on(ctx, typ, data); err != nil {
-			e := &end{err: err, code: websocket.StatusPolicyViolation}
-			var ce websocket.CloseError
-			if errors.As(err, &ce) {
-				e.code, e.reason = ce.Code, ce.Reason
-			}
-			return e
+			return closeEnd(err, websocket.StatusPolicyViolation)
 		}
 	}
 }

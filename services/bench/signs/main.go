@@ -101,6 +101,9 @@ func run() error {
 	if o.hot > o.signs {
 		return errors.New("-hot-signs exceeds -signs")
 	}
+	if o.rounds < 1 {
+		return errors.New("-rounds must be at least 1")
+	}
 	if err := raiseNoFile(); err != nil {
 		return err
 	}

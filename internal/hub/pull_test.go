@@ -111,6 +111,7 @@ func TestPulledClientCatchesUp(t *testing.T) {
 	// wakes come: once through, it is written the latest value, then the next, and nothing
 	// in between.
 	gate := make(chan struct{})
+	waitFor(t, func() bool { return h.Writing() == 0 }) // the other client's first writer is done too
 	v.mu.Lock()
 	v.gate, v.pulls = gate, 0
 	v.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,7 +36,12 @@ type ServeOptions struct {
 	// WriteTimeout bounds each frame's write; a peer that takes longer is closed
 	// [DefaultWriteTimeout].
 	WriteTimeout time.Duration
-	// PingInterval is how often the peer is pinged [DefaultPingInterval]; negative: never.
+	// PingInterval is how long the peer may stay silent before it is pinged
+	// [DefaultPingInterval]; negative: never. Any message read from the peer (an
+	// acknowledgement) shows it alive as a pong does, so a peer that talks is not pinged, and
+	// the first ping comes at a random point of the second half of the interval, so that
+	// thousands of websockets opened together (a store's signs after a restart) are not
+	// pinged together ever after.
 	PingInterval time.Duration
 	// PingTimeout is how long a ping may wait for its pong before the peer is closed as dead
 	// [DefaultPingTimeout].
@@ -142,7 +148,7 @@ func (c *Client) Go(ctx context.Context, conn *websocket.Conn, opts ServeOptions
 	})
 	var ping *time.Timer
 	if s.o.PingInterval > 0 {
-		ping = keepalive(s.inner, s.bg, conn, &s.o, func(e error) { s.stop(e) })
+		ping = keepalive(s.inner, s.bg, conn, &s.o, &s.heard, func(e error) { s.stop(e) })
 	}
 	var writer chan struct{} // a queued client's writer: closed when it returns
 	if c.pull != nil {
@@ -155,7 +161,7 @@ func (c *Client) Go(ctx context.Context, conn *websocket.Conn, opts ServeOptions
 		}()
 	}
 	go func() {
-		s.stop(read(s.inner, s.bg, conn, s.o.OnMessage))
+		s.stop(read(s.inner, s.bg, conn, s.o.OnMessage, &s.heard))
 		<-closed
 		if writer != nil {
 			<-writer
@@ -181,8 +187,9 @@ type wsSession struct {
 	inner context.Context
 	stop  context.CancelCauseFunc
 	bg    context.Context
-	ret   error       // what Serve returns; set before the websocket is closed
-	wt    *time.Timer // bounds a write (write); touched by the writer only
+	heard atomic.Int64 // when a message was last read from the peer (Unix ns; 0: never)
+	ret   error        // what Serve returns; set before the websocket is closed
+	wt    *time.Timer  // bounds a write (write); touched by the writer only
 }
 
 func (s *wsSession) writeFirst() error {
@@ -393,14 +400,22 @@ func (s *wsSession) timedOut() *end {
 	return &end{err: fmt.Errorf("hub: write: %w after %v", ErrWriteTimeout, s.o.WriteTimeout)}
 }
 
-// keepalive pings the peer every PingInterval from a timer, not a goroutine of its own (a hub
-// holds thousands of websockets; an idle one costs no stack), and calls fail when a ping is
-// not answered within PingTimeout or fails.
-func keepalive(ctx, bg context.Context, conn *websocket.Conn, o *ServeOptions, fail func(error)) *time.Timer {
+// keepalive pings the peer once it has been silent for PingInterval, from a timer, not a
+// goroutine of its own (a hub holds thousands of websockets; an idle one costs no stack), and
+// calls fail when a ping is not answered within PingTimeout or fails. heard is when the peer
+// was last heard from (read); the first ping comes at a random point of the second half of
+// PingInterval.
+func keepalive(ctx, bg context.Context, conn *websocket.Conn, o *ServeOptions, heard *atomic.Int64, fail func(error)) *time.Timer {
 	var t *time.Timer
-	t = time.AfterFunc(o.PingInterval, func() {
+	t = time.AfterFunc(o.PingInterval/2+rand.N(o.PingInterval/2+1), func() {
 		if ctx.Err() != nil {
 			return
+		}
+		if at := heard.Load(); at != 0 {
+			if quiet := time.Since(time.Unix(0, at)); quiet < o.PingInterval {
+				t.Reset(o.PingInterval - quiet) // heard from since: it is alive
+				return
+			}
 		}
 		pctx, cancel := context.WithTimeout(bg, o.PingTimeout)
 		err := conn.Ping(pctx)
@@ -418,10 +433,14 @@ func keepalive(ctx, bg context.Context, conn *websocket.Conn, o *ServeOptions, f
 	return t
 }
 
+// read reads the peer's messages, handing each to on, and sets heard to when each arrived.
 func read(ctx, bg context.Context, conn *websocket.Conn,
-	on func(context.Context, websocket.MessageType, []byte) error) error {
+	on func(context.Context, websocket.MessageType, []byte) error, heard *atomic.Int64) error {
 	for {
 		typ, data, err := conn.Read(bg)
+		if err == nil {
+			heard.Store(time.Now().UnixNano())
+		}
 		if err != nil {
 			switch {
 			case ctx.Err() != nil:

@@ -258,6 +258,52 @@ func TestServePingTimeout(t *testing.T) {
 	}
 }
 
+// TestServePingsOnlyASilentPeer: a peer that sends messages (acknowledgements) more often
+// than PingInterval is not pinged; once it falls silent it is pinged again.
+func TestServePingsOnlyASilentPeer(t *testing.T) {
+	h, _ := newHub(t, Config{})
+	const interval = 60 * time.Millisecond
+	ts := serveHub(t, h, ServeOptions{PingInterval: interval, PingTimeout: time.Second}, nil, false)
+	var pings atomic.Int64
+	conn, s := ts.dial(t, "t", 0, &websocket.DialOptions{OnPingReceived: func(context.Context, []byte) bool {
+		pings.Add(1)
+		return true
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	go func() { // read, so that pings are seen and answered
+		for {
+			if _, _, err := conn.Read(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	// Talk for 15 intervals, a message every fifth of one.
+	for range 75 {
+		if err := conn.Write(ctx, websocket.MessageText, []byte(`{"type":"ack","version":1}`)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(interval / 5)
+	}
+	// The first ping may have been due before the first message arrived; after it, none.
+	if n := pings.Load(); n > 1 {
+		t.Fatalf("a peer that talked every %v was pinged %d times in %v", interval/5, n, 15*interval)
+	}
+	before := pings.Load()
+	for pings.Load() < before+3 {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("a silent peer got %d pings", pings.Load()-before)
+		case <-time.After(interval / 4):
+		}
+	}
+	select {
+	case err := <-s.err:
+		t.Fatalf("the peer was closed: %v", err)
+	default:
+	}
+}
+
 // TestServeSnapshotThenMessagesAndAcks: the First frames go out before what was published
 // after Subscribe, then live messages; the peer's messages reach OnMessage; an OnMessage
 // error closes the websocket with its status.

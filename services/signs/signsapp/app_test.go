@@ -346,6 +346,22 @@ func TestSnapshotUpdatesAndSince(t *testing.T) {
 		st := status(t, r, "S001")
 		return len(st) == 1 && st[0].LastAckVersion == v2 && st[0].Connected && st[0].Behind == 0 && !st[0].OutOfDate
 	})
+	// Its row is stored: a later acknowledgement alone updates it (the flush's ack-only path).
+	vAck := e.price(t, "S001", a.SKU, a.PriceCents+200)
+	if f = s.read(); f.Version != vAck {
+		t.Fatalf("price update %s (want version %d)", f.raw, vAck)
+	}
+	waitFor(t, 10*time.Second, "the sign shown behind", func() bool {
+		st := status(t, r, "S001")
+		return len(st) == 1 && st[0].LastAckVersion == v2 && st[0].Behind > 0 && st[0].OutOfDate
+	})
+	s.ack(vAck)
+	waitFor(t, 10*time.Second, "the later ack stored", func() bool {
+		st := status(t, r, "S001")
+		return len(st) == 1 && st[0].LastAckVersion == vAck && st[0].LastAckAt != nil && st[0].Connected && st[0].Behind == 0 &&
+			!st[0].OutOfDate && len(st[0].SKUs) == 2
+	})
+	v2 = vAck // what the sign shows from here on
 	s.conn.Close(websocket.StatusNormalClosure, "")
 	waitFor(t, 10*time.Second, "the sign shown disconnected", func() bool {
 		st := status(t, r, "S001")

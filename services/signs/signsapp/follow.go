@@ -1,10 +1,14 @@
 package signsapp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -308,7 +312,13 @@ func (w *writer) flush(ctx context.Context) error {
 			var pids, titles []*string
 			var pprices []*int64
 			var ends []*time.Time
-			for k, st := range rows {
+			// In (store, sku) order: every replica upserts the same rows, and two doing it in
+			// different orders deadlock.
+			keys := slices.SortedFunc(maps.Keys(rows), func(a, b [2]string) int {
+				return cmp.Or(strings.Compare(a[0], b[0]), strings.Compare(a[1], b[1]))
+			})
+			for _, k := range keys {
+				st := rows[k]
 				stores, skus, badges = append(stores, k[0]), append(skus, k[1]), append(badges, st.Badge)
 				prices, versions = append(prices, st.PriceCents), append(versions, st.Version)
 				if st.PromoID != "" {

@@ -1,9 +1,11 @@
 package signsapp
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +24,7 @@ type signRec struct {
 	ackAt       time.Time
 	seenAt      time.Time
 	dirty       bool // changed since last stored
+	conn        bool // and the change is more than acknowledgements: (dis)connected, its SKUs
 }
 
 // signTable keeps the acknowledgements of the signs connected to this replica in memory and
@@ -45,7 +48,7 @@ func (t *signTable) connect(store, sign string, skus []string) *signRec {
 		r = &signRec{store: store, sign: sign}
 		t.m[k] = r
 	}
-	r.skus, r.seenAt, r.dirty = skus, now(), true
+	r.skus, r.seenAt, r.dirty, r.conn = skus, now(), true, true
 	r.conns++
 	t.a.m.connected.WithLabelValues(store).Inc()
 	return r
@@ -55,7 +58,7 @@ func (t *signTable) disconnect(r *signRec) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r.conns--
-	r.seenAt, r.dirty = now(), true
+	r.seenAt, r.dirty, r.conn = now(), true, true
 	t.a.m.connected.WithLabelValues(r.store).Dec()
 }
 
@@ -102,24 +105,29 @@ func (t *signTable) heartbeat(ctx context.Context) {
 	}
 }
 
+// statusOut is one sign's row as flush stores it.
+type statusOut struct {
+	store, sign   string
+	skus          []string
+	acked         int64
+	ackAt, seenAt *time.Time
+	replica       *string
+	conn          bool // the whole row (signRec.conn); otherwise its acknowledgement only
+}
+
 // flush stores the changed records; with stopping, every sign this replica holds is stored as
-// disconnected.
+// disconnected. A sign that only acknowledged since the last flush costs an update of its
+// acknowledgement (the common case: 10,000 signs acking a promotion), not its whole row. Rows
+// go in (store, sign) order, so two replicas storing the same signs cannot deadlock.
 func (t *signTable) flush(ctx context.Context, stopping bool) {
-	type out struct {
-		store, sign   string
-		skus          []string
-		acked         int64
-		ackAt, seenAt *time.Time
-		replica       *string
-	}
-	var outs []out
+	var outs []statusOut
 	at := now()
 	t.mu.Lock()
 	for k, r := range t.m {
 		if !r.dirty && !stopping {
 			continue
 		}
-		o := out{store: r.store, sign: r.sign, skus: r.skus, acked: r.acked}
+		o := statusOut{store: r.store, sign: r.sign, skus: r.skus, acked: r.acked, conn: r.conn || stopping}
 		if !r.ackAt.IsZero() {
 			ackAt := r.ackAt
 			o.ackAt = &ackAt
@@ -134,7 +142,7 @@ func (t *signTable) flush(ctx context.Context, stopping bool) {
 		}
 		o.seenAt = &seenAt
 		outs = append(outs, o)
-		r.dirty = false
+		r.dirty, r.conn = false, false
 		if r.conns == 0 {
 			delete(t.m, k) // stored as disconnected; a reconnect starts a new record
 		}
@@ -143,7 +151,46 @@ func (t *signTable) flush(ctx context.Context, stopping bool) {
 	if len(outs) == 0 {
 		return
 	}
-	// One statement for every sign (10,000 acking signs are one statement a flush).
+	slices.SortFunc(outs, func(a, b statusOut) int {
+		return cmp.Or(strings.Compare(a.store, b.store), strings.Compare(a.sign, b.sign))
+	})
+	var rows, acks []statusOut
+	for _, o := range outs {
+		if o.conn {
+			rows = append(rows, o)
+		} else {
+			acks = append(acks, o)
+		}
+	}
+	err := t.storeRows(ctx, rows)
+	if err == nil {
+		err = t.storeAcks(ctx, acks)
+	}
+	if err != nil && ctx.Err() == nil {
+		t.a.log.Warn("signs: store acknowledgements; retrying", "err", err)
+		t.mu.Lock()
+		for _, o := range outs {
+			k := [2]string{o.store, o.sign}
+			if r := t.m[k]; r != nil {
+				r.dirty, r.conn = true, r.conn || o.conn
+			} else {
+				r := &signRec{store: o.store, sign: o.sign, skus: o.skus, acked: o.acked, dirty: true, conn: true}
+				if o.ackAt != nil {
+					r.ackAt = *o.ackAt
+				}
+				r.seenAt = *o.seenAt
+				t.m[k] = r
+			}
+		}
+		t.mu.Unlock()
+	}
+}
+
+// storeRows upserts whole rows: one statement for every sign.
+func (t *signTable) storeRows(ctx context.Context, outs []statusOut) error {
+	if len(outs) == 0 {
+		return nil
+	}
 	stores, names, skus := make([]string, len(outs)), make([]string, len(outs)), make([]string, len(outs))
 	acked := make([]int64, len(outs))
 	ackAts, seenAts := make([]*time.Time, len(outs)), make([]*time.Time, len(outs))
@@ -165,24 +212,36 @@ func (t *signTable) flush(ctx context.Context, stopping bool) {
 			replica = CASE WHEN EXCLUDED.replica IS NOT NULL THEN EXCLUDED.replica
 				WHEN s.replica = $8 THEN NULL ELSE s.replica END`,
 		stores, names, skus, acked, ackAts, seenAts, replicas, t.a.replica)
-	if err != nil && ctx.Err() == nil {
-		t.a.log.Warn("signs: store acknowledgements; retrying", "err", err)
-		t.mu.Lock()
-		for _, o := range outs {
-			k := [2]string{o.store, o.sign}
-			if r := t.m[k]; r != nil {
-				r.dirty = true
-			} else {
-				r := &signRec{store: o.store, sign: o.sign, skus: o.skus, acked: o.acked, dirty: true}
-				if o.ackAt != nil {
-					r.ackAt = *o.ackAt
-				}
-				r.seenAt = *o.seenAt
-				t.m[k] = r
-			}
-		}
-		t.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("signs: store sign rows: %w", err)
 	}
+	return nil
+}
+
+// storeAcks updates the acknowledgements of signs whose rows are stored (their connection's
+// row was stored by an earlier flush): version and time, and seen now.
+func (t *signTable) storeAcks(ctx context.Context, outs []statusOut) error {
+	if len(outs) == 0 {
+		return nil
+	}
+	stores, names := make([]string, len(outs)), make([]string, len(outs))
+	acked := make([]int64, len(outs))
+	ackAts, seenAts := make([]*time.Time, len(outs)), make([]*time.Time, len(outs))
+	for i, o := range outs {
+		stores[i], names[i], acked[i], ackAts[i], seenAts[i] = o.store, o.sign, o.acked, o.ackAt, o.seenAt
+	}
+	_, err := t.a.svc.Pool.Exec(ctx, `UPDATE signs.status AS s SET
+			last_ack_version = GREATEST(s.last_ack_version, u.acked),
+			last_ack_at = COALESCE(GREATEST(s.last_ack_at, u.ack_at), s.last_ack_at, u.ack_at),
+			last_seen_at = GREATEST(s.last_seen_at, u.seen_at)
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[])
+			AS u(store_id, sign, acked, ack_at, seen_at)
+		WHERE s.store_id = u.store_id AND s.sign = u.sign`,
+		stores, names, acked, ackAts, seenAts)
+	if err != nil {
+		return fmt.Errorf("signs: store acknowledgements: %w", err)
+	}
+	return nil
 }
 
 // SignStatus is one sign in GET /v1/signs.

@@ -46,8 +46,10 @@
 // or the client is disconnected (Client.Go does the same in the background, so an HTTP handler
 // can return after the upgrade): a writer writes the ServeOptions.First frames (a
 // snapshot taken after Subscribe, so no message published in between is missed) and then the
-// queue, each write bounded by WriteTimeout [10s]; a timer (no goroutine while idle) pings every
-// PingInterval [20s] and closes a peer that does not answer within PingTimeout [10s]; a reader
+// queue, each write bounded by WriteTimeout [10s]; a timer (no goroutine while idle) pings a
+// peer silent for PingInterval [20s] (a message from it counts as a pong, so signs that
+// acknowledge are not pinged; the first ping is jittered, so websockets opened together are not
+// pinged together) and closes a peer that does not answer within PingTimeout [10s]; a reader
 // goroutine reads the peer's messages and hands them to OnMessage (acknowledgements), or drops
 // them. When the context ends the websocket is closed cleanly (status 1001, going away).
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -47,7 +48,7 @@ type ServeOptions struct {
 	// [DefaultPingTimeout].
 	PingTimeout time.Duration
 	// OnMessage receives each message the peer sends (acknowledgements), one at a time, in
-	// order; ctx ends when Serve starts closing. An error closes the websocket: with the
+	// order, in a buffer reused once it returns (it must not keep data); ctx ends when Serve starts closing. An error closes the websocket: with the
 	// error's websocket.CloseError code and reason if it is one, else with status 1008 (policy
 	// violation); Serve returns it. [nil: the peer's messages are read and dropped.] The size
 	// of a message is limited by the Conn's read limit (Conn.SetReadLimit; 32 KiB unless set).
@@ -433,11 +434,50 @@ func keepalive(ctx, bg context.Context, conn *websocket.Conn, o *ServeOptions, h
 	return t
 }
 
+// readPool holds the buffers the peer's messages are read into, for the time of OnMessage (an
+// idle websocket holds none; reading an acknowledgement allocates nothing).
+var readPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// readMessage reads the next message into a buffer of readPool's; release gives it back.
+func readMessage(bg context.Context, conn *websocket.Conn) (typ websocket.MessageType, data []byte, release func(), err error) {
+	typ, r, err := conn.Reader(bg)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	bp := readPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, rerr := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			err = rerr
+			break
+		}
+	}
+	release = func() {
+		if cap(buf) <= maxPooled {
+			*bp = buf[:0]
+			readPool.Put(bp)
+		}
+	}
+	if err != nil {
+		release()
+		return 0, nil, nil, err
+	}
+	return typ, buf, release, nil
+}
+
 // read reads the peer's messages, handing each to on, and sets heard to when each arrived.
 func read(ctx, bg context.Context, conn *websocket.Conn,
 	on func(context.Context, websocket.MessageType, []byte) error, heard *atomic.Int64) error {
 	for {
-		typ, data, err := conn.Read(bg)
+		typ, data, release, err := readMessage(bg, conn)
 		if err == nil {
 			heard.Store(time.Now().UnixNano())
 		}
@@ -452,9 +492,12 @@ func read(ctx, bg context.Context, conn *websocket.Conn,
 			return &end{err: fmt.Errorf("hub: read: %w", err)}
 		}
 		if on == nil {
+			release()
 			continue
 		}
-		if err := on(ctx, typ, data); err != nil {
+		err = on(ctx, typ, data)
+		release()
+		if err != nil {
 			return closeEnd(err, websocket.StatusPolicyViolation)
 		}
 	}

@@ -172,48 +172,70 @@ func Decode(r *kgo.Record) (string, any, error) {
 }
 
 // fold applies a polled batch to the stores, wakes the signs showing a SKU that changed (each
-// pulls its update from the view) and hands the changed rows and positions to the writer.
+// pulls its update from the view) and hands the changed rows and positions to the writer. The
+// records are decoded before the view's lock is taken, so signs still writing an earlier
+// batch's frames wait for the fold only while it applies. The whole batch is one wake: a sign
+// showing several SKUs of it gets one frame (waking after each partition's run of records
+// measured more frames per sign in make bench-signs, 1.05-1.20 instead of 1.00, for a first
+// frame at best 20 ms sooner).
 func (a *App) fold(recs []*kgo.Record) {
-	changed := make([]row, 0, len(recs))
-	topics := make([]string, 0, len(recs))
 	positions := map[int32]int64{}
-	var nChanged, nSame, nSkipped int
-	a.mu.Lock()
-	for _, r := range recs {
+	var n foldCounts
+	changed := a.foldRun(recs, positions, make([]row, 0, len(recs)), &n)
+	a.m.events.WithLabelValues("changed").Add(float64(n.changed))
+	a.m.events.WithLabelValues("unchanged").Add(float64(n.same))
+	a.m.events.WithLabelValues("skipped").Add(float64(n.skipped))
+	a.writer.add(changed, positions)
+}
+
+type foldCounts struct{ changed, same, skipped int }
+
+// foldRun folds records, appending the rows it changed to changed, and wakes the signs
+// showing them.
+func (a *App) foldRun(run []*kgo.Record, positions map[int32]int64, changed []row, n *foldCounts) []row {
+	type decoded struct {
+		r   *kgo.Record
+		typ string
+		p   any
+	}
+	evs := make([]decoded, 0, len(run))
+	for _, r := range run {
 		positions[r.Partition] = max(positions[r.Partition], r.Offset+1)
 		typ, p, err := Decode(r)
 		if err != nil {
-			nSkipped++
+			n.skipped++
 			if !errors.Is(err, signs.ErrUnknownType) {
 				a.log.Warn("signs: skipping a record", "partition", r.Partition, "offset", r.Offset, "err", err)
 			}
 			continue
 		}
-		store, sku, _ := signs.Target(p)
+		evs = append(evs, decoded{r, typ, p})
+	}
+	topics := make([]string, 0, len(evs))
+	a.mu.Lock()
+	for _, ev := range evs {
+		store, sku, _ := signs.Target(ev.p)
 		st := a.stores[store]
 		if st == nil {
-			nSkipped++
+			n.skipped++
 			continue
 		}
 		if _, ok := st.State(sku); !ok {
-			nSkipped++
+			n.skipped++
 			continue
 		}
-		ns, ok := st.Apply(sku, signs.Change{Type: typ, Version: r.Offset + 1, Payload: p})
+		ns, ok := st.Apply(sku, signs.Change{Type: ev.typ, Version: ev.r.Offset + 1, Payload: ev.p})
 		if !ok {
-			nSame++
+			n.same++
 			continue
 		}
-		nChanged++
+		n.changed++
 		topics = append(topics, topicOf(store, sku))
 		changed = append(changed, row{store: store, sku: sku, st: ns})
 	}
 	a.mu.Unlock()
 	a.hub.Wake(topics)
-	a.m.events.WithLabelValues("changed").Add(float64(nChanged))
-	a.m.events.WithLabelValues("unchanged").Add(float64(nSame))
-	a.m.events.WithLabelValues("skipped").Add(float64(nSkipped))
-	a.writer.add(changed, positions)
+	return changed
 }
 
 // writeDelay is how long the writer waits after a fold before storing it. The hub and Postgres

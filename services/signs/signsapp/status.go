@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/freshmart/platform/internal/httpx"
 )
@@ -35,6 +36,11 @@ type signTable struct {
 	a  *App
 	mu sync.Mutex
 	m  map[[2]string]*signRec
+
+	// flush's, reused from one flush to the next (one runs at a time), so storing 10,000
+	// acknowledgements a second allocates next to nothing.
+	outs       []statusOut
+	rows, acks statusCols
 }
 
 func newSignTable(a *App) *signTable { return &signTable{a: a, m: map[[2]string]*signRec{}} }
@@ -110,9 +116,32 @@ type statusOut struct {
 	store, sign   string
 	skus          []string
 	acked         int64
-	ackAt, seenAt *time.Time
-	replica       *string
-	conn          bool // the whole row (signRec.conn); otherwise its acknowledgement only
+	ackAt, seenAt time.Time // ackAt zero: never acknowledged
+	replica       string    // "": none
+	conn          bool      // the whole row (signRec.conn); otherwise its acknowledgement only
+}
+
+// statusCols are the columns of one statement of a flush.
+type statusCols struct {
+	stores, signs, skus []string // skus: of whole rows only, comma-separated
+	acked               []int64
+	ackAts, seenAts     []pgtype.Timestamptz
+	replicas            []pgtype.Text
+}
+
+func (c *statusCols) reset() {
+	c.stores, c.signs, c.skus, c.acked = c.stores[:0], c.signs[:0], c.skus[:0], c.acked[:0]
+	c.ackAts, c.seenAts, c.replicas = c.ackAts[:0], c.seenAts[:0], c.replicas[:0]
+}
+
+func (c *statusCols) add(o *statusOut) {
+	c.stores, c.signs, c.acked = append(c.stores, o.store), append(c.signs, o.sign), append(c.acked, o.acked)
+	c.ackAts = append(c.ackAts, pgtype.Timestamptz{Time: o.ackAt, Valid: !o.ackAt.IsZero()})
+	c.seenAts = append(c.seenAts, pgtype.Timestamptz{Time: o.seenAt, Valid: true})
+	c.replicas = append(c.replicas, pgtype.Text{String: o.replica, Valid: o.replica != ""})
+	if o.conn {
+		c.skus = append(c.skus, strings.Join(o.skus, ","))
+	}
 }
 
 // flush stores the changed records; with stopping, every sign this replica holds is stored as
@@ -120,27 +149,21 @@ type statusOut struct {
 // acknowledgement (the common case: 10,000 signs acking a promotion), not its whole row. Rows
 // go in (store, sign) order, so two replicas storing the same signs cannot deadlock.
 func (t *signTable) flush(ctx context.Context, stopping bool) {
-	var outs []statusOut
+	outs := t.outs[:0]
 	at := now()
 	t.mu.Lock()
 	for k, r := range t.m {
 		if !r.dirty && !stopping {
 			continue
 		}
-		o := statusOut{store: r.store, sign: r.sign, skus: r.skus, acked: r.acked, conn: r.conn || stopping}
-		if !r.ackAt.IsZero() {
-			ackAt := r.ackAt
-			o.ackAt = &ackAt
-		}
-		seenAt := r.seenAt
+		o := statusOut{store: r.store, sign: r.sign, skus: r.skus, acked: r.acked, ackAt: r.ackAt, seenAt: r.seenAt,
+			conn: r.conn || stopping}
 		if r.conns > 0 {
-			seenAt = at
+			o.seenAt = at
 			if !stopping {
-				rep := t.a.replica
-				o.replica = &rep
+				o.replica = t.a.replica
 			}
 		}
-		o.seenAt = &seenAt
 		outs = append(outs, o)
 		r.dirty, r.conn = false, false
 		if r.conns == 0 {
@@ -148,23 +171,25 @@ func (t *signTable) flush(ctx context.Context, stopping bool) {
 		}
 	}
 	t.mu.Unlock()
+	t.outs = outs
 	if len(outs) == 0 {
 		return
 	}
 	slices.SortFunc(outs, func(a, b statusOut) int {
 		return cmp.Or(strings.Compare(a.store, b.store), strings.Compare(a.sign, b.sign))
 	})
-	var rows, acks []statusOut
-	for _, o := range outs {
-		if o.conn {
-			rows = append(rows, o)
+	t.rows.reset()
+	t.acks.reset()
+	for i := range outs {
+		if outs[i].conn {
+			t.rows.add(&outs[i])
 		} else {
-			acks = append(acks, o)
+			t.acks.add(&outs[i])
 		}
 	}
-	err := t.storeRows(ctx, rows)
+	err := t.storeRows(ctx, &t.rows)
 	if err == nil {
-		err = t.storeAcks(ctx, acks)
+		err = t.storeAcks(ctx, &t.acks)
 	}
 	if err != nil && ctx.Err() == nil {
 		t.a.log.Warn("signs: store acknowledgements; retrying", "err", err)
@@ -174,12 +199,8 @@ func (t *signTable) flush(ctx context.Context, stopping bool) {
 			if r := t.m[k]; r != nil {
 				r.dirty, r.conn = true, r.conn || o.conn
 			} else {
-				r := &signRec{store: o.store, sign: o.sign, skus: o.skus, acked: o.acked, dirty: true, conn: true}
-				if o.ackAt != nil {
-					r.ackAt = *o.ackAt
-				}
-				r.seenAt = *o.seenAt
-				t.m[k] = r
+				t.m[k] = &signRec{store: o.store, sign: o.sign, skus: o.skus, acked: o.acked, ackAt: o.ackAt,
+					seenAt: o.seenAt, dirty: true, conn: true}
 			}
 		}
 		t.mu.Unlock()
@@ -187,17 +208,9 @@ func (t *signTable) flush(ctx context.Context, stopping bool) {
 }
 
 // storeRows upserts whole rows: one statement for every sign.
-func (t *signTable) storeRows(ctx context.Context, outs []statusOut) error {
-	if len(outs) == 0 {
+func (t *signTable) storeRows(ctx context.Context, c *statusCols) error {
+	if len(c.stores) == 0 {
 		return nil
-	}
-	stores, names, skus := make([]string, len(outs)), make([]string, len(outs)), make([]string, len(outs))
-	acked := make([]int64, len(outs))
-	ackAts, seenAts := make([]*time.Time, len(outs)), make([]*time.Time, len(outs))
-	replicas := make([]*string, len(outs))
-	for i, o := range outs {
-		stores[i], names[i], skus[i], acked[i] = o.store, o.sign, strings.Join(o.skus, ","), o.acked
-		ackAts[i], seenAts[i], replicas[i] = o.ackAt, o.seenAt, o.replica
 	}
 	// replica: set while this replica holds the sign; cleared only if it is still ours
 	// (another replica may have taken the sign over since).
@@ -211,7 +224,7 @@ func (t *signTable) storeRows(ctx context.Context, outs []statusOut) error {
 			last_seen_at = GREATEST(s.last_seen_at, EXCLUDED.last_seen_at),
 			replica = CASE WHEN EXCLUDED.replica IS NOT NULL THEN EXCLUDED.replica
 				WHEN s.replica = $8 THEN NULL ELSE s.replica END`,
-		stores, names, skus, acked, ackAts, seenAts, replicas, t.a.replica)
+		c.stores, c.signs, c.skus, c.acked, c.ackAts, c.seenAts, c.replicas, t.a.replica)
 	if err != nil {
 		return fmt.Errorf("signs: store sign rows: %w", err)
 	}
@@ -220,15 +233,9 @@ func (t *signTable) storeRows(ctx context.Context, outs []statusOut) error {
 
 // storeAcks updates the acknowledgements of signs whose rows are stored (their connection's
 // row was stored by an earlier flush): version and time, and seen now.
-func (t *signTable) storeAcks(ctx context.Context, outs []statusOut) error {
-	if len(outs) == 0 {
+func (t *signTable) storeAcks(ctx context.Context, c *statusCols) error {
+	if len(c.stores) == 0 {
 		return nil
-	}
-	stores, names := make([]string, len(outs)), make([]string, len(outs))
-	acked := make([]int64, len(outs))
-	ackAts, seenAts := make([]*time.Time, len(outs)), make([]*time.Time, len(outs))
-	for i, o := range outs {
-		stores[i], names[i], acked[i], ackAts[i], seenAts[i] = o.store, o.sign, o.acked, o.ackAt, o.seenAt
 	}
 	_, err := t.a.svc.Pool.Exec(ctx, `UPDATE signs.status AS s SET
 			last_ack_version = GREATEST(s.last_ack_version, u.acked),
@@ -237,7 +244,7 @@ func (t *signTable) storeAcks(ctx context.Context, outs []statusOut) error {
 		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[])
 			AS u(store_id, sign, acked, ack_at, seen_at)
 		WHERE s.store_id = u.store_id AND s.sign = u.sign`,
-		stores, names, acked, ackAts, seenAts)
+		c.stores, c.signs, c.acked, c.ackAts, c.seenAts)
 	if err != nil {
 		return fmt.Errorf("signs: store acknowledgements: %w", err)
 	}

@@ -100,6 +100,9 @@ func TestPulledClientCatchesUp(t *testing.T) {
 	defer cancel()
 	conn := dialPulled(t, ctx, url, "S001")
 	other := dialPulled(t, ctx, url, "S002")
+	// Each got its First frame; its writer then pulls once more (nothing yet) and returns. A
+	// writer still pulling when the value moves on would send it early.
+	waitFor(t, func() bool { return h.Writing() == 0 })
 
 	v.set(1)
 	h.Wake([]string{"S001"})
@@ -146,6 +149,7 @@ func TestPulledClientCatchesUp(t *testing.T) {
 	if got, err := readN(ctx, other, 1); err != nil || got[0] != "4" {
 		t.Fatalf("the other topic's client: %q, %v; want 4", got, err)
 	}
+	waitFor(t, func() bool { return h.Writing() == 0 }) // its writer's last Pull (nothing) is done
 
 	v.set(-1)
 	h.Wake([]string{"S001"})

@@ -80,7 +80,11 @@ func TestPurchasingAgainstRealServices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gen, err := New(Config{Stores: simStores, Products: simProducts, Seed: 7, Start: time.Now().UTC(), Rate: 5, Purchasing: true})
+	// The simulated clock starts at the latest noon of the first store, within the last day:
+	// at night the lanes sell next to nothing (hourCurve), and 2 s of them might sell nothing.
+	now := time.Now().In(simStores[0].Location)
+	start := now.Add(-time.Duration((now.Hour()-12+24)%24) * time.Hour).UTC()
+	gen, err := New(Config{Stores: simStores, Products: simProducts, Seed: 7, Start: start, Rate: 5, Purchasing: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,10 +48,11 @@ type ServeOptions struct {
 	// [DefaultPingTimeout].
 	PingTimeout time.Duration
 	// OnMessage receives each message the peer sends (acknowledgements), one at a time, in
-	// order, in a buffer reused once it returns (it must not keep data); ctx ends when Serve starts closing. An error closes the websocket: with the
-	// error's websocket.CloseError code and reason if it is one, else with status 1008 (policy
-	// violation); Serve returns it. [nil: the peer's messages are read and dropped.] The size
-	// of a message is limited by the Conn's read limit (Conn.SetReadLimit; 32 KiB unless set).
+	// order, in a buffer reused once it returns (it must not keep data); ctx ends when Serve
+	// starts closing. An error closes the websocket: with the error's websocket.CloseError
+	// code and reason if it is one, else with status 1008 (policy violation); Serve returns it.
+	// [nil: the peer's messages are read and dropped.] The size of a message is limited by the
+	// Conn's read limit (Conn.SetReadLimit; 32 KiB unless set).
 	OnMessage func(ctx context.Context, typ websocket.MessageType, data []byte) error
 	// Pull makes the frames of a Pulled client (ClientConfig.Pulled; required for one, not
 	// allowed for a queued one): each time the client is woken (Hub.Wake, or a Publish to one

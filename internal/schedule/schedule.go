@@ -21,7 +21,8 @@
 // CONFLICT DO NOTHING, in a transaction that also takes a session advisory lock on the job's
 // name. The one replica whose row went in runs the slot; the others see the conflict and do
 // nothing (outcome "elsewhere"). The lock is held, on the run's own connection, until the run
-// is recorded: when a run of the same job is still going (a slow ETL), the new slot's row is
+// is recorded (the outcome and the unlock are one transaction, so a slot seen finished has
+// released the lock): when a run of the same job is still going (a slow ETL), the new slot's row is
 // recorded as skipped instead of running the two at once. The row goes from running to ok, or
 // to failed with the error text (a returned error, a panic, or the scheduler's context ending
 // the run); started_at and finished_at are on the scheduler's Clock.
@@ -346,18 +347,14 @@ func (s *Scheduler) runSlot(ctx context.Context, j *job, slot time.Time, catchUp
 	if !taken {
 		return
 	}
-	// The lock is ours (session-level, on conn) until released below or conn closes.
+	// The lock is ours (session-level, on conn) until released with the outcome below or conn
+	// closes.
 	clean := false
 	defer func() {
-		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if clean {
-			if _, err := conn.Exec(bg, unlockSQL, lockName(j.Name)); err != nil {
-				clean = false
-			}
-		}
 		if !clean {
+			bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			conn.Conn().Close(bg) //nolint:errcheck // closing releases the lock; the pool drops the connection
+			cancel()
 		}
 		conn.Release()
 	}()
@@ -369,8 +366,19 @@ func (s *Scheduler) runSlot(ctx context.Context, j *job, slot time.Time, catchUp
 	}
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if _, err := conn.Exec(bg, `UPDATE `+s.runs+` SET status = $3, finished_at = $4, error = nullif($5, '')
-		WHERE job = $1 AND scheduled_for = $2`, j.Name, slot, status, s.cfg.Clock.Now(), errText); err != nil {
+	// The outcome and the unlock in one transaction: the unlock takes effect at once and the
+	// outcome at commit, so whoever sees the slot finished (the next slot, a test's clock) finds
+	// the job's lock free; a sweep that sees the row running in between waits for its row lock
+	// and then finds it finished.
+	err = pgx.BeginFunc(bg, conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(bg, `UPDATE `+s.runs+` SET status = $3, finished_at = $4, error = nullif($5, '')
+			WHERE job = $1 AND scheduled_for = $2`, j.Name, slot, status, s.cfg.Clock.Now(), errText); err != nil {
+			return err
+		}
+		_, err := tx.Exec(bg, unlockSQL, lockName(j.Name))
+		return err
+	})
+	if err != nil {
 		// The row stays "running"; once conn is closed the sweep records it as abandoned.
 		log.Error("could not record the run", "status", status, "err", err)
 		return

@@ -55,6 +55,15 @@ func newEnv(t *testing.T) *env {
 // the next slot never comes on a Manual clock.
 func (e *env) set(t *testing.T, when time.Time) {
 	t.Helper()
+	// A scheduler that has not read the clock yet (a service just started) would take when
+	// for its start and wait for the slot after it, never running when's own.
+	next := e.clk.Now().Truncate(time.Minute).Add(time.Minute)
+	eventually(t, "the scheduler waiting for "+next.Format(time.RFC3339), func() string {
+		if !e.clk.Waiting(next) {
+			return "not yet"
+		}
+		return ""
+	})
 	e.clk.Set(when)
 	slot := when.Truncate(time.Minute)
 	pool := e.pool(t)

@@ -22,8 +22,8 @@
 // name. The one replica whose row went in runs the slot; the others see the conflict and do
 // nothing (outcome "elsewhere"). The lock is held, on the run's own connection, until the run
 // is recorded (the outcome and the unlock are one transaction, so a slot seen finished has
-// released the lock): when a run of the same job is still going (a slow ETL), the new slot's row is
-// recorded as skipped instead of running the two at once. The row goes from running to ok, or
+// released the lock): when a run of the same job is still going (a slow ETL), the new slot's
+// row is recorded as skipped instead of running the two at once. The row goes from running to ok, or
 // to failed with the error text (a returned error, a panic, or the scheduler's context ending
 // the run); started_at and finished_at are on the scheduler's Clock.
 //

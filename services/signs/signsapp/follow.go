@@ -174,36 +174,23 @@ func Decode(r *kgo.Record) (string, any, error) {
 // fold applies a polled batch to the stores, wakes the signs showing a SKU that changed (each
 // pulls its update from the view) and hands the changed rows and positions to the writer. The
 // records are decoded before the view's lock is taken, so signs still writing an earlier
-// batch's frames wait for the fold only while it applies. The whole batch is one wake: a sign
-// showing several SKUs of it gets one frame (waking after each partition's run of records
-// measured more frames per sign in make bench-signs, 1.05-1.20 instead of 1.00, for a first
-// frame at best 20 ms sooner).
+// batch's frames wait only while the batch is applied. The whole batch is one wake, so a sign
+// showing several SKUs of it gets one frame (a wake per partition's run of records measured
+// 1.05-1.20 frames per sign in make bench-signs (b), for a first frame at best 20 ms sooner).
 func (a *App) fold(recs []*kgo.Record) {
-	positions := map[int32]int64{}
-	var n foldCounts
-	changed := a.foldRun(recs, positions, make([]row, 0, len(recs)), &n)
-	a.m.events.WithLabelValues("changed").Add(float64(n.changed))
-	a.m.events.WithLabelValues("unchanged").Add(float64(n.same))
-	a.m.events.WithLabelValues("skipped").Add(float64(n.skipped))
-	a.writer.add(changed, positions)
-}
-
-type foldCounts struct{ changed, same, skipped int }
-
-// foldRun folds records, appending the rows it changed to changed, and wakes the signs
-// showing them.
-func (a *App) foldRun(run []*kgo.Record, positions map[int32]int64, changed []row, n *foldCounts) []row {
 	type decoded struct {
 		r   *kgo.Record
 		typ string
 		p   any
 	}
-	evs := make([]decoded, 0, len(run))
-	for _, r := range run {
+	positions := map[int32]int64{}
+	evs := make([]decoded, 0, len(recs))
+	var nChanged, nSame, nSkipped int
+	for _, r := range recs {
 		positions[r.Partition] = max(positions[r.Partition], r.Offset+1)
 		typ, p, err := Decode(r)
 		if err != nil {
-			n.skipped++
+			nSkipped++
 			if !errors.Is(err, signs.ErrUnknownType) {
 				a.log.Warn("signs: skipping a record", "partition", r.Partition, "offset", r.Offset, "err", err)
 			}
@@ -211,31 +198,35 @@ func (a *App) foldRun(run []*kgo.Record, positions map[int32]int64, changed []ro
 		}
 		evs = append(evs, decoded{r, typ, p})
 	}
+	changed := make([]row, 0, len(evs))
 	topics := make([]string, 0, len(evs))
 	a.mu.Lock()
 	for _, ev := range evs {
 		store, sku, _ := signs.Target(ev.p)
 		st := a.stores[store]
 		if st == nil {
-			n.skipped++
+			nSkipped++
 			continue
 		}
 		if _, ok := st.State(sku); !ok {
-			n.skipped++
+			nSkipped++
 			continue
 		}
 		ns, ok := st.Apply(sku, signs.Change{Type: ev.typ, Version: ev.r.Offset + 1, Payload: ev.p})
 		if !ok {
-			n.same++
+			nSame++
 			continue
 		}
-		n.changed++
+		nChanged++
 		topics = append(topics, topicOf(store, sku))
 		changed = append(changed, row{store: store, sku: sku, st: ns})
 	}
 	a.mu.Unlock()
 	a.hub.Wake(topics)
-	return changed
+	a.m.events.WithLabelValues("changed").Add(float64(nChanged))
+	a.m.events.WithLabelValues("unchanged").Add(float64(nSame))
+	a.m.events.WithLabelValues("skipped").Add(float64(nSkipped))
+	a.writer.add(changed, positions)
 }
 
 // writeDelay is how long the writer waits after a fold before storing it. The hub and Postgres

@@ -2,7 +2,9 @@
 // zones) and the products sold, with prices, low-stock thresholds and reorder quantities.
 //
 // The data is embedded (catalog.json) and read-only; every service and the web server load the
-// same copy with Load. Prices are integer cents. Stock of a store/SKU that has never been
+// same copy with Load. A chain runs on its own catalog by naming a file of the same format in
+// CATALOG_FILE (every process of it the same file: Load reads it instead of the embedded
+// one, and migrations.Apply seeds Postgres from it). Prices are integer cents. Stock of a store/SKU that has never been
 // counted starts at the product's InitialStock.
 package catalog
 
@@ -12,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -116,13 +119,37 @@ type Catalog struct {
 	deptIdx     map[string]int
 }
 
-var loadOnce = sync.OnceValues(func() (*Catalog, error) { return Parse(raw) })
+// EnvFile is the environment variable naming a catalog file to load instead of the embedded
+// one.
+const EnvFile = "CATALOG_FILE"
 
-// Load returns the embedded catalog, parsed and checked once per process.
+var loadOnce = sync.OnceValues(func() (*Catalog, error) { return loadFile(os.Getenv(EnvFile)) })
+
+// Load returns the catalog, parsed and checked once per process: the file named by
+// CATALOG_FILE when it is set, else the embedded one.
 func Load() (*Catalog, error) { return loadOnce() }
 
-// MustLoad is Load for program start-up: it panics if the embedded catalog is invalid, which
-// the package tests rule out.
+// loadFile parses the catalog file at path, or the embedded catalog when path is "".
+func loadFile(path string) (*Catalog, error) {
+	if path == "" {
+		return Parse(raw)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %s: %w", EnvFile, err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %s=%s: %w", EnvFile, path, err)
+	}
+	return c, nil
+}
+
+// Embedded returns the embedded catalog's JSON (a copy), the starting point of a chain's own.
+func Embedded() []byte { return bytes.Clone(raw) }
+
+// MustLoad is Load for program start-up: it panics if the catalog is invalid (the package
+// tests rule that out for the embedded one; CATALOG_FILE's is the operator's).
 func MustLoad() *Catalog {
 	c, err := Load()
 	if err != nil {

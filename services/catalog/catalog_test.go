@@ -1,7 +1,11 @@
 package catalog
 
 import (
+	"encoding/json"
 	"errors"
+	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -153,6 +157,47 @@ func TestUnitPriceAndOrderQty(t *testing.T) {
 	for _, v := range cat.Vendors() {
 		if v.Email == "" {
 			t.Errorf("vendor %s: no email", v.VendorID)
+		}
+	}
+}
+
+// TestLoadFile: CATALOG_FILE's catalog replaces the embedded one, and a missing or invalid file
+// is an error naming the variable.
+func TestLoadFile(t *testing.T) {
+	var doc map[string]any
+	if err := json.Unmarshal(Embedded(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	products := doc["products"].([]any)
+	extra := maps.Clone(products[0].(map[string]any))
+	extra["sku"], extra["name"] = "PRD-9999", "Own brand oats"
+	doc["products"] = append(products, extra)
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	own := filepath.Join(dir, "own.json")
+	if err := os.WriteFile(own, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := loadFile(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := c.Product("PRD-9999"); err != nil || p.Name != "Own brand oats" || len(c.Products()) != len(products)+1 {
+		t.Fatalf("own catalog: %+v %v, %d products", p, err, len(c.Products()))
+	}
+	if c, err := loadFile(""); err != nil || len(c.Products()) != len(products) {
+		t.Fatalf("embedded: %v", err)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"products": 3}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{filepath.Join(dir, "missing.json"), bad} {
+		if _, err := loadFile(path); err == nil || !strings.Contains(err.Error(), EnvFile) {
+			t.Fatalf("%s: err = %v, want one naming %s", path, err, EnvFile)
 		}
 	}
 }

@@ -256,8 +256,14 @@ func (s *Service) Consumer(cfg stream.Config) (*stream.Consumer, error) {
 	return c, nil
 }
 
-// Relay builds the outbox relay of schema (the service's name when empty) on the service's
-// producer and runs it with the service.
+// relayLinger is how long the relay's client lets a partition's records wait for more before
+// sending them. The relay flushes each pass as soon as it is buffered, so no record waits for
+// it: it only keeps the first records of a pass from leaving alone (see stream.RelayConfig).
+const relayLinger = 100 * time.Millisecond
+
+// Relay builds the outbox relay of schema (the service's name when empty) on a producer of its
+// own (idempotent, acks=all, like the service's, but lingering: each pass of the outbox leaves
+// in one produce request) and runs it with the service.
 func (s *Service) Relay(schema string) (*stream.Relay, error) {
 	if s.Pool == nil || s.Producer == nil {
 		return nil, errors.New("kit: Relay needs Options.Database and Options.Producer")
@@ -265,7 +271,13 @@ func (s *Service) Relay(schema string) (*stream.Relay, error) {
 	if schema == "" {
 		schema = s.Name
 	}
-	r, err := stream.NewRelay(stream.RelayConfig{Schema: schema, Pool: s.Pool, Client: s.Producer.Client(),
+	p, err := events.NewProducer(events.ProducerConfig{Brokers: s.Brokers, Source: s.Source,
+		DeliveryTimeout: s.Producer.Timeout(), Opts: append(s.KafkaOpts("relay"), kgo.ProducerLinger(relayLinger))})
+	if err != nil {
+		return nil, fmt.Errorf("kit: %s: relay producer: %w", s.Name, err)
+	}
+	s.OnClose(p.Close)
+	r, err := stream.NewRelay(stream.RelayConfig{Schema: schema, Pool: s.Pool, Client: p.Client(),
 		Log: s.Log, Registerer: s.Registry})
 	if err != nil {
 		return nil, fmt.Errorf("kit: %s: %w", s.Name, err)

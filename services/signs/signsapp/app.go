@@ -231,12 +231,21 @@ func New(s *kit.Service, cfg Config) (*App, error) {
 // holds its writer for up to WriteTimeout).
 const quietMost = 2 * time.Second
 
-// quiet waits, up to quietMost, until no sign's writer runs: storing the view or the
-// acknowledgements (Postgres on the same machine) while a change fans out to thousands of
-// signs would delay their frames (see services/bench/signs). What waits is only stored later.
+// ackQuiet is how long no acknowledgement must have arrived for a fan-out to count as over:
+// the writers return once the frames are in the sockets, and the signs read and acknowledge
+// them after that (10,000 signs acknowledge a fan-out at about 25 a millisecond).
+const ackQuiet = 50 * time.Millisecond
+
+// quiet waits, up to quietMost, until no sign's writer runs and no acknowledgement arrived for
+// ackQuiet: storing the view or the acknowledgements (Postgres on the same machine) while a
+// change fans out to thousands of signs, or while they are still reading its frames, would
+// delay those frames (see services/bench/signs). What waits is only stored later.
 func (a *App) quiet(ctx context.Context) {
 	deadline := time.Now().Add(quietMost)
-	for a.hub.Writing() > 0 && time.Now().Before(deadline) {
+	busy := func() bool {
+		return a.hub.Writing() > 0 || time.Since(time.Unix(0, a.signs.lastAck.Load())) < ackQuiet
+	}
+	for busy() && time.Now().Before(deadline) {
 		select {
 		case <-ctx.Done():
 			return

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,6 +37,8 @@ type signTable struct {
 	a  *App
 	mu sync.Mutex
 	m  map[[2]string]*signRec
+
+	lastAck atomic.Int64 // when the last acknowledgement arrived (Unix ns), for App.quiet
 
 	// flush's, reused from one flush to the next (one runs at a time), so storing 10,000
 	// acknowledgements a second allocates next to nothing.
@@ -75,14 +78,32 @@ func (t *signTable) ack(r *signRec, version, sent int64) {
 	r.acked = max(r.acked, version)
 	r.ackAt, r.seenAt, r.dirty = at, at, true
 	t.mu.Unlock()
+	t.lastAck.Store(at.UnixNano())
 	t.a.m.ackLag.Observe(float64(max(0, sent-version)))
 }
 
+// run stores the acknowledgements every FlushEvery, once a fan-out is over (App.quiet), and
+// refreshes the heartbeat every SeenEvery on a ticker of its own: one row, which does not wait
+// for a fan-out (the signs this replica holds count as disconnected when it is late).
 func (t *signTable) run(ctx context.Context) error {
+	t.heartbeat(ctx)
+	beats := make(chan struct{})
+	go func() {
+		defer close(beats)
+		seen := time.NewTicker(t.a.cfg.SeenEvery)
+		defer seen.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-seen.C:
+				t.heartbeat(ctx)
+			}
+		}
+	}()
+	defer func() { <-beats }()
 	flush := time.NewTicker(t.a.cfg.FlushEvery)
 	defer flush.Stop()
-	t.heartbeat(ctx)
-	lastSeen := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -93,10 +114,6 @@ func (t *signTable) run(ctx context.Context) error {
 		case <-flush.C:
 		}
 		t.a.quiet(ctx)
-		if time.Since(lastSeen) >= t.a.cfg.SeenEvery {
-			lastSeen = time.Now()
-			t.heartbeat(ctx)
-		}
 		t.flush(ctx, false)
 	}
 }

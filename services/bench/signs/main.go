@@ -14,8 +14,11 @@
 //     peer's with the same frame in centrifuge's async message ("send"), which the peer reads
 //     and keeps per client (-no-ack: neither acknowledges).
 //   - (a) one chain-wide price change of the hot SKU: a price.changed per store;
-//   - (b) a promotion on every SKU of the catalog at once (230 SKUs, the whole catalog, so a
-//     promo.started per store and SKU: 1,380 events; the brief's 500 SKUs exceed the catalog).
+//   - (b) a promotion on every SKU of the catalog at once: -skus SKUs (default 500), so a
+//     promo.started per store and SKU (3,000 events). The chain's catalog has 230 products;
+//     the bench runs every process (pricing, both hubs, the migrations' seed) on a catalog of
+//     its own (CATALOG_FILE) holding them and as many more, copies of them under new SKUs
+//     (BEN-0231 ...), as -skus asks for.
 //
 // The trigger (-trigger api, the default) is the real pricing service (services/cmd/pricing,
 // started by the bench): (a) is PUT /v1/prices/{sku} without a store, (b) POST /v1/promotions
@@ -43,6 +46,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -57,6 +61,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
@@ -86,7 +91,9 @@ type options struct {
 	noAck      bool
 	trigger    string
 	profile    string
+	perf       bool
 	rounds     int
+	skus       int
 }
 
 func run() error {
@@ -97,8 +104,10 @@ func run() error {
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the signs' SKUs")
 	flag.DurationVar(&o.timeout, "timeout", 60*time.Second, "longest wait for a phase's frames")
 	flag.StringVar(&o.trigger, "trigger", "api", "api: the pricing service's PUT /v1/prices and POST /v1/promotions; events: produce the events directly")
+	flag.IntVar(&o.skus, "skus", 500, "SKUs of the bench's catalog, all promoted in (b): the chain's products, then copies of them under new SKUs")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds of (a) and (b) per hub; the round with the median p99 is reported (with -trigger api each (b) waits for a new minute)")
 	flag.StringVar(&o.profile, "profile", "", "directory for each hub's pprof profiles: heap and goroutines with every sign connected, CPU of each phase")
+	flag.BoolVar(&o.perf, "perf", false, "with -profile: record the whole machine (every process, the kernel's part too) during each phase with perf record -a -g, into <kind>-<phase>.perf.data")
 	flag.BoolVar(&o.noAck, "no-ack", false, "the signs do not acknowledge frames (to see what acks cost; not the protocol)")
 	flag.Parse()
 	if o.hot > o.signs {
@@ -109,6 +118,14 @@ func run() error {
 			return fmt.Errorf("-profile: %w", err)
 		}
 	}
+	if o.perf && o.profile == "" {
+		return errors.New("-perf needs -profile (the directory of its recordings)")
+	}
+	if o.perf {
+		if _, err := exec.LookPath("perf"); err != nil {
+			return fmt.Errorf("-perf: %w", err)
+		}
+	}
 	if o.rounds < 1 {
 		return errors.New("-rounds must be at least 1")
 	}
@@ -116,15 +133,23 @@ func run() error {
 		return err
 	}
 	ctx := context.Background()
-	cat, err := catalog.Load()
-	if err != nil {
-		return err
-	}
 	tmp, err := os.MkdirTemp("", "bench-signs-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	// Every process of the bench (this one's migrations, pricing, the hubs) loads this catalog.
+	catFile := filepath.Join(tmp, "catalog.json")
+	if err := writeCatalog(catFile, o.skus); err != nil {
+		return err
+	}
+	if err := os.Setenv(catalog.EnvFile, catFile); err != nil {
+		return err
+	}
+	cat, err := catalog.Load()
+	if err != nil {
+		return err
+	}
 	fmt.Println("bench-signs: starting Postgres, the broker, building the hubs ...")
 	pg, err := pgcluster.Start()
 	if err != nil {
@@ -205,6 +230,35 @@ func build(dir string) error {
 	return nil
 }
 
+// writeCatalog writes to path the chain's catalog with n products: its own first, then copies
+// of them in turn under new SKUs (BEN-0231, ...) and names; n below the chain's keeps the first n.
+func writeCatalog(path string, n int) error {
+	if n < 2 {
+		return errors.New("-skus must be at least 2 (the hot SKU and another)")
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(catalog.Embedded(), &doc); err != nil {
+		return fmt.Errorf("the embedded catalog: %w", err)
+	}
+	own, _ := doc["products"].([]any)
+	if len(own) == 0 {
+		return errors.New("the embedded catalog has no products")
+	}
+	products := slices.Clone(own[:min(n, len(own))])
+	for i := len(own); i < n; i++ {
+		p, _ := own[i%len(own)].(map[string]any)
+		cp := maps.Clone(p)
+		cp["sku"], cp["name"] = fmt.Sprintf("BEN-%04d", i+1), fmt.Sprintf("%v no. %d", p["name"], i+1)
+		products = append(products, cp)
+	}
+	doc["products"] = products
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
 // plan is which SKUs each sign shows.
 type plan struct {
 	hot   string
@@ -272,7 +326,7 @@ func measure(ctx context.Context, kind string, idx int, dir, brokers, dsn string
 		return res, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	prof := profiler{dir: o.profile, kind: kind}
+	prof := profiler{dir: o.profile, kind: kind, perf: o.perf}
 	if prof.dir != "" {
 		pport, err := freePort()
 		if err != nil {
@@ -383,9 +437,9 @@ func measureRound(ctx context.Context, seq, pid int, clients []*client, cat *cat
 	if api != nil {
 		trigA = func() error { return api.putPrice(p.hot, price) }
 	}
-	ra, err = runPhase(pid, clients, prof.phase(name("a")), trigA, len(evA), o.timeout, func(c *client) map[string]bool {
+	ra, err = runPhase(pid, clients, prof.phase(name("a")), trigA, len(evA), o.timeout, func(c *client) []string {
 		if slices.Contains(c.plan.skus, p.hot) {
-			return map[string]bool{p.hot: true}
+			return []string{p.hot}
 		}
 		return nil
 	}, func(it item) bool { return it.PriceCents == price || it.RegularPriceCents == price }) // during a promotion the new price is the regular one
@@ -411,27 +465,18 @@ func measureRound(ctx context.Context, seq, pid int, clients []*client, cat *cat
 	if api != nil {
 		trigB = func() (err error) { promoID, err = api.postPromotion(cat, title, time.Now().UTC()); return err }
 	}
-	rb, err = runPhase(pid, clients, prof.phase(name("b")), trigB, len(evB), o.timeout, func(c *client) map[string]bool {
-		m := map[string]bool{}
-		for _, sku := range c.plan.skus {
-			m[sku] = true
-		}
-		return m
-	}, func(it item) bool { return it.PromoTitle == title })
+	rb, err = runPhase(pid, clients, prof.phase(name("b")), trigB, len(evB), o.timeout, allSKUs, func(it item) bool { return it.PromoTitle == title })
 	if err == nil && promoID != "" {
 		// End it (the next round's promotion must not overlap it) and wait until every sign
-		// shows the end, so the next round's (a) does not race its 1,380 promo.ended events.
+		// shows the end, so the next round's (a) does not race its promo.ended events.
 		_, err = runPhase(pid, clients, func() func() { return func() {} }, func() error { return api.endPromotion(promoID) },
-			len(evB), o.timeout, func(c *client) map[string]bool {
-				m := map[string]bool{}
-				for _, sku := range c.plan.skus {
-					m[sku] = true
-				}
-				return m
-			}, func(it item) bool { return it.PromoTitle == "" })
+			len(evB), o.timeout, allSKUs, func(it item) bool { return it.PromoTitle == "" })
 	}
 	return ra, rb, err
 }
+
+// allSKUs is a phase's want of every SKU the sign shows.
+func allSKUs(c *client) []string { return c.plan.skus }
 
 func freePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -510,7 +555,7 @@ type client struct {
 	frames atomic.Int64
 
 	mu        sync.Mutex
-	remaining map[string]bool // SKUs still to see in this phase
+	remaining []string // SKUs still to see in this phase (at most 12: a scan beats a map)
 	match     func(item) bool
 	done      time.Time
 	finished  func()
@@ -524,8 +569,8 @@ func (c *client) frame(at time.Time, items []item) {
 		return
 	}
 	for _, it := range items {
-		if c.remaining[it.SKU] && c.match(it) {
-			delete(c.remaining, it.SKU)
+		if i := slices.Index(c.remaining, it.SKU); i >= 0 && c.match(it) {
+			c.remaining = slices.Delete(c.remaining, i, i+1)
 		}
 	}
 	if len(c.remaining) == 0 {
@@ -694,7 +739,8 @@ func frameVersion(b []byte) (int64, bool) {
 // scanItems appends to out the items of a frame: each starts at {"sku": (the item's first
 // field, as signs.Item marshals) and runs to the next one; the fields the bench checks are
 // read from that span. Names and titles hold no JSON punctuation the scan could trip on
-// (the catalog's and the bench's own).
+// (the catalog's and the bench's own). The items' strings point into b (no allocation per
+// item): they are valid only while b is, which for the signs' reader is until its next read.
 func scanItems(b []byte, out []item) []item {
 	start := []byte(`{"sku":"`)
 	for {
@@ -709,13 +755,13 @@ func scanItems(b []byte, out []item) []item {
 		}
 		var it item
 		if k := bytes.IndexByte(span, '"'); k >= 0 {
-			it.SKU = string(span[:k])
+			it.SKU = unsafe.String(unsafe.SliceData(span), k)
 		}
 		it.PriceCents = intField(span, `"price_cents":`)
 		it.RegularPriceCents = intField(span, `"regular_price_cents":`)
 		if _, rest, ok := bytes.Cut(span, []byte(`"promo_title":"`)); ok {
 			if k := bytes.IndexByte(rest, '"'); k >= 0 {
-				it.PromoTitle = string(rest[:k])
+				it.PromoTitle = unsafe.String(unsafe.SliceData(rest), k)
 			}
 		}
 		out = append(out, it)
@@ -738,7 +784,7 @@ func intField(span []byte, name string) int64 {
 // runPhase arms every client with what it must see, runs trigger (whose return is the
 // clock's start) and waits for the signs.
 func runPhase(pid int, clients []*client, profile func() func(), trigger func() error, nEvents int, timeout time.Duration,
-	want func(*client) map[string]bool, match func(item) bool) (phase, error) {
+	want func(*client) []string, match func(item) bool) (phase, error) {
 	ph := phase{events: nEvents}
 	var pending atomic.Int64
 	all := make(chan struct{})
@@ -746,7 +792,7 @@ func runPhase(pid int, clients []*client, profile func() func(), trigger func() 
 	for _, c := range clients {
 		w := want(c)
 		c.mu.Lock()
-		c.remaining, c.match, c.done = w, match, time.Time{}
+		c.remaining, c.match, c.done = slices.Clone(w), match, time.Time{}
 		if len(w) > 0 {
 			waiting = append(waiting, c)
 			pending.Add(1)

@@ -2,7 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -92,5 +95,34 @@ func TestScanItems(t *testing.T) {
 	}
 	if got, ok := frameVersion(frame); !ok || got != v || v != 6 {
 		t.Fatalf("frameVersion = %d %v, want %d", got, ok, v)
+	}
+}
+
+// TestWriteCatalog: the bench's catalog is the chain's products, then copies under new SKUs, and
+// it parses as a catalog.
+func TestWriteCatalog(t *testing.T) {
+	own := catalog.MustLoad().Products()
+	for _, n := range []int{500, 10} {
+		path := filepath.Join(t.TempDir(), "catalog.json")
+		if err := writeCatalog(path, n); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := catalog.Parse(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps := c.Products()
+		if len(ps) != n || ps[0] != own[0] || ps[min(n, len(own))-1].SKU != own[min(n, len(own))-1].SKU {
+			t.Fatalf("-skus %d: %d products, first %+v", n, len(ps), ps[0])
+		}
+		if n > len(own) {
+			if last := ps[n-1]; last.SKU != fmt.Sprintf("BEN-%04d", n) || last.PriceCents != own[(n-1)%len(own)].PriceCents {
+				t.Fatalf("-skus %d: last %+v", n, last)
+			}
+		}
 	}
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
 	"time"
@@ -15,6 +17,7 @@ import (
 // (no -profile) does nothing.
 type profiler struct {
 	dir, kind, addr string
+	perf            bool // record the machine during each phase too (perf record -a)
 }
 
 // env is the environment variable that makes a hub serve pprof, or nothing.
@@ -75,7 +78,8 @@ func (p profiler) phase(name string) func() func() {
 	return func() func() {
 		hub := p.cpu(name, 3*time.Second)
 		self := p.self(name + "-signs")
-		return func() { hub(); self() }
+		machine := p.machine(name, 2*time.Second)
+		return func() { hub(); self(); machine() }
 	}
 }
 
@@ -93,4 +97,28 @@ func (p profiler) self(name string) func() {
 		return func() {}
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
+// machine records every process of the machine, kernel included, for d with perf (-perf) into
+// <kind>-<name>.perf.data, so that the CPU the hub shares with the signs, Postgres, the broker
+// and pricing can be told apart (perf report --sort comm,dso -i ...). It returns the wait for
+// the recording.
+func (p profiler) machine(name string, d time.Duration) func() {
+	if p.dir == "" || !p.perf {
+		return func() {}
+	}
+	out := filepath.Join(p.dir, fmt.Sprintf("%s-%s.perf.data", p.kind, name))
+	cmd := exec.Command("perf", "record", "-a", "-g", "-F", "997", "-o", out, "--", "sleep", fmt.Sprint(d.Seconds()))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench-signs: perf %s: %v\n", name, err)
+		return func() {}
+	}
+	time.Sleep(500 * time.Millisecond) // perf has read the kernel's symbols and opened its events
+	return func() {
+		if err := cmd.Wait(); err != nil {
+			fmt.Fprintf(os.Stderr, "bench-signs: perf %s: %v: %s\n", name, err, stderr.Bytes())
+		}
+	}
 }

@@ -101,19 +101,19 @@ func Parse(r *kgo.Record) (Event, error) {
 			ctype = string(h.Value)
 		}
 	}
-	where := fmt.Sprintf("%s/%d@%d", r.Topic, r.Partition, r.Offset)
+	where := func() string { return fmt.Sprintf("%s/%d@%d", r.Topic, r.Partition, r.Offset) } // for errors only
 	switch {
 	case spec != SpecVersion:
-		return ev, fmt.Errorf("events: %s: %s %q: %w", where, HeaderSpecVersion, spec, ErrEnvelope)
+		return ev, fmt.Errorf("events: %s: %s %q: %w", where(), HeaderSpecVersion, spec, ErrEnvelope)
 	case ev.ID == "" || ev.Type == "" || ev.Source == "":
-		return ev, fmt.Errorf("events: %s: id, type and source are required: %w", where, ErrEnvelope)
+		return ev, fmt.Errorf("events: %s: id, type and source are required: %w", where(), ErrEnvelope)
 	case ctype != "" && ctype != ContentType && ctype != ContentType+"; charset=utf-8":
-		return ev, fmt.Errorf("events: %s: content type %q: %w", where, ctype, ErrEnvelope)
+		return ev, fmt.Errorf("events: %s: content type %q: %w", where(), ctype, ErrEnvelope)
 	}
 	if ts != "" {
 		t, err := time.Parse(time.RFC3339Nano, ts)
 		if err != nil {
-			return ev, fmt.Errorf("events: %s: %s %q: %w", where, HeaderTime, ts, ErrEnvelope)
+			return ev, fmt.Errorf("events: %s: %s %q: %w", where(), HeaderTime, ts, ErrEnvelope)
 		}
 		ev.Time = t.UTC()
 	}

@@ -106,9 +106,6 @@ func NewProducerFrom(cl *kgo.Client, source string) *Producer {
 	return &Producer{client: cl, source: source, timeout: 10 * time.Second}
 }
 
-// Timeout returns how long Produce waits for an acknowledgement (ProducerConfig.DeliveryTimeout).
-func (p *Producer) Timeout() time.Duration { return p.timeout }
-
 // Source returns the ce_source of the events p produces.
 func (p *Producer) Source() string { return p.source }
 

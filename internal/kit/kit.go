@@ -272,7 +272,7 @@ func (s *Service) Relay(schema string) (*stream.Relay, error) {
 		schema = s.Name
 	}
 	p, err := events.NewProducer(events.ProducerConfig{Brokers: s.Brokers, Source: s.Source,
-		DeliveryTimeout: s.Producer.Timeout(), Opts: append(s.KafkaOpts("relay"), kgo.ProducerLinger(relayLinger))})
+		DeliveryTimeout: s.Producer.DeliveryTimeout(), Opts: append(s.KafkaOpts("relay"), kgo.ProducerLinger(relayLinger))})
 	if err != nil {
 		return nil, fmt.Errorf("kit: %s: relay producer: %w", s.Name, err)
 	}

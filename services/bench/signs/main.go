@@ -21,7 +21,8 @@
 //     (BEN-0231 ...), as -skus asks for.
 //
 // The trigger (-trigger api, the default) is the real pricing service (services/cmd/pricing,
-// started by the bench): (a) is PUT /v1/prices/{sku} without a store, (b) POST /v1/promotions
+// started by the bench with PRICING_SIGNS=off, so that the measured hub is the only hub on the
+// machine): (a) is PUT /v1/prices/{sku} without a store, (b) POST /v1/promotions
 // starting now, and a phase's clock starts at the API's answer. With -trigger events the same
 // events are produced to display-updates with acks=all and the clock starts when the broker has
 // acknowledged the last of them (the hub alone, without pricing's transaction and outbox relay).
@@ -1013,7 +1014,10 @@ func startPricing(dir, brokers, dsn string) (*pricingAPI, error) {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(filepath.Join(dir, "pricing"))
-	cmd.Env = append(os.Environ(), "KAFKA_BROKERS="+brokers, "DATABASE_URL="+dsn, "HTTP_ADDR="+addr, "LOG_LEVEL=warn")
+	// The price book alone: the measured hub is the only one on the machine (pricing's own
+	// would be a second replica folding and storing every event on the same two cores).
+	cmd.Env = append(os.Environ(), "KAFKA_BROKERS="+brokers, "DATABASE_URL="+dsn, "HTTP_ADDR="+addr, "LOG_LEVEL=warn",
+		"PRICING_SIGNS=off")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err

@@ -108,7 +108,7 @@ func (p profiler) machine(name string, d time.Duration) func() {
 		return func() {}
 	}
 	out := filepath.Join(p.dir, fmt.Sprintf("%s-%s.perf.data", p.kind, name))
-	cmd := exec.Command("perf", "record", "-a", "-g", "-F", "997", "-o", out, "--", "sleep", fmt.Sprint(d.Seconds()))
+	cmd := exec.Command("perf", "record", "-a", "-g", "-F", "1999", "-o", out, "--", "sleep", fmt.Sprint(d.Seconds()))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

@@ -5,7 +5,9 @@
 // on pos-sales.
 //
 // It also serves the shelf signs (package signsapp): GET /v1/signs/ws (a sign's websocket) and
-// GET /v1/signs?store_id= (the signs' status).
+// GET /v1/signs?store_id= (the signs' status), unless PRICING_SIGNS=off: then it is the price
+// book alone, and the hub runs in processes of its own (signsapp on the kit, such as
+// services/bench/signs/hub, which make bench-signs measures with pricing as the trigger).
 //
 // Usage:
 //
@@ -24,6 +26,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/freshmart/platform/internal/kit"
 	"github.com/freshmart/platform/services/pricing/app"
@@ -35,6 +38,13 @@ func main() {
 	kit.Main(app.Options, func(_ context.Context, s *kit.Service) error {
 		if _, err := app.New(s, app.Config{}); err != nil {
 			return err
+		}
+		switch v := s.Env("PRICING_SIGNS"); v {
+		case "", "on":
+		case "off":
+			return nil
+		default:
+			return fmt.Errorf("PRICING_SIGNS=%q: want on (the default: serve the shelf signs) or off", v)
 		}
 		_, err := signsapp.New(s, signsapp.Config{})
 		return err

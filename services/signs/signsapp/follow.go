@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -178,30 +179,26 @@ func Decode(r *kgo.Record) (string, any, error) {
 // showing several SKUs of it gets one frame (a wake per partition's run of records measured
 // 1.05-1.20 frames per sign in make bench-signs (b), for a first frame at best 20 ms sooner).
 func (a *App) fold(recs []*kgo.Record) {
-	type decoded struct {
-		r   *kgo.Record
-		typ string
-		p   any
-	}
 	positions := map[int32]int64{}
-	evs := make([]decoded, 0, len(recs))
+	evs := decodeAll(recs)
 	var nChanged, nSame, nSkipped int
-	for _, r := range recs {
+	for _, ev := range evs {
+		r := ev.r
 		positions[r.Partition] = max(positions[r.Partition], r.Offset+1)
-		typ, p, err := Decode(r)
-		if err != nil {
+		if ev.err != nil {
 			nSkipped++
-			if !errors.Is(err, signs.ErrUnknownType) {
-				a.log.Warn("signs: skipping a record", "partition", r.Partition, "offset", r.Offset, "err", err)
+			if !errors.Is(ev.err, signs.ErrUnknownType) {
+				a.log.Warn("signs: skipping a record", "partition", r.Partition, "offset", r.Offset, "err", ev.err)
 			}
-			continue
 		}
-		evs = append(evs, decoded{r, typ, p})
 	}
 	changed := make([]row, 0, len(evs))
 	topics := make([]string, 0, len(evs))
 	a.mu.Lock()
 	for _, ev := range evs {
+		if ev.err != nil {
+			continue
+		}
 		store, sku, _ := signs.Target(ev.p)
 		st := a.stores[store]
 		if st == nil {
@@ -227,6 +224,42 @@ func (a *App) fold(recs []*kgo.Record) {
 	a.m.events.WithLabelValues("unchanged").Add(float64(nSame))
 	a.m.events.WithLabelValues("skipped").Add(float64(nSkipped))
 	a.writer.add(changed, positions)
+}
+
+// decoded is a record of a fold and what Decode made of it.
+type decoded struct {
+	r   *kgo.Record
+	typ string
+	p   any
+	err error
+}
+
+// decodeMin is the least records per goroutine decodeAll decodes in parallel.
+const decodeMin = 256
+
+// decodeAll decodes recs, in order, on up to GOMAXPROCS goroutines when there are many (a
+// promotion on 500 SKUs is 3,000 records, about 30 ms of JSON on one core, before the first
+// sign can be woken).
+func decodeAll(recs []*kgo.Record) []decoded {
+	out := make([]decoded, len(recs))
+	decode := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			typ, p, err := Decode(recs[i])
+			out[i] = decoded{recs[i], typ, p, err}
+		}
+	}
+	n := min(runtime.GOMAXPROCS(0), len(recs)/decodeMin)
+	if n < 2 {
+		decode(0, len(recs))
+		return out
+	}
+	var wg sync.WaitGroup
+	chunk := (len(recs) + n - 1) / n
+	for lo := 0; lo < len(recs); lo += chunk {
+		wg.Go(func() { decode(lo, min(lo+chunk, len(recs))) })
+	}
+	wg.Wait()
+	return out
 }
 
 // writeDelay is how long the writer waits after a fold before storing it. The hub and Postgres

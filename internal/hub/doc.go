@@ -37,8 +37,12 @@
 // each frame. Pull makes the frame from state the caller keeps (a shelf sign: every SKU it
 // shows that changed since its last frame), so a client that fell behind catches up in one
 // frame and costs no memory per message. Its writer runs only while there is something to
-// write (Hub.Writing counts those running), so an idle Pulled client served with Client.Go
-// costs one goroutine, its reader.
+// write (Hub.Writing counts those running), on the hub's pool of writer goroutines: a few
+// (2×GOMAXPROCS) that take woken clients in order and stay while there is work, so a fan-out
+// to thousands of clients does not start (and grow the stack of) a goroutine each, and one
+// more starts whenever the queue has not moved for 5 ms (every worker blocked writing to a
+// stalled peer), so a stalled client does not hold up the others. An idle Pulled client
+// served with Client.Go costs one goroutine, its reader.
 //
 // # Websockets
 //

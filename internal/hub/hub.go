@@ -100,6 +100,7 @@ type Hub struct {
 	seq    uint64 // Publish calls, to deliver a message on several topics once per client
 
 	writing atomic.Int64 // Pulled clients' writers running
+	pool    *workers     // runs them
 }
 
 // New returns a Hub with no clients, registering its metrics on cfg.Registerer. It fails only
@@ -121,7 +122,7 @@ func New(cfg Config) (*Hub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hub %s: register metrics: %w", cfg.Name, err)
 	}
-	return &Hub{cfg: cfg, m: m, topics: map[string]map[*Client]struct{}{}}, nil
+	return &Hub{cfg: cfg, m: m, topics: map[string]map[*Client]struct{}{}, pool: newWorkers()}, nil
 }
 
 // Subscribe adds a client receiving the messages published from now on to any of cfg.Topics.
@@ -135,7 +136,7 @@ func (h *Hub) Subscribe(cfg ClientConfig) *Client {
 	}
 	c := &Client{hub: h, topics: cfg.Topics, size: cfg.QueueSize, policy: cfg.Policy, done: make(chan struct{})}
 	if cfg.Pulled {
-		c.pull = &pullState{writing: &h.writing}
+		c.pull = &pullState{writing: &h.writing, pool: h.pool}
 	} else {
 		c.wake = make(chan struct{}, 1)
 		if c.policy == Coalesce {

@@ -115,7 +115,7 @@ func (c *Client) Serve(ctx context.Context, conn *websocket.Conn, opts ServeOpti
 // handler can return after Go (the websocket was hijacked), so a served websocket costs
 // one goroutine, reading the peer's messages (acknowledgements, pongs, the close frame), and
 // for a queued client a second one writing; a Pulled client's writer runs only while it has
-// something to write, and a timer (no goroutine while idle) pings.
+// something to write (on the hub's writer pool), and a timer (no goroutine while idle) pings.
 func (c *Client) Go(ctx context.Context, conn *websocket.Conn, opts ServeOptions, done func(error)) {
 	opts.defaults()
 	if (c.pull != nil) != (opts.Pull != nil) {
@@ -268,7 +268,8 @@ func (s *wsSession) pullAll() error {
 	return nil
 }
 
-// pullState starts a Pulled client's writer on demand, so an idle client costs no goroutine.
+// pullState starts a Pulled client's writer on demand, on the hub's writer pool (workers), so
+// an idle client costs no goroutine.
 type pullState struct {
 	mu      sync.Mutex
 	start   func()        // runs the writer; nil until Go
@@ -277,6 +278,7 @@ type pullState struct {
 	stopped bool          // the session is ending: start no writer
 	idle    chan struct{} // closed when the writer returns after stop
 	writing *atomic.Int64 // the hub's count of running writers
+	pool    *workers      // the hub's, which runs the writer
 }
 
 // wake makes the writer pull: it starts one, or tells the running one to pull again.
@@ -296,7 +298,7 @@ func (p *pullState) wake() {
 	p.writing.Add(1)
 	start := p.start
 	p.mu.Unlock()
-	go start()
+	p.pool.run(start)
 }
 
 // begin sets the writer and starts it once (the First frames, and whatever changed since the
@@ -306,7 +308,7 @@ func (p *pullState) begin(start func()) {
 	p.start, p.running, p.woken = start, true, false
 	p.writing.Add(1)
 	p.mu.Unlock()
-	go start()
+	p.pool.run(start)
 }
 
 // next is the writer's question when it has pulled everything: pull again (woken meanwhile),

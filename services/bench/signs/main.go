@@ -428,6 +428,7 @@ func measureRound(ctx context.Context, seq, pid int, clients []*client, cat *cat
 	}
 	// (a) a chain-wide price change of the hot SKU.
 	price := int64(100000 + seq)
+	newPrice, newRegular := matchInt(`"price_cents":`, price), matchInt(`"regular_price_cents":`, price)
 	var evA []events.Out
 	for _, st := range cat.Stores() {
 		evA = append(evA, events.Out{Topic: schemas.TopicDisplayUpdates, Key: st.StoreID, Type: schemas.TypePriceChanged,
@@ -443,7 +444,9 @@ func measureRound(ctx context.Context, seq, pid int, clients []*client, cat *cat
 			return []string{p.hot}
 		}
 		return nil
-	}, func(it item) bool { return it.PriceCents == price || it.RegularPriceCents == price }) // during a promotion the new price is the regular one
+	}, func(raw []byte) bool { // during a promotion the new price is the regular one
+		return newPrice(raw) || newRegular(raw)
+	})
 	if err != nil {
 		return ra, rb, err
 	}
@@ -466,12 +469,12 @@ func measureRound(ctx context.Context, seq, pid int, clients []*client, cat *cat
 	if api != nil {
 		trigB = func() (err error) { promoID, err = api.postPromotion(cat, title, time.Now().UTC()); return err }
 	}
-	rb, err = runPhase(pid, clients, prof.phase(name("b")), trigB, len(evB), o.timeout, allSKUs, func(it item) bool { return it.PromoTitle == title })
+	rb, err = runPhase(pid, clients, prof.phase(name("b")), trigB, len(evB), o.timeout, allSKUs, matchTitle(title))
 	if err == nil && promoID != "" {
 		// End it (the next round's promotion must not overlap it) and wait until every sign
 		// shows the end, so the next round's (a) does not race its promo.ended events.
 		_, err = runPhase(pid, clients, func() func() { return func() {} }, func() error { return api.endPromotion(promoID) },
-			len(evB), o.timeout, allSKUs, func(it item) bool { return it.PromoTitle == "" })
+			len(evB), o.timeout, allSKUs, matchTitle(""))
 	}
 	return ra, rb, err
 }
@@ -537,13 +540,29 @@ func issueTokens(ctx context.Context, dsn string, cat *catalog.Catalog, p plan, 
 	}
 }
 
-// item is what the bench reads of a frame's item.
+// item is one item of a frame as the bench reads it: its SKU and its JSON (from after
+// {"sku":" to the next item), which a phase's match looks into without decoding it.
 type item struct {
-	SKU        string `json:"sku"`
-	PriceCents int64  `json:"price_cents"`
-	PromoTitle string `json:"promo_title"`
-	// RegularPriceCents is set during a promotion (a price change then moves it).
-	RegularPriceCents int64 `json:"regular_price_cents"`
+	SKU string
+	raw []byte
+}
+
+// matchInt is a match: the item's field name (`"price_cents":`) has the value v.
+func matchInt(name string, v int64) func([]byte) bool {
+	n := strconv.AppendInt([]byte(name), v, 10)
+	comma, brace := append(slices.Clip(n), ','), append(slices.Clip(n), '}')
+	return func(raw []byte) bool { return bytes.Contains(raw, comma) || bytes.Contains(raw, brace) }
+}
+
+// matchTitle is a match: the item's promo_title is title ("": none).
+func matchTitle(title string) func([]byte) bool {
+	if title == "" {
+		return func(raw []byte) bool {
+			return !bytes.Contains(raw, []byte(`"promo_title":"`)) || bytes.Contains(raw, []byte(`"promo_title":""`))
+		}
+	}
+	want := []byte(`"promo_title":"` + title + `"`)
+	return func(raw []byte) bool { return bytes.Contains(raw, want) }
 }
 
 // client is one connected sign.
@@ -557,7 +576,7 @@ type client struct {
 
 	mu        sync.Mutex
 	remaining []string // SKUs still to see in this phase (at most 12: a scan beats a map)
-	match     func(item) bool
+	match     func(raw []byte) bool
 	done      time.Time
 	finished  func()
 }
@@ -570,7 +589,7 @@ func (c *client) frame(at time.Time, items []item) {
 		return
 	}
 	for _, it := range items {
-		if i := slices.Index(c.remaining, it.SKU); i >= 0 && c.match(it) {
+		if i := slices.Index(c.remaining, it.SKU); i >= 0 && c.match(it.raw) {
 			c.remaining = slices.Delete(c.remaining, i, i+1)
 		}
 	}
@@ -738,54 +757,30 @@ func frameVersion(b []byte) (int64, bool) {
 }
 
 // scanItems appends to out the items of a frame: each starts at {"sku": (the item's first
-// field, as signs.Item marshals) and runs to the next one; the fields the bench checks are
-// read from that span. Names and titles hold no JSON punctuation the scan could trip on
-// (the catalog's and the bench's own). The items' strings point into b (no allocation per
-// item): they are valid only while b is, which for the signs' reader is until its next read.
+// field, as signs.Item marshals) and runs to the next one. Names and titles hold no JSON
+// punctuation the scan could trip on (the catalog's and the bench's own). The items point
+// into b (no allocation per item): they are valid only while b is, which for the signs'
+// reader is until its next read.
 func scanItems(b []byte, out []item) []item {
 	start := []byte(`{"sku":"`)
-	for {
-		i := bytes.Index(b, start)
-		if i < 0 {
-			return out
-		}
+	i := bytes.Index(b, start)
+	for i >= 0 {
 		b = b[i+len(start):]
-		span := b
-		if j := bytes.Index(b, start); j >= 0 {
-			span = b[:j]
+		raw := b
+		if i = bytes.Index(b, start); i >= 0 {
+			raw = b[:i]
 		}
-		var it item
-		if k := bytes.IndexByte(span, '"'); k >= 0 {
-			it.SKU = unsafe.String(unsafe.SliceData(span), k)
+		if k := bytes.IndexByte(raw, '"'); k >= 0 {
+			out = append(out, item{SKU: unsafe.String(unsafe.SliceData(raw), k), raw: raw})
 		}
-		it.PriceCents = intField(span, `"price_cents":`)
-		it.RegularPriceCents = intField(span, `"regular_price_cents":`)
-		if _, rest, ok := bytes.Cut(span, []byte(`"promo_title":"`)); ok {
-			if k := bytes.IndexByte(rest, '"'); k >= 0 {
-				it.PromoTitle = unsafe.String(unsafe.SliceData(rest), k)
-			}
-		}
-		out = append(out, it)
 	}
-}
-
-func intField(span []byte, name string) int64 {
-	_, rest, ok := bytes.Cut(span, []byte(name))
-	if !ok {
-		return 0
-	}
-	end := bytes.IndexAny(rest, ",}")
-	if end < 0 {
-		return 0
-	}
-	v, _ := strconv.ParseInt(string(rest[:end]), 10, 64)
-	return v
+	return out
 }
 
 // runPhase arms every client with what it must see, runs trigger (whose return is the
 // clock's start) and waits for the signs.
 func runPhase(pid int, clients []*client, profile func() func(), trigger func() error, nEvents int, timeout time.Duration,
-	want func(*client) []string, match func(item) bool) (phase, error) {
+	want func(*client) []string, match func(raw []byte) bool) (phase, error) {
 	ph := phase{events: nEvents}
 	var pending atomic.Int64
 	all := make(chan struct{})

@@ -106,7 +106,7 @@ func run() error {
 	flag.DurationVar(&o.timeout, "timeout", 60*time.Second, "longest wait for a phase's frames")
 	flag.StringVar(&o.trigger, "trigger", "api", "api: the pricing service's PUT /v1/prices and POST /v1/promotions; events: produce the events directly")
 	flag.IntVar(&o.skus, "skus", 500, "SKUs of the bench's catalog, all promoted in (b): the chain's products, then copies of them under new SKUs")
-	flag.IntVar(&o.rounds, "rounds", 3, "rounds of (a) and (b) per hub; the round with the median p99 is reported (with -trigger api each (b) waits for a new minute)")
+	flag.IntVar(&o.rounds, "rounds", 5, "rounds of (a) and (b) per hub; the round with the median p99 is reported (with -trigger api each (b) waits for a new minute)")
 	flag.StringVar(&o.profile, "profile", "", "directory for each hub's pprof profiles: heap and goroutines with every sign connected, CPU of each phase")
 	flag.BoolVar(&o.perf, "perf", false, "with -profile: record the whole machine (every process, the kernel's part too) during each phase with perf record -a -g, into <kind>-<phase>.perf.data")
 	flag.BoolVar(&o.noAck, "no-ack", false, "the signs do not acknowledge frames (to see what acks cost; not the protocol)")
@@ -923,16 +923,20 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Micros
 
 func report(rs []result, n int) {
 	k := float64(n) / 1000
+	w := 22 // a column, wide enough for "p99 of each round" ("1520 / 745 / ... ms")
+	for _, r := range rs {
+		w = max(w, 7*len(r.bs)+5)
+	}
 	fmt.Println()
 	fmt.Printf("%-28s", "")
 	for _, r := range rs {
-		fmt.Printf("%22s", r.kind)
+		fmt.Printf("%*s", w, r.kind)
 	}
 	fmt.Println()
 	row := func(name string, f func(r result) string) {
 		fmt.Printf("%-28s", name)
 		for _, r := range rs {
-			fmt.Printf("%22s", f(r))
+			fmt.Printf("%*s", w, f(r))
 		}
 		fmt.Println()
 	}

@@ -127,7 +127,7 @@ func (w *workers) loop() {
 		}
 	}
 	w.n--
-	// A token meant for this worker (sent as it timed out) must not wake nobody: it stays in
-	// the channel for another idle worker, or, with none idle, the queue is empty anyway.
+	// A token sent for this worker as it timed out stays in the channel: the next worker to
+	// wait takes it and finds the queue as it is (a spurious wake, harmless).
 	w.mu.Unlock()
 }

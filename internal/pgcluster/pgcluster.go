@@ -19,7 +19,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -30,6 +29,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/freshmart/platform/internal/loopback"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -88,7 +88,7 @@ func Start() (*Cluster, error) {
 	}
 	// A free port can be taken by someone else between probing and binding: retry a few times.
 	for attempt := 0; ; attempt++ {
-		c.port, err = freePort()
+		c.port, err = loopback.Port()
 		if err != nil {
 			os.RemoveAll(c.dir)
 			return nil, err
@@ -260,13 +260,4 @@ func pgVersion(binDir string) (v []int, ok bool) {
 		v = append(v, n)
 	}
 	return v, true
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

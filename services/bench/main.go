@@ -27,7 +27,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -42,6 +41,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/freshmart/platform/internal/brokerproc"
+	"github.com/freshmart/platform/internal/loopback"
 	"github.com/freshmart/platform/internal/pgcluster"
 	"github.com/freshmart/platform/services/catalog"
 )
@@ -414,15 +414,6 @@ type platform struct {
 	posURL, invURL string
 }
 
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 func startPlatform(broker string) (*platform, error) {
 	p := &platform{}
 	var err error
@@ -458,7 +449,7 @@ func startPlatform(broker string) (*platform, error) {
 	}
 	env := []string{"KAFKA_BROKERS=" + p.broker.Addr, "DATABASE_URL=" + dsn, "LOG_LEVEL=warn"}
 	for _, svc := range []string{"pos", "inventory"} {
-		addr, err := freeAddr()
+		addr, err := loopback.Addr()
 		if err != nil {
 			return fail(err)
 		}

@@ -49,7 +49,6 @@ import (
 	"io"
 	"maps"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -70,6 +69,7 @@ import (
 
 	"github.com/freshmart/platform/internal/brokerproc"
 	"github.com/freshmart/platform/internal/events"
+	"github.com/freshmart/platform/internal/loopback"
 	"github.com/freshmart/platform/internal/pgcluster"
 	"github.com/freshmart/platform/migrations"
 	"github.com/freshmart/platform/schemas"
@@ -322,14 +322,14 @@ type phase struct {
 func measure(ctx context.Context, kind string, idx int, dir, brokers, dsn string, cat *catalog.Catalog, prod *events.Producer,
 	api *pricingAPI, p plan, o options) (result, error) {
 	res := result{kind: kind}
-	port, err := freePort()
+	port, err := loopback.Port()
 	if err != nil {
 		return res, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	prof := profiler{dir: o.profile, kind: kind, perf: o.perf}
 	if prof.dir != "" {
-		pport, err := freePort()
+		pport, err := loopback.Port()
 		if err != nil {
 			return res, err
 		}
@@ -481,15 +481,6 @@ func measureRound(ctx context.Context, seq, pid int, clients []*client, cat *cat
 
 // allSKUs is a phase's want of every SKU the sign shows.
 func allSKUs(c *client) []string { return c.plan.skus }
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
 
 func waitHealthy(url, kind string) error {
 	deadline := time.Now().Add(60 * time.Second)
@@ -1007,7 +998,7 @@ type pricingAPI struct {
 }
 
 func startPricing(dir, brokers, dsn string) (*pricingAPI, error) {
-	port, err := freePort()
+	port, err := loopback.Port()
 	if err != nil {
 		return nil, err
 	}

@@ -36,16 +36,21 @@ type target struct {
 	waitErr error
 }
 
-// freePort asks the kernel for a free loopback port. The port is free when
-// this returns; the broker binds it right after, which is good enough for a
-// benchmark (tests use the same approach with a retry).
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+// freePorts asks the kernel for n free loopback ports. The ports are free
+// when this returns; the broker binds them right after, which is good enough
+// for a benchmark. All n listeners stay open until the last is chosen, so the
+// ports differ: the kernel often offers a port again as soon as it is closed.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 // startTarget execs bin with args (in which "{port}" and "{http}" are
@@ -53,14 +58,11 @@ func freePort() (int, error) {
 // logs its output to work/<name>.log and waits until it answers a Metadata
 // request.
 func startTarget(ctx context.Context, name, work, bin string, args []string) (*target, error) {
-	port, err := freePort()
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	httpPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+	port, httpPort := ports[0], ports[1]
 	slug := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
 			return r

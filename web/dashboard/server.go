@@ -181,6 +181,7 @@ func (s *Server) routes(r chi.Router) {
 	r.Get("/fragments/finance", s.financeFragment)
 	r.Get("/fragments/headline", s.headlineFragment)
 	r.Get("/fragments/price-accuracy", s.priceAccuracyFragment)
+	r.Get("/fragments/signs", s.signsFragment)
 	r.Get("/api/live", s.liveJSON)
 	s.loyaltyRoutes(r)
 	r.Get("/ws", s.websocket)

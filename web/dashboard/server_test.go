@@ -61,6 +61,8 @@ func TestPagesRenderWhenDependenciesAreDown(t *testing.T) {
 		{"/finance/daily.csv", 400, "application/problem+json", []string{"date is required"}},
 		{"/fragments/headline?store=S001", 200, "text/html", []string{"The daily report is unavailable right now"}},
 		{"/fragments/headline?store=nope", 404, "application/problem+json", []string{"nope"}},
+		{"/fragments/signs?store=S001", 200, "text/html", []string{`id="signs-unavailable"`, "Sign status is unavailable right now"}},
+		{"/fragments/signs?store=nope", 404, "application/problem+json", []string{"nope"}},
 		{"/api/live", 200, "application/json", []string{`"chain"`, `"stores"`}},
 		{"/static/app.js", 200, "text/javascript", []string{"WebSocket"}},
 		{"/static/style.css", 200, "text/css", []string{".ticker"}},

@@ -15,7 +15,8 @@ import (
 
 // The shelf signs part of the dashboard: a store page's signs panel (every sign of the store
 // with a token: connected or not, out of date, its last acknowledgement), read from the
-// pricing service's GET /v1/signs (PRICING_URL), and the sign page, /signs/{store}/{sign},
+// pricing service's GET /v1/signs (PRICING_URL) and read again by the page every 5 seconds
+// (/fragments/signs), and the sign page, /signs/{store}/{sign},
 // which a browser standing in for a shelf label opens. The sign page's websocket goes straight
 // to the pricing service (its address derived from PRICING_URL; the hub allows the dashboard's
 // origin, SIGNS_ALLOWED_ORIGINS), so the dashboard carries no sign traffic.
@@ -99,6 +100,16 @@ func (s *Server) signsPanel(ctx context.Context, store string) *SignsPanel {
 	}
 	p.Signs = rows
 	return p
+}
+
+// signsFragment is a store page's signs panel, which the page reads again every few seconds.
+func (s *Server) signsFragment(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("store")
+	if _, err := s.cat.Store(id); err != nil {
+		s.problem(w, http.StatusNotFound, "Unknown store", fmt.Sprintf("store %q is not in the catalog", id))
+		return
+	}
+	s.render(w, "signs", s.signsPanel(r.Context(), id))
 }
 
 // signPageView is what the sign page template receives.

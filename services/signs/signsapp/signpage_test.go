@@ -54,7 +54,8 @@ func startWeb(t *testing.T, brokers, pricingURL string) string {
 
 // TestSignPageInChromium: the sign page (served by web) shows the snapshot, then a price change
 // and a promotion without a reload, acknowledges what it shows, and reconnects with since
-// after the hub restarts; the store page's panel shows the sign connected.
+// after the hub restarts; the store page's panel shows the sign connected, and follows the hub
+// going away and coming back without a reload.
 func TestSignPageInChromium(t *testing.T) {
 	e := newEnv(t)
 	// A fixed port for the hub, so the page reconnects to its restart.
@@ -123,15 +124,43 @@ func TestSignPageInChromium(t *testing.T) {
 		t.Fatalf("store page's signs panel:\n%s", excerpt(body, "Shelf signs"))
 	}
 
+	// The store page, in a second tab, keeps its signs panel up to date without a reload.
+	store, cancelStore := chromedp.NewContext(ctx)
+	defer cancelStore()
+	storeText := func(sel string) string {
+		v, err := chromedp.Run(store, chromedp.Evaluate[string](`(function(){var e=document.querySelector(`+jsString(sel)+`);return e?e.textContent:"";})()`))
+		if err != nil {
+			t.Fatalf("store page: text of %s: %v", sel, err)
+		}
+		return v
+	}
+	if err := chromedp.Do(store, chromedp.Navigate(web+"/stores/S001")); err != nil {
+		t.Fatalf("open the store page: %v", err)
+	}
+	if _, err := chromedp.Run(store, chromedp.Evaluate[string](`window.__noReload = "yes"`)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the store page's panel showing the sign connected", func() bool { return storeText("#signs-connected") == "1" })
+
 	// The hub restarts on the same address; a change made meanwhile reaches the page, which
-	// reconnected with since.
+	// reconnected with since. The store page's panel says the hub is gone, then shows the sign
+	// back.
 	r.stop()
+	waitFor(t, 20*time.Second, "the store page's panel saying sign status is unavailable", func() bool {
+		return strings.Contains(storeText("#signs-unavailable"), "Sign status is unavailable")
+	})
 	e.price(t, "S001", a.SKU, 1234)
 	r2 := e.start(t, map[string]string{"HTTP_ADDR": addr})
 	waitText(`.label[data-sku="`+a.SKU+`"] .price`, "$12.34")
 	noReload()
 	waitText(`#sign-status`, "Live")
 	_ = r2
+	waitFor(t, 20*time.Second, "the store page's panel showing the sign connected again", func() bool {
+		return storeText("#signs-connected") == "1" && storeText("#signs-unavailable") == ""
+	})
+	if v, err := chromedp.Run(store, chromedp.Evaluate[string](`String(window.__noReload)`)); err != nil || v != "yes" {
+		t.Fatalf("the store page was reloaded (%q, %v)", v, err)
+	}
 
 	// With the pricing service gone, the store page says so and still renders.
 	web2 := startWeb(t, e.brokers, "http://127.0.0.1:1")

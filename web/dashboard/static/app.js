@@ -505,6 +505,12 @@
     setInterval(() => refreshBox("#price-accuracy-body", "/fragments/price-accuracy?store=" + encodeURIComponent(store)), 15000);
   }
 
+  // Store page: the signs panel follows the signs' connections and acknowledgements, which the
+  // pricing service keeps (not an event the page receives); read it again every 5 seconds.
+  if (store && $("#signs-body")) {
+    setInterval(() => refreshBox("#signs-body", "/fragments/signs?store=" + encodeURIComponent(store)), 5000);
+  }
+
   // System page: refresh the tables every few seconds.
   if (page === "system") {
     setInterval(async () => {

@@ -10,8 +10,9 @@ import (
 )
 
 // The pricing part of the dashboard: a store page's price accuracy (the share of the sale
-// lines its lanes charged at the price in force, and the SKUs charged otherwise), read from the
-// pricing service's API (PRICING_URL) when the page or its fragment is asked for. When the
+// lines its lanes charged at the price in force, and the SKUs charged otherwise), and the
+// chain page's accuracy column (each store's share), read from the pricing service's API
+// (PRICING_URL) when the page or its fragment is asked for. When the
 // pricing service does not answer, the card says so and the rest of the page is unaffected.
 
 // DefaultPricingURL is where the pricing service answers unless PRICING_URL says otherwise.

@@ -41,8 +41,8 @@ func fakePricing(t *testing.T) *httptest.Server {
 
 // TestPriceAccuracyCard: the store page shows the store's price accuracy and the SKUs charged
 // at another price (their names from the catalog, the last time in the store's zone); a store
-// with no mismatch says so; with the pricing service down the card says it is unavailable and
-// the page still renders.
+// with no mismatch says so; the chain page has each store's accuracy; with the pricing service
+// down the card and the column say it is unavailable and the pages still render.
 func TestPriceAccuracyCard(t *testing.T) {
 	down := closedAddr(t)
 	base := map[string]string{"KAFKA_BROKERS": down, "INVENTORY_URL": "http://" + down, "POS_URL": "http://" + down,
@@ -76,7 +76,18 @@ func TestPriceAccuracyCard(t *testing.T) {
 	if resp, err := http.Get(up + "/fragments/price-accuracy?store=nope"); err != nil || resp.StatusCode != 404 {
 		t.Errorf("fragment of an unknown store: %v %v", resp, err)
 	}
+	// The chain page's stores table has each store's accuracy.
+	chain := get(t, up+"/")
+	for _, want := range []string{`id="acc-S001"><strong class="up" title="3 of 4,000 lines at another price">99.92%`,
+		`id="acc-S002"><strong class="up" title="0 of 0 lines at another price">—`} {
+		if !strings.Contains(chain, want) {
+			t.Errorf("the chain page lacks %q", want)
+		}
+	}
 	gone := serve("http://" + down)
+	if chain := get(t, gone+"/"); !strings.Contains(chain, `id="acc-S001"><span class="hint" title="Price accuracy is unavailable right now (pricing:`) {
+		t.Errorf("with pricing down the chain page's accuracy column does not say so")
+	}
 	page = get(t, gone+"/stores/S001")
 	if !strings.Contains(page, `id="price-accuracy-unavailable">Price accuracy is unavailable right now (pricing:`) || !strings.Contains(page, `id="stock-body"`) {
 		t.Errorf("with pricing down the store page does not say so:\n%s", page)

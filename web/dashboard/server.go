@@ -206,6 +206,8 @@ type storeView struct {
 	ID, Name, City, Timezone string
 	LocalTime                string
 	Revenue                  Revenue
+	// Accuracy is the store's price accuracy (the chain page's stores table only).
+	Accuracy *PriceAccuracy
 }
 
 func (s *Server) stores() []storeView {
@@ -279,6 +281,9 @@ func (s *Server) chainPage(w http.ResponseWriter, r *http.Request) {
 	var wg sync.WaitGroup
 	wg.Go(func() { p.Alerts, p.AlertsErr = s.chainAlerts(r.Context()) })
 	wg.Go(func() { p.Spikes, p.ChainSpikes, p.SpikesErr = s.chainSpikes(r.Context()) })
+	for i := range p.Stores {
+		wg.Go(func() { p.Stores[i].Accuracy = s.priceAccuracy(r.Context(), p.Stores[i].ID) })
+	}
 	wg.Wait()
 	s.render(w, "chain", p)
 }

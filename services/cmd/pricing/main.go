@@ -15,6 +15,9 @@
 //	pricing sign-token --store S001 --sign NAME       issue a sign's token (printed alone)
 //	pricing sign-token --store S001 --sign NAME --revoke
 //	pricing sign-token --list [--store S001]
+//	pricing rebuild                                   replay pos-sales into a fresh schema and
+//	                                                  compare the price accuracy with the live
+//	                                                  one (exit status 1 when they differ)
 //
 // It is configured by the environment the service kit reads (internal/kit: KAFKA_BROKERS,
 // DATABASE_URL (required), HTTP_ADDR default 127.0.0.1:8084, LOG_LEVEL, LOG_FORMAT).
@@ -27,6 +30,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/freshmart/platform/internal/kit"
 	"github.com/freshmart/platform/services/pricing/app"
@@ -34,7 +38,11 @@ import (
 )
 
 func main() {
-	kit.RunCommand("pricing", signsapp.Commands)
+	cmds := kit.Commands{"rebuild": kit.RebuildCommand("pricing", app.RebuildOptions, func(ctx context.Context, s *kit.Service) (kit.Rebuilt, error) {
+		return app.Rebuild(ctx, s, nil)
+	})}
+	maps.Copy(cmds, signsapp.Commands)
+	kit.RunCommand("pricing", cmds)
 	kit.Main(app.Options, func(_ context.Context, s *kit.Service) error {
 		if _, err := app.New(s, app.Config{}); err != nil {
 			return err

@@ -48,10 +48,18 @@ func (a *App) checkSales(ctx context.Context, tx *stream.Tx, evs []events.Event)
 			tx.Skip(ev, events.SkipUnknownType)
 		}
 	}
+	return a.count(ctx, tx, Schema, sales, ids)
+}
+
+// count checks the sales (ids are their sale ids) against the price book and adds what it
+// found to the accuracy tables of schema: Schema for the live view, RebuildSchema for a
+// rebuild. The price book is always the live one.
+func (a *App) count(ctx context.Context, tx pgx.Tx, schema string, sales []schemas.SaleCompleted, ids []string) error {
 	if len(sales) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, `INSERT INTO pricing.sales_checked (sale_id) SELECT DISTINCT unnest($1::uuid[])
+	sch := pgx.Identifier{schema}.Sanitize()
+	rows, err := tx.Query(ctx, `INSERT INTO `+sch+`.sales_checked (sale_id) SELECT DISTINCT unnest($1::uuid[])
 		ON CONFLICT DO NOTHING RETURNING sale_id::text`, ids)
 	if err != nil {
 		return fmt.Errorf("pricing: record checked sales: %w", err)
@@ -125,7 +133,7 @@ func (a *App) checkSales(ctx context.Context, tx *stream.Tx, evs []events.Event)
 		st, checked, mismatched = append(st, s), append(checked, c.checked), append(mismatched, c.mismatched)
 	}
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO pricing.accuracy_stores (store_id, lines_checked, mismatched_lines)
+	b.Queue(`INSERT INTO `+sch+`.accuracy_stores AS accuracy_stores (store_id, lines_checked, mismatched_lines)
 		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])
 		ON CONFLICT (store_id) DO UPDATE SET lines_checked = accuracy_stores.lines_checked + EXCLUDED.lines_checked,
 			mismatched_lines = accuracy_stores.mismatched_lines + EXCLUDED.mismatched_lines`, st, checked, mismatched)
@@ -138,7 +146,7 @@ func (a *App) checkSales(ctx context.Context, tx *stream.Tx, evs []events.Event)
 			ns, exp, chg, ats = append(ns, c.n), append(exp, c.expected), append(chg, c.charged), append(ats, c.at)
 		}
 		// The last mismatch is the one with the latest occurred_at, whichever batch it came in.
-		b.Queue(`INSERT INTO pricing.accuracy_skus (store_id, sku, mismatches, last_expected_cents, last_charged_cents, last_at, last_sale_id)
+		b.Queue(`INSERT INTO `+sch+`.accuracy_skus AS accuracy_skus (store_id, sku, mismatches, last_expected_cents, last_charged_cents, last_at, last_sale_id)
 			SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::timestamptz[], $7::uuid[])
 			ON CONFLICT (store_id, sku) DO UPDATE SET mismatches = accuracy_skus.mismatches + EXCLUDED.mismatches,
 				last_expected_cents = CASE WHEN EXCLUDED.last_at >= accuracy_skus.last_at THEN EXCLUDED.last_expected_cents ELSE accuracy_skus.last_expected_cents END,

@@ -750,6 +750,32 @@ func TestPriceAccuracy(t *testing.T) {
 			t.Fatalf("/metrics lacks %s", line)
 		}
 	}
+
+	// `pricing rebuild`: replaying pos-sales against the price book gives the same accuracy.
+	rb := kittest.Build(t, RebuildOptions, e.vars())
+	rep, err := Rebuild(ctx, rb, e.cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shown, total := rep.Differences(); total != 0 || rep.LiveSales != 9 || rep.RebuiltSales != 9 || rep.Records < 9 {
+		t.Fatalf("rebuild: %s; %d differences: %v", rep.Summary(), total, shown)
+	}
+	// A count changed behind the consumer's back is found.
+	pool, err := pgxpool.New(ctx, e.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, `UPDATE pricing.accuracy_skus SET last_charged_cents = last_charged_cents + 1 WHERE store_id = 'S001' AND sku = 'PRD-0007'`); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = Rebuild(ctx, rb, e.cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shown, total := rep.Differences(); total != 1 || !strings.Contains(shown[0], "store S001 sku PRD-0007") {
+		t.Fatalf("rebuild after tampering: %d differences: %v", total, shown)
+	}
 }
 
 // TestRestartKeepsSchedule: a promotion and a price change scheduled before the service stops

@@ -29,11 +29,12 @@ type RebuildReport struct {
 	Records                       int
 	LiveEpisodes, RebuiltEpisodes int
 	LiveChains, RebuiltChains     int
-	Diffs                         []string
+	// Diff is where the rebuilt view differs from the live one (its Differences).
+	kit.Diff
 }
 
 // Equal reports whether the rebuilt view equals the live one.
-func (r RebuildReport) Equal() bool { return len(r.Diffs) == 0 }
+func (r RebuildReport) Equal() bool { return r.Total == 0 }
 
 // Summary says what the rebuild replayed and counted (kit.Rebuilt).
 func (r RebuildReport) Summary() string {
@@ -43,9 +44,6 @@ func (r RebuildReport) Summary() string {
 
 // Compared names what the rebuild compared (kit.Rebuilt).
 func (r RebuildReport) Compared() string { return "episodes and chain spikes, alert ids included" }
-
-// Differences lists where the views differ and how many places do (kit.Rebuilt).
-func (r RebuildReport) Differences() ([]string, int) { return r.Diffs, len(r.Diffs) }
 
 // Rebuild replays customer-complaints from the start into fresh tables in RebuildSchema,
 // stopping each partition at the position the live service has consumed, fires the resolution
@@ -77,15 +75,8 @@ func Rebuild(ctx context.Context, s *kit.Service, cfg Config) (RebuildReport, er
 	if err != nil {
 		return rep, fmt.Errorf("rebuild: snapshot live view: %w", err)
 	}
-	sch := pgx.Identifier{RebuildSchema}.Sanitize()
-	ddl := []string{`DROP SCHEMA IF EXISTS ` + sch + ` CASCADE`, `CREATE SCHEMA ` + sch}
-	for _, t := range rebuildTables {
-		ddl = append(ddl, fmt.Sprintf(`CREATE TABLE %s.%s (LIKE complaints.%s INCLUDING ALL)`, sch, t, t))
-	}
-	for _, q := range ddl {
-		if _, err := s.Pool.Exec(ctx, q); err != nil {
-			return rep, fmt.Errorf("rebuild: prepare schema: %w", err)
-		}
+	if err := kit.PrepareRebuild(ctx, s.Pool, "complaints", RebuildSchema, rebuildTables); err != nil {
+		return rep, err
 	}
 	f := newFolderIn(RebuildSchema, cat, cfg, s.Log, newMetrics(s.Registry))
 	rec := &recorder{timers: map[string]time.Time{}}
@@ -122,7 +113,8 @@ func Rebuild(ctx context.Context, s *kit.Service, cfg Config) (RebuildReport, er
 	}
 	rep.LiveEpisodes, rep.RebuiltEpisodes = len(live.episodes), len(rebuilt.episodes)
 	rep.LiveChains, rep.RebuiltChains = len(live.chains), len(rebuilt.chains)
-	rep.Diffs = append(diffRows("episode", live.episodes, rebuilt.episodes), diffRows("chain spike", live.chains, rebuilt.chains)...)
+	rep.Compare("episode", live.episodes, rebuilt.episodes)
+	rep.Compare("chain spike", live.chains, rebuilt.chains)
 	return rep, nil
 }
 
@@ -208,32 +200,4 @@ func readView(ctx context.Context, q stream.Querier, schema string, now time.Tim
 	}
 	rows.Close()
 	return v, rows.Err()
-}
-
-// diffRows lists what differs between two views' rows of one kind, at most 50 lines.
-func diffRows(kind string, live, rebuilt map[string]string) []string {
-	ids := map[string]bool{}
-	for id := range live {
-		ids[id] = true
-	}
-	for id := range rebuilt {
-		ids[id] = true
-	}
-	sorted := make([]string, 0, len(ids))
-	for id := range ids {
-		sorted = append(sorted, id)
-	}
-	slices.Sort(sorted)
-	var out []string
-	for _, id := range sorted {
-		l, lok := live[id]
-		r, rok := rebuilt[id]
-		if lok && rok && l == r {
-			continue
-		}
-		if len(out) < 50 {
-			out = append(out, fmt.Sprintf("%s %s: live %q, rebuilt %q", kind, id, l, r))
-		}
-	}
-	return out
 }

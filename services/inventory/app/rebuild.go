@@ -26,14 +26,12 @@ type RebuildReport struct {
 	Records int
 	// LiveRows and RebuiltRows count the stock rows of each view.
 	LiveRows, RebuiltRows int
-	// Diffs lists the store/SKUs whose on-hand (or last count time) differ, at most 50.
-	Diffs []string
-	// DiffCount is the total number of differing store/SKUs.
-	DiffCount int
+	// Diff lists the store/SKUs whose on-hand (or last count time) differ (its Differences).
+	kit.Diff
 }
 
 // Equal reports whether the rebuilt view equals the live one.
-func (r RebuildReport) Equal() bool { return r.DiffCount == 0 }
+func (r RebuildReport) Equal() bool { return r.Total == 0 }
 
 // Summary says what the rebuild replayed and counted (kit.Rebuilt).
 func (r RebuildReport) Summary() string {
@@ -43,9 +41,6 @@ func (r RebuildReport) Summary() string {
 
 // Compared names what the rebuild compared (kit.Rebuilt).
 func (r RebuildReport) Compared() string { return "every store/SKU's on-hand and last count" }
-
-// Differences lists where the views differ and how many places do (kit.Rebuilt).
-func (r RebuildReport) Differences() ([]string, int) { return r.Diffs, r.DiffCount }
 
 type stockRow struct {
 	onHand    int64
@@ -84,15 +79,8 @@ func Rebuild(ctx context.Context, svc *kit.Service, progress io.Writer) (Rebuild
 		return rep, fmt.Errorf("rebuild: snapshot live view: %w", err)
 	}
 
-	s := pgx.Identifier{RebuildSchema}.Sanitize()
-	ddl := []string{`DROP SCHEMA IF EXISTS ` + s + ` CASCADE`, `CREATE SCHEMA ` + s}
-	for _, t := range tables {
-		ddl = append(ddl, fmt.Sprintf(`CREATE TABLE %s.%s (LIKE inventory.%s INCLUDING ALL)`, s, t, t))
-	}
-	for _, q := range ddl {
-		if _, err := pool.Exec(ctx, q); err != nil {
-			return rep, fmt.Errorf("rebuild: prepare schema: %w", err)
-		}
+	if err := kit.PrepareRebuild(ctx, pool, "inventory", RebuildSchema, tables); err != nil {
+		return rep, err
 	}
 
 	folder := NewFolder(ref, RebuildSchema)
@@ -135,10 +123,7 @@ func Rebuild(ctx context.Context, svc *kit.Service, progress io.Writer) (Rebuild
 		if lok && rok && l.onHand == r.onHand && timeEq(l.countedAt, r.countedAt) {
 			continue
 		}
-		rep.DiffCount++
-		if len(rep.Diffs) < 50 {
-			rep.Diffs = append(rep.Diffs, fmt.Sprintf("%s: live %s, rebuilt %s", k, describe(l, lok), describe(r, rok)))
-		}
+		rep.Add(fmt.Sprintf("%s: live %s, rebuilt %s", k, describe(l, lok), describe(r, rok)))
 	}
 	return rep, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,11 +33,12 @@ type RebuildReport struct {
 	Records, Redemptions, Later int
 	LiveRows, RebuiltRows       int
 	LiveMembers, RebuiltMembers int
-	Diffs                       []string
+	// Diff is where the rebuilt view differs from the live one (its Differences).
+	kit.Diff
 }
 
 // Equal reports whether the rebuilt ledger, balances and tiers equal the live ones.
-func (r RebuildReport) Equal() bool { return len(r.Diffs) == 0 }
+func (r RebuildReport) Equal() bool { return r.Total == 0 }
 
 // Summary says what the rebuild replayed and counted (kit.Rebuilt).
 func (r RebuildReport) Summary() string {
@@ -48,9 +48,6 @@ func (r RebuildReport) Summary() string {
 
 // Compared names what the rebuild compared (kit.Rebuilt).
 func (r RebuildReport) Compared() string { return "the ledger, balances and tiers" }
-
-// Differences lists where the views differ and how many places do (kit.Rebuilt).
-func (r RebuildReport) Differences() ([]string, int) { return r.Diffs, len(r.Diffs) }
 
 // Rebuild replays pos-sales (up to the positions the live service has stored) and the loyalty
 // topic into fresh tables in RebuildSchema and compares the ledger rows (by sale, kind and rule,
@@ -90,15 +87,8 @@ func Rebuild(ctx context.Context, s *kit.Service, cfg Config) (RebuildReport, er
 	if err != nil {
 		return rep, err
 	}
-	sch := pgx.Identifier{RebuildSchema}.Sanitize()
-	ddl := []string{`DROP SCHEMA IF EXISTS ` + sch + ` CASCADE`, `CREATE SCHEMA ` + sch}
-	for _, t := range rebuildTables {
-		ddl = append(ddl, fmt.Sprintf(`CREATE TABLE %s.%s (LIKE loyalty.%s INCLUDING ALL)`, sch, t, t))
-	}
-	for _, q := range ddl {
-		if _, err := s.Pool.Exec(ctx, q); err != nil {
-			return rep, fmt.Errorf("rebuild: prepare schema: %w", err)
-		}
+	if err := kit.PrepareRebuild(ctx, s.Pool, "loyalty", RebuildSchema, rebuildTables); err != nil {
+		return rep, err
 	}
 	f := newFolder(RebuildSchema, cfg, s.Log, newMetrics(prometheus.NewRegistry(), nil))
 	opts := append(s.KafkaOpts("rebuild"), kgo.SeedBrokers(s.Brokers...))
@@ -153,7 +143,8 @@ func Rebuild(ctx context.Context, s *kit.Service, cfg Config) (RebuildReport, er
 	lm, rm := live.members(now, tiers), rebuilt.members(now, tiers)
 	rep.LiveRows, rep.RebuiltRows = len(live.rows), len(rebuilt.rows)
 	rep.LiveMembers, rep.RebuiltMembers = len(lm), len(rm)
-	rep.Diffs = append(diffRows("ledger row", live.rows, rebuilt.rows), diffRows("member", lm, rm)...)
+	rep.Compare("ledger row", live.rows, rebuilt.rows)
+	rep.Compare("member", lm, rm)
 	return rep, nil
 }
 
@@ -276,34 +267,6 @@ func (v view) members(now time.Time, tiers []loyalty.Tier) map[string]string {
 			continue
 		}
 		out[id] = fmt.Sprintf("balance %d (ledger sum %d), %d points in 12 months, %s", v.balances[id], v.sums[id], st.Points12m, st.Tier)
-	}
-	return out
-}
-
-// diffRows lists what differs between two views' rows of one kind, at most 50 lines.
-func diffRows(kind string, live, rebuilt map[string]string) []string {
-	ids := map[string]bool{}
-	for id := range live {
-		ids[id] = true
-	}
-	for id := range rebuilt {
-		ids[id] = true
-	}
-	sorted := make([]string, 0, len(ids))
-	for id := range ids {
-		sorted = append(sorted, id)
-	}
-	slices.Sort(sorted)
-	var out []string
-	for _, id := range sorted {
-		l, lok := live[id]
-		r, rok := rebuilt[id]
-		if lok && rok && l == r {
-			continue
-		}
-		if len(out) < 50 {
-			out = append(out, fmt.Sprintf("%s %s: live %q, rebuilt %q", kind, id, l, r))
-		}
 	}
 	return out
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -34,9 +33,8 @@ type RebuildReport struct {
 	Records int
 	// LiveSales and RebuiltSales are the sales checked in each view.
 	LiveSales, RebuiltSales int64
-	// Diffs are the first differences found, of Total.
-	Diffs []string
-	Total int
+	// Diff is where the rebuilt view differs from the live one (its Differences).
+	kit.Diff
 }
 
 // Summary says what the rebuild replayed and counted (kit.Rebuilt).
@@ -49,9 +47,6 @@ func (r RebuildReport) Summary() string {
 func (r RebuildReport) Compared() string {
 	return "the price accuracy per store and per store and SKU, the last mismatch's prices and time included"
 }
-
-// Differences lists where the views differ and how many places do (kit.Rebuilt).
-func (r RebuildReport) Differences() ([]string, int) { return r.Diffs, r.Total }
 
 // Rebuild replays pos-sales, up to the positions the live consumer has stored, into fresh
 // price-accuracy tables in RebuildSchema, checking every sale against the live price book as
@@ -91,15 +86,8 @@ func Rebuild(ctx context.Context, s *kit.Service, cat *catalog.Catalog) (Rebuild
 	if err != nil {
 		return rep, fmt.Errorf("rebuild: snapshot live view: %w", err)
 	}
-	sch := pgx.Identifier{RebuildSchema}.Sanitize()
-	ddl := []string{`DROP SCHEMA IF EXISTS ` + sch + ` CASCADE`, `CREATE SCHEMA ` + sch}
-	for _, t := range rebuildTables {
-		ddl = append(ddl, fmt.Sprintf(`CREATE TABLE %s.%s (LIKE pricing.%s INCLUDING ALL)`, sch, t, t))
-	}
-	for _, q := range ddl {
-		if _, err := s.Pool.Exec(ctx, q); err != nil {
-			return rep, fmt.Errorf("rebuild: prepare schema: %w", err)
-		}
+	if err := kit.PrepareRebuild(ctx, s.Pool, Schema, RebuildSchema, rebuildTables); err != nil {
+		return rep, err
 	}
 	opts := append(s.KafkaOpts("rebuild"), kgo.SeedBrokers(s.Brokers...))
 	rep.Records, err = stream.Replay(ctx, opts, map[string]map[int32]int64{schemas.TopicPOSSales: target[schemas.TopicPOSSales]}, 2000,
@@ -128,10 +116,9 @@ func Rebuild(ctx context.Context, s *kit.Service, cat *catalog.Catalog) (Rebuild
 	}
 	rep.LiveSales, rep.RebuiltSales = live.sales, rebuilt.sales
 	if live.sales != rebuilt.sales {
-		rep.Diffs, rep.Total = append(rep.Diffs, fmt.Sprintf("sales checked: live %d, rebuilt %d", live.sales, rebuilt.sales)), 1
+		rep.Add(fmt.Sprintf("sales checked: live %d, rebuilt %d", live.sales, rebuilt.sales))
 	}
-	shown, total := diffRows(live.rows, rebuilt.rows)
-	rep.Diffs, rep.Total = append(rep.Diffs, shown...), rep.Total+total
+	rep.Compare("", live.rows, rebuilt.rows)
 	return rep, nil
 }
 
@@ -174,34 +161,3 @@ func readAccuracy(ctx context.Context, q querier, schema string) (accuracyView, 
 	rows.Close()
 	return v, rows.Err()
 }
-
-// diffRows lists what differs between the two views' rows (at most 50 lines) and how many rows
-// differ; a store with no row and a store with nothing checked are the same.
-func diffRows(live, rebuilt map[string]string) (out []string, total int) {
-	keys := map[string]bool{}
-	for k := range live {
-		keys[k] = true
-	}
-	for k := range rebuilt {
-		keys[k] = true
-	}
-	sorted := make([]string, 0, len(keys))
-	for k := range keys {
-		sorted = append(sorted, k)
-	}
-	slices.Sort(sorted)
-	for _, k := range sorted {
-		l, r := live[k], rebuilt[k]
-		if l == r || (isEmptyStore(l) && isEmptyStore(r)) {
-			continue
-		}
-		total++
-		if len(out) < 50 {
-			out = append(out, fmt.Sprintf("%s: live %q, rebuilt %q", k, l, r))
-		}
-	}
-	return out, total
-}
-
-// isEmptyStore reports whether a store's line says nothing was checked (or there is none).
-func isEmptyStore(line string) bool { return line == "" || line == "0 lines checked, 0 mismatched" }

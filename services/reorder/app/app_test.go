@@ -709,7 +709,7 @@ func checkRebuild(t *testing.T, e *env, minOrders int) {
 		t.Fatal(err)
 	}
 	if !rep.Equal() || rep.LiveOrders < minOrders || rep.LiveOrders != rep.RebuiltOrders {
-		t.Fatalf("rebuild: %d records, %d live orders, %d rebuilt:\n%s", rep.Records, rep.LiveOrders, rep.RebuiltOrders, strings.Join(rep.Diffs, "\n"))
+		t.Fatalf("rebuild: %d records, %d live orders, %d rebuilt:\n%s", rep.Records, rep.LiveOrders, rep.RebuiltOrders, strings.Join(rep.Shown, "\n"))
 	}
 }
 

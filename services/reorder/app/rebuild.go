@@ -27,11 +27,12 @@ var rebuildTables = []string{"alerts_seen", "purchase_orders", "po_lines", "deli
 type RebuildReport struct {
 	Records                   int
 	LiveOrders, RebuiltOrders int
-	Diffs                     []string
+	// Diff is where the rebuilt view differs from the live one (its Differences).
+	kit.Diff
 }
 
 // Equal reports whether the rebuilt view equals the live one.
-func (r RebuildReport) Equal() bool { return len(r.Diffs) == 0 }
+func (r RebuildReport) Equal() bool { return r.Total == 0 }
 
 // Summary says what the rebuild replayed and counted (kit.Rebuilt).
 func (r RebuildReport) Summary() string {
@@ -41,9 +42,6 @@ func (r RebuildReport) Summary() string {
 
 // Compared names what the rebuild compared (kit.Rebuilt).
 func (r RebuildReport) Compared() string { return "orders, lines, deliveries, invoices and emails" }
-
-// Differences lists where the views differ and how many places do (kit.Rebuilt).
-func (r RebuildReport) Differences() ([]string, int) { return r.Diffs, len(r.Diffs) }
 
 // Rebuild replays store-alerts, vendor-deliveries and purchasing from the start into fresh
 // tables in RebuildSchema, each partition up to the position the live service has consumed,
@@ -85,15 +83,8 @@ func Rebuild(ctx context.Context, s *kit.Service, cfg Config) (RebuildReport, er
 	if err != nil {
 		return rep, fmt.Errorf("rebuild: snapshot live view: %w", err)
 	}
-	sch := pgx.Identifier{RebuildSchema}.Sanitize()
-	ddl := []string{`DROP SCHEMA IF EXISTS ` + sch + ` CASCADE`, `CREATE SCHEMA ` + sch}
-	for _, t := range rebuildTables {
-		ddl = append(ddl, fmt.Sprintf(`CREATE TABLE %s.%s (LIKE reorder.%s INCLUDING ALL)`, sch, t, t))
-	}
-	for _, q := range ddl {
-		if _, err := s.Pool.Exec(ctx, q); err != nil {
-			return rep, fmt.Errorf("rebuild: prepare schema: %w", err)
-		}
+	if err := kit.PrepareRebuild(ctx, s.Pool, "reorder", RebuildSchema, rebuildTables); err != nil {
+		return rep, err
 	}
 	f := newFolder(RebuildSchema, cat, cfg, s.Log, newMetrics(nil))
 	rec := &recorder{timers: map[string]time.Time{}}
@@ -177,7 +168,7 @@ func Rebuild(ctx context.Context, s *kit.Service, cfg Config) (RebuildReport, er
 			delete(rebuilt, k)
 		}
 	}
-	rep.Diffs = diffRows(live, rebuilt)
+	rep.Compare("", live, rebuilt)
 	return rep, nil
 }
 
@@ -295,32 +286,4 @@ func readView(ctx context.Context, q stream.Querier, schema string, now time.Tim
 		return nil, err
 	}
 	return out, nil
-}
-
-// diffRows lists what differs between the two views, at most 50 lines.
-func diffRows(live, rebuilt map[string]string) []string {
-	keys := map[string]bool{}
-	for k := range live {
-		keys[k] = true
-	}
-	for k := range rebuilt {
-		keys[k] = true
-	}
-	sorted := make([]string, 0, len(keys))
-	for k := range keys {
-		sorted = append(sorted, k)
-	}
-	slices.Sort(sorted)
-	var out []string
-	for _, k := range sorted {
-		l, lok := live[k]
-		r, rok := rebuilt[k]
-		if lok && rok && l == r {
-			continue
-		}
-		if len(out) < 50 {
-			out = append(out, fmt.Sprintf("%s: live %q, rebuilt %q", k, l, r))
-		}
-	}
-	return out
 }

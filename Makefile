@@ -39,7 +39,7 @@ bench-etl: ## analytics ETL: 10M staged lines into the star schema vs a raw COPY
 	$(GO) run ./services/bench/etl $(ARGS)
 
 .PHONY: bench-signs
-bench-signs: ## signs hub vs a centrifuge hub: 10,000 signs, a chain-wide price change and a promotion on every SKU (ARGS="-signs 2000 -rounds 1")
+bench-signs: ## signs hub vs a centrifuge hub: 10,000 signs, a chain-wide price change and a promotion on 500 SKUs (ARGS="-signs 2000 -rounds 1")
 	@$(GO) run ./services/bench/signs $(ARGS)
 
 bench-complaints: ## complaints: 1,000,000 folded/s, third complaint's 202 to its spike alert at 100/s (ARGS="-complaints 100000")

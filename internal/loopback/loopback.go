@@ -2,16 +2,30 @@
 // benches that start the broker, Postgres or a service as a process of its own give it an
 // address before it starts, because the child cannot be handed a listener.
 //
-// A port is one the kernel chose for a listener on port 0, closed again at once, so it is free
-// a moment later unless something else takes it. The kernel can choose the same port again for
-// the next listener (CI saw two services of one platform test given the same port), so a port
-// is never handed out twice by one process: a repeat is asked for again.
+// A port is checked free by listening on it and closing again, so it is free a moment later
+// unless something else takes it in between. Two things could:
+//
+//   - this process asking again: the kernel's port-0 listener often offers a port it has just
+//     offered (CI saw two services of one platform test given the same port). A port is never
+//     handed out twice by one process.
+//   - any outgoing connection on the machine, whose local port the kernel takes from the
+//     ephemeral range (Linux: 32768-60999), as it does for port-0 listeners. The ports come
+//     from 10000-19999 instead, below that range, where only a program that asks for a port
+//     by number can take one.
 package loopback
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"strconv"
 	"sync"
+)
+
+// The range ports are chosen from.
+const (
+	first = 10000
+	count = 10000
 )
 
 var (
@@ -19,24 +33,26 @@ var (
 	issued = map[int]bool{}
 )
 
-// Port returns a 127.0.0.1 port that was free a moment ago and that this process has not
-// handed out before.
+// Port returns a 127.0.0.1 port of 10000-19999 that was free a moment ago and that this
+// process has not handed out before.
 func Port() (int, error) {
 	mu.Lock()
 	defer mu.Unlock()
-	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	start := rand.IntN(count)
+	for i := range count {
+		port := first + (start+i)%count
+		if issued[port] {
+			continue
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
-			return 0, fmt.Errorf("loopback: find a free port: %w", err)
+			continue // taken
 		}
-		port := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
-		if !issued[port] {
-			issued[port] = true
-			return port, nil
-		}
+		issued[port] = true
+		return port, nil
 	}
-	return 0, fmt.Errorf("loopback: the kernel offered only ports already handed out (%d so far)", len(issued))
+	return 0, fmt.Errorf("loopback: no free port found in %d-%d (%d handed out so far)", first, first+count-1, len(issued))
 }
 
 // Addr is Port as "127.0.0.1:port".

@@ -35,12 +35,15 @@ var (
 
 // Port returns a 127.0.0.1 port of 10000-19999 that was free a moment ago and that this
 // process has not handed out before.
-func Port() (int, error) {
+func Port() (int, error) { return portIn(first, count) }
+
+// portIn is Port choosing from the n ports from lo on.
+func portIn(lo, n int) (int, error) {
 	mu.Lock()
 	defer mu.Unlock()
-	start := rand.IntN(count)
-	for i := range count {
-		port := first + (start+i)%count
+	start := rand.IntN(n)
+	for i := range n {
+		port := lo + (start+i)%n
 		if issued[port] {
 			continue
 		}
@@ -52,7 +55,7 @@ func Port() (int, error) {
 		issued[port] = true
 		return port, nil
 	}
-	return 0, fmt.Errorf("loopback: no free port found in %d-%d (%d handed out so far)", first, first+count-1, len(issued))
+	return 0, fmt.Errorf("loopback: no free port found in %d-%d (%d handed out so far)", lo, lo+n-1, len(issued))
 }
 
 // Addr is Port as "127.0.0.1:port".

@@ -36,30 +36,37 @@ func TestAddrCanBeListenedOn(t *testing.T) {
 }
 
 func TestTakenPortIsNotHandedOut(t *testing.T) {
-	// Hold every port of the range but a few: those are the only ones Port may return.
-	var held []net.Listener
-	defer func() {
-		for _, ln := range held {
-			ln.Close()
-		}
-	}()
-	free := map[int]bool{}
-	for p := first; p < first+count; p++ {
-		if p%1000 == 7 && !issued[p] {
-			free[p] = true
+	// A range of 40 ports (kept apart from the one Port uses) of which all but three are held
+	// by listeners: only those three can be handed out, and then nothing.
+	const lo, n = 21000, 40
+	free := map[int]bool{lo + 3: true, lo + 17: true, lo + 38: true}
+	mu.Lock()
+	for p := lo; p < lo+n; p++ {
+		delete(issued, p) // handed out by an earlier run of this test (-count)
+	}
+	mu.Unlock()
+	for p := lo; p < lo+n; p++ {
+		if free[p] {
 			continue
 		}
-		if ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p))); err == nil {
-			held = append(held, ln)
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			t.Skipf("port %d is not free on this machine: %v", p, err)
 		}
+		defer ln.Close()
 	}
+	got := map[int]bool{}
 	for range len(free) {
-		port, err := Port()
+		port, err := portIn(lo, n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !free[port] {
-			t.Fatalf("Port returned %d, which is taken", port)
+		if !free[port] || got[port] {
+			t.Fatalf("portIn returned %d (free: %v, already returned: %v)", port, free, got)
 		}
+		got[port] = true
+	}
+	if port, err := portIn(lo, n); err == nil {
+		t.Fatalf("portIn returned %d with every port taken or handed out", port)
 	}
 }

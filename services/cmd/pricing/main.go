@@ -39,7 +39,7 @@ import (
 
 func main() {
 	cmds := kit.Commands{"rebuild": kit.RebuildCommand("pricing", app.RebuildOptions, func(ctx context.Context, s *kit.Service) (kit.Rebuilt, error) {
-		return app.Rebuild(ctx, s, nil)
+		return app.Rebuild(ctx, s)
 	})}
 	maps.Copy(cmds, signsapp.Commands)
 	kit.RunCommand("pricing", cmds)

@@ -753,7 +753,7 @@ func TestPriceAccuracy(t *testing.T) {
 
 	// `pricing rebuild`: replaying pos-sales against the price book gives the same accuracy.
 	rb := kittest.Build(t, RebuildOptions, e.vars())
-	rep, err := Rebuild(ctx, rb, e.cat)
+	rep, err := Rebuild(ctx, rb)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -769,7 +769,7 @@ func TestPriceAccuracy(t *testing.T) {
 	if _, err := pool.Exec(ctx, `UPDATE pricing.accuracy_skus SET last_charged_cents = last_charged_cents + 1 WHERE store_id = 'S001' AND sku = 'PRD-0007'`); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = Rebuild(ctx, rb, e.cat)
+	rep, err = Rebuild(ctx, rb)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -13,7 +12,6 @@ import (
 	"github.com/freshmart/platform/internal/kit"
 	"github.com/freshmart/platform/internal/stream"
 	"github.com/freshmart/platform/schemas"
-	"github.com/freshmart/platform/services/catalog"
 )
 
 // RebuildOptions is what `pricing rebuild` asks of the kit: Postgres only.
@@ -51,28 +49,18 @@ func (r RebuildReport) Compared() string {
 // Rebuild replays pos-sales, up to the positions the live consumer has stored, into fresh
 // price-accuracy tables in RebuildSchema, checking every sale against the live price book as
 // the consumer does, and compares them with a snapshot of the live tables taken with those
-// positions. The live service may keep running. s is a service built with RebuildOptions; cat
-// nil is the catalog the service runs on (catalog.Load).
+// positions. The live service may keep running. s is a service built with RebuildOptions.
 //
 // What is compared: per store the lines checked and mismatched, and per store and SKU the
 // mismatches and the last one's time and prices. The last mismatch's sale id is not: two
 // mismatches of one SKU at the same instant are in a batch's order, which a replay's batches
 // need not repeat.
-func Rebuild(ctx context.Context, s *kit.Service, cat *catalog.Catalog) (RebuildReport, error) {
+func Rebuild(ctx context.Context, s *kit.Service) (RebuildReport, error) {
 	var rep RebuildReport
 	if s.Pool == nil {
 		return rep, errors.New("rebuild: the service needs Postgres (build it with RebuildOptions)")
 	}
-	if cat == nil {
-		var err error
-		if cat, err = catalog.Load(); err != nil {
-			return rep, fmt.Errorf("rebuild: catalog: %w", err)
-		}
-	}
-	a := &App{log: s.Log, pool: s.Pool, cat: cat}
-	if a.log == nil {
-		a.log = slog.New(slog.DiscardHandler)
-	}
+	a := &App{pool: s.Pool} // count reads the price book through its transaction only
 	var target map[string]map[int32]int64
 	var live accuracyView
 	err := pgx.BeginTxFunc(ctx, s.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
